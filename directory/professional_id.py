@@ -1,0 +1,66 @@
+"""Professional IDs: a clinician's CPSO or CNO registration number.
+
+Stored as HRM's ``DeliverToUserID`` wants it (``D`` + CPSO number, ``N`` + CNO number, upper-case,
+no spaces, at most 9 characters) so nothing has to be fixed up at send time.
+"""
+
+import re
+
+from django.core.exceptions import ValidationError
+
+CPSO = "CPSO"
+CNO = "CNO"
+PREFIX_BY_BODY = {CPSO: "D", CNO: "N"}
+BODY_BY_PREFIX = {prefix: body for body, prefix in PREFIX_BY_BODY.items()}
+
+STORED_PATTERN = re.compile(r"^[DN][0-9]{1,8}$")
+# "CPSO 12345", "cpso#12345", "D12345", "d 12345", "N 1234567", "CNO: 1234567"
+_TYPED_PATTERN = re.compile(r"^(?P<body>CPSO|CNO|D|N)?[\s#:.\-]*(?P<number>[0-9]{1,8})$")
+
+
+def professional_id_normalise(value: str, licence_type: str = "") -> str:
+    """Return the stored form (``D12345``) of what a person typed, or raise ``ValidationError``.
+
+    ``licence_type`` (``CPSO`` or ``CNO``) says which college a bare number belongs to; a prefix
+    typed in the value wins over nothing, and must agree with it when both are given.
+    """
+    text = (value or "").strip().upper()
+    match = _TYPED_PATTERN.match(text)
+    if not match:
+        raise ValidationError(
+            "Enter a CPSO number (for example CPSO 12345 or D12345) or a CNO number "
+            "(for example CNO 1234567 or N1234567): digits only, at most 8.",
+            code="invalid_professional_id",
+        )
+    body = match["body"] or ""
+    prefix = PREFIX_BY_BODY.get(body, body)
+    licence = (licence_type or "").strip().upper()
+    if licence and licence not in PREFIX_BY_BODY:
+        raise ValidationError(
+            f"Licence type must be CPSO or CNO, not {licence_type!r}.", code="invalid_licence_type"
+        )
+    if licence:
+        if prefix and prefix != PREFIX_BY_BODY[licence]:
+            raise ValidationError(
+                f"{value!r} is not a {licence} number.", code="licence_type_mismatch"
+            )
+        prefix = PREFIX_BY_BODY[licence]
+    if not prefix:
+        raise ValidationError(
+            "Say whether this is a CPSO or a CNO number, for example CPSO 12345 or CNO 1234567.",
+            code="professional_id_needs_college",
+        )
+    number = match["number"]
+    if int(number) == 0:
+        raise ValidationError(
+            "A registration number cannot be zero.", code="invalid_professional_id"
+        )
+    return prefix + number
+
+
+def professional_id_display(stored: str) -> str:
+    """``D12345`` -> ``CPSO 12345``: the form people type and read."""
+    if not stored:
+        return ""
+    body = BODY_BY_PREFIX.get(stored[0])
+    return f"{body} {stored[1:]}" if body else stored

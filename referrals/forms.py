@@ -1,0 +1,125 @@
+from django import forms
+from django.core.exceptions import ValidationError
+
+from directory.health_card import health_card_normalise
+from directory.models import Listing
+
+from .attachments import ALLOWED_TYPES_TEXT, attachment_inspect
+from .models import Referral
+
+
+class PatientFieldsMixin(forms.Form):
+    patient_first_name = forms.CharField(label="Legal first name", max_length=100)
+    patient_last_name = forms.CharField(label="Legal last name", max_length=100)
+    patient_birth_date = forms.DateField(
+        label="Date of birth", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    patient_sex = forms.ChoiceField(label="Sex", choices=Referral.Sex.choices)
+    patient_health_card_number = forms.CharField(
+        label="Health card number",
+        max_length=20,
+        help_text="10 digits, for example 1234-567-890",
+    )
+    patient_health_card_version = forms.CharField(
+        label="Version code", max_length=2, required=False, help_text="Up to two letters."
+    )
+    patient_province = forms.ChoiceField(
+        label="Province", choices=Referral.Province.choices, initial=Referral.Province.ON
+    )
+    reason = forms.CharField(label="Reason for referral", widget=forms.Textarea(attrs={"rows": 5}))
+
+    def clean(self):
+        cleaned = super().clean()
+        number = cleaned.get("patient_health_card_number")
+        if number and cleaned.get("patient_province") == Referral.Province.ON:
+            try:
+                digits, version = health_card_normalise(
+                    number, cleaned.get("patient_health_card_version", "")
+                )
+            except ValidationError as error:
+                self.add_error("patient_health_card_number", error)
+            else:
+                cleaned["patient_health_card_number"] = digits
+                cleaned["patient_health_card_version"] = version
+        return cleaned
+
+
+class ReferralForm(PatientFieldsMixin):
+    """A signed-in user's referral, sent for one of their own listings."""
+
+    referrer_listing = forms.ModelChoiceField(label="Referring as", queryset=Listing.objects.none())
+    target_listing = forms.ModelChoiceField(
+        label="Refer to", queryset=Listing.objects.select_related("site")
+    )
+    field_order = ["referrer_listing", "target_listing"]
+
+    def __init__(self, *args, referrer_listings, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["referrer_listing"].queryset = referrer_listings
+
+
+class PublicReferralForm(PatientFieldsMixin):
+    """A referral from someone who is not signed in, to a listing that allows it."""
+
+    referrer_name = forms.CharField(label="Your name", max_length=200)
+    referrer_email = forms.EmailField(label="Your email")
+    field_order = ["referrer_name", "referrer_email"]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        return [super().clean(data, initial)] if data else []
+
+
+class MessageForm(forms.Form):
+    text = forms.CharField(
+        label="Message", required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    files = MultipleFileField(
+        label="Attach files",
+        required=False,
+        help_text=f"{ALLOWED_TYPES_TEXT}; at most 10 MB each and 50 MB per referral.",
+        # An empty upload must reach our own check, which names the file.
+        allow_empty_file=True,
+    )
+
+    def clean_files(self):
+        files = self.cleaned_data.get("files") or []
+        for upload in files:
+            try:
+                attachment_inspect(upload)
+            except ValidationError as error:
+                self.add_error("files", error)
+        return files
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not cleaned.get("text", "").strip() and not cleaned.get("files"):
+            raise ValidationError("Write a message or attach a file.", code="empty_message")
+        return cleaned
+
+
+class ForwardForm(forms.Form):
+    to_listing = forms.ModelChoiceField(
+        label="Forward to", queryset=Listing.objects.select_related("site")
+    )
+
+    def __init__(self, *args, referral, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_listing"].queryset = self.fields["to_listing"].queryset.exclude(
+            pk=referral.target_listing_id
+        )
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=Referral.Status.choices)

@@ -1,0 +1,222 @@
+"""Demo data: sites, clinicians, listings and referrals with forwarding and messages. Safe to run
+again: everything is looked up by a natural key first."""
+
+import datetime
+import uuid
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from directory.models import Listing, Site, User
+from referrals import services
+from referrals.models import Referral
+from referrals.sample_files import consultation_letter_pdf
+
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 (a published demo login, never a real account)
+_NAMESPACE = uuid.UUID("6f1f7a52-8d1e-4a55-9a53-3e0c2a1f0d11")
+
+SITES = [
+    ("Maple Family Health Team", Site.Kind.CLINIC, "frontdesk@maple-fht.example"),
+    ("Lakeshore Central Intake", Site.Kind.CENTRAL_INTAKE, "intake@lakeshore.example"),
+    ("St. Brigid's Hospital", Site.Kind.HOSPITAL, "referrals@stbrigid.example"),
+]
+# username, first, last, professional id, site, staff
+USERS = [
+    ("dr.nguyen", "Alice", "Nguyen", "D12345", "Maple Family Health Team"),
+    ("rn.okafor", "Grace", "Okafor", "N1234567", "Lakeshore Central Intake"),
+    ("dr.lee", "François", "Lee", "D67890", "St. Brigid's Hospital"),
+    ("dr.patel", "Priya", "Patel", "D24680", "St. Brigid's Hospital"),
+]
+# name, service, site, requires sign-in, clinician (first, last, id) or None
+LISTINGS = [
+    (
+        "Dr. Alice Nguyen, Family Medicine",
+        "Family Medicine",
+        "Maple Family Health Team",
+        True,
+        ("Alice", "Nguyen", "D12345"),
+    ),
+    ("Lakeshore Cardiology Central Intake", "Cardiology", "Lakeshore Central Intake", False, None),
+    (
+        "St. Brigid's Cardiology, Dr. Lee",
+        "Cardiology",
+        "St. Brigid's Hospital",
+        True,
+        ("François", "Lee", "D67890"),
+    ),
+    (
+        "St. Brigid's Orthopaedics, Dr. Patel",
+        "Orthopaedic Surgery",
+        "St. Brigid's Hospital",
+        False,
+        ("Priya", "Patel", "D24680"),
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Create (or complete) the demo sites, clinicians, listings and referrals."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            sites = self._sites()
+            users = self._users(sites)
+            listings = self._listings(sites)
+        self._referrals(users, listings)
+        self.stdout.write(self.style.SUCCESS("Demo data is ready."))
+        self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}):")
+        for username, first, last, _pid, site in USERS:
+            self.stdout.write(f"  {username:<10} {first} {last}, {site}")
+        self.stdout.write("  support    support staff (Django admin at /admin/)")
+
+    def _sites(self):
+        sites = {}
+        for name, kind, email in SITES:
+            sites[name], _ = Site.objects.get_or_create(
+                name=name, defaults={"kind": kind, "notification_email": email}
+            )
+        return sites
+
+    def _users(self, sites):
+        users = {}
+        for username, first, last, professional_id, site in USERS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@example.org",
+                    "professional_id": professional_id,
+                },
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save(update_fields=["password"])
+            user.sites.add(sites[site])
+            users[username] = user
+        support, created = User.objects.get_or_create(
+            username="support",
+            defaults={
+                "first_name": "Sam",
+                "last_name": "Support",
+                "is_staff": True,
+                "is_superuser": True,
+                "email": "support@example.org",
+            },
+        )
+        if created:
+            support.set_password(DEMO_PASSWORD)
+            support.save(update_fields=["password"])
+        return users
+
+    def _listings(self, sites):
+        listings = {}
+        for name, service, site, requires_sign_in, clinician in LISTINGS:
+            first, last, professional_id = clinician or ("", "", "")
+            listings[name], _ = Listing.objects.get_or_create(
+                site=sites[site],
+                name=name,
+                defaults={
+                    "service": service,
+                    "requires_sign_in": requires_sign_in,
+                    "clinician_first_name": first,
+                    "clinician_surname": last,
+                    "clinician_professional_id": professional_id,
+                },
+            )
+        return listings
+
+    def _referral(self, key, **fields):
+        """Create the referral once; a second run finds it by its fixed reference."""
+        reference = uuid.uuid5(_NAMESPACE, key)
+        existing = Referral.objects.filter(reference=reference).first()
+        if existing:
+            return existing, False
+        referral = services.referral_create(**fields)
+        Referral.objects.filter(pk=referral.pk).update(reference=reference)
+        return referral, True
+
+    def _referrals(self, users, listings):
+        alice, grace, francois, priya = (
+            users["dr.nguyen"],
+            users["rn.okafor"],
+            users["dr.lee"],
+            users["dr.patel"],
+        )
+        maple = listings["Dr. Alice Nguyen, Family Medicine"]
+        intake = listings["Lakeshore Cardiology Central Intake"]
+        cardiology = listings["St. Brigid's Cardiology, Dr. Lee"]
+        ortho = listings["St. Brigid's Orthopaedics, Dr. Patel"]
+
+        referral, created = self._referral(
+            "cardiology-forwarded",
+            referrer_user=alice,
+            referrer_listing=maple,
+            target_listing=intake,
+            patient_first_name="Hélène",
+            patient_last_name="Tremblay",
+            patient_birth_date=datetime.date(1961, 4, 18),
+            patient_sex="F",
+            patient_health_card_number="9876543217",
+            patient_health_card_version="AB",
+            reason="Exertional chest tightness for 3 months. ECG attached in chart; please assess.",
+        )
+        if created:
+            services.referral_forward(referral=referral, to_listing=cardiology, actor=grace)
+            services.message_post(
+                referral=referral,
+                author=grace,
+                text="Triaged as semi-urgent and forwarded to Dr. Lee at St. Brigid's.",
+            )
+            services.referral_status_change(referral=referral, status="accepted", actor=francois)
+            letter = consultation_letter_pdf(
+                [
+                    "St. Brigid's Hospital, Cardiology",
+                    "Consultation letter",
+                    "Patient: Helene Tremblay, born 1961-04-18",
+                    "Dear Dr. Nguyen, thank you for this referral.",
+                    "Impression: stable angina. Plan: stress test, start ASA 81 mg.",
+                    "Dr. Francois Lee, CPSO 67890",
+                ]
+            )
+            services.message_post(
+                referral=referral,
+                author=francois,
+                text="Seen today. Consultation letter attached.\nStress test booked next week.",
+                files=[SimpleUploadedFile("Consultation letter - Tremblay.pdf", letter)],
+            )
+
+        referral, created = self._referral(
+            "ortho-public",
+            target_listing=ortho,
+            referrer_name="Dr. Omar Haddad",
+            referrer_email="o.haddad@walkin.example",
+            patient_first_name="François",
+            patient_last_name="Bélanger",
+            patient_birth_date=datetime.date(1978, 11, 2),
+            patient_sex="M",
+            patient_health_card_number="1234567897",
+            patient_health_card_version="",
+            reason="Right knee pain after a fall; MRI shows a meniscal tear.",
+        )
+        if created:
+            services.message_post(
+                referral=referral,
+                author=priya,
+                text="Received. We will book a clinic visit within 6 weeks.",
+            )
+
+        self._referral(
+            "ortho-new",
+            referrer_user=alice,
+            referrer_listing=maple,
+            target_listing=ortho,
+            patient_first_name="Wei",
+            patient_last_name="Chen",
+            patient_birth_date=datetime.date(1990, 1, 30),
+            patient_sex="M",
+            patient_health_card_number="4532015114",
+            patient_health_card_version="KX",
+            reason="Recurrent shoulder dislocation.",
+        )

@@ -1,0 +1,110 @@
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
+from django.http import Http404
+
+from directory.models import Listing, User
+from directory.selectors import user_site_ids
+
+from .models import Attachment, Message, Referral, ReferralOwnership
+
+
+def referrals_visible_to(user: User) -> QuerySet[Referral]:
+    """Referrals the user may see: they are the referrer, or they belong to the site of a
+    stakeholder listing (the referrer's listing or any listing that ever owned the referral)."""
+    sites = user_site_ids(user)
+    owned_by_my_site = ReferralOwnership.objects.filter(
+        referral=OuterRef("pk"), listing__site__in=sites
+    )
+    return Referral.objects.filter(
+        Q(referrer_user=user) | Q(referrer_listing__site__in=sites) | Exists(owned_by_my_site)
+    )
+
+
+def referral_get_for_user_or_404(user: User, referral_id: int) -> Referral:
+    """The access guard at the top of every referral view: strangers get a 404, never a 403, so
+    they learn nothing about whether the referral exists."""
+    referral = (
+        referrals_visible_to(user)
+        .select_related("target_listing__site", "referrer_user", "referrer_listing__site")
+        .filter(pk=referral_id)
+        .first()
+    )
+    if referral is None:
+        raise Http404("No such referral.")
+    return referral
+
+
+def referral_inbox(user: User, *, folder: str, query: str = "") -> QuerySet[Referral]:
+    """Received: referrals a listing of mine owns or owned. Sent: those I or my listings sent."""
+    sites = user_site_ids(user)
+    if folder == "sent":
+        referrals = Referral.objects.filter(
+            Q(referrer_user=user) | Q(referrer_listing__site__in=sites)
+        )
+    else:
+        referrals = Referral.objects.filter(
+            Exists(
+                ReferralOwnership.objects.filter(referral=OuterRef("pk"), listing__site__in=sites)
+            )
+        )
+    for word in query.split():
+        referrals = referrals.filter(
+            Q(patient_first_name__icontains=word) | Q(patient_last_name__icontains=word)
+        )
+    return referrals.select_related("target_listing", "referrer_user", "referrer_listing").order_by(
+        "-created_at"
+    )
+
+
+def referral_page_get(user: User, referral_id: int) -> Referral:
+    """Everything the referral page shows, in a fixed number of queries whatever the thread's
+    length."""
+    referral = referral_get_for_user_or_404(user, referral_id)
+    messages = Message.objects.select_related("author", "author_listing").prefetch_related(
+        Prefetch("attachments", queryset=Attachment.objects.order_by("id"))
+    )
+    prefetch_related_objects(
+        [referral],
+        Prefetch("messages", queryset=messages),
+        Prefetch("ownerships", queryset=ReferralOwnership.objects.select_related("listing__site")),
+        "events",
+    )
+    return referral
+
+
+def referral_stakeholder_listings(referral: Referral) -> list[Listing]:
+    """The referrer's listing (when signed in) and every listing that ever owned the referral."""
+    listings = [o.listing for o in referral.ownerships.all()]
+    if referral.referrer_listing and referral.referrer_listing not in listings:
+        listings.insert(0, referral.referrer_listing)
+    return listings
+
+
+def referral_acting_listing(user: User, referral: Referral) -> Listing | None:
+    """The stakeholder listing the user speaks for on this referral: the current target if they
+    work there, else the referrer's side, else an earlier owner at their site."""
+    site_ids = set(user.sites.values_list("pk", flat=True))
+    if referral.target_listing.site_id in site_ids:
+        return referral.target_listing
+    if referral.referrer_user_id == user.pk or (
+        referral.referrer_listing and referral.referrer_listing.site_id in site_ids
+    ):
+        return referral.referrer_listing
+    ownership = (
+        referral.ownerships.filter(listing__site__in=site_ids).select_related("listing").last()
+    )
+    return ownership.listing if ownership else None
+
+
+def referral_attachments_total(referral: Referral) -> int:
+    return (
+        Attachment.objects.filter(message__referral=referral).aggregate(total=Sum("size"))["total"]
+        or 0
+    )
+
+
+def attachment_get_for_user_or_404(user: User, referral_id: int, attachment_id: int) -> Attachment:
+    referral = referral_get_for_user_or_404(user, referral_id)
+    attachment = Attachment.objects.filter(pk=attachment_id, message__referral=referral).first()
+    if attachment is None:
+        raise Http404("No such attachment.")
+    return attachment

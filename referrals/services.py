@@ -1,0 +1,208 @@
+"""Writes on referrals. Each function is one business action, in one transaction, and records the
+matching event in the referral's log."""
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.template.defaultfilters import filesizeformat
+
+from directory.models import Listing, User
+
+from . import notifications
+from .attachments import attachment_inspect
+from .models import Attachment, Message, Referral, ReferralEvent, ReferralOwnership
+from .selectors import referral_acting_listing, referral_attachments_total
+
+
+def _event(referral: Referral, kind: str, actor: User | None, description: str, name: str = ""):
+    ReferralEvent.objects.create(
+        referral=referral,
+        kind=kind,
+        actor=actor,
+        actor_name=str(actor) if actor else name,
+        description=description,
+    )
+
+
+def referral_create(
+    *,
+    target_listing: Listing,
+    patient_first_name: str,
+    patient_last_name: str,
+    patient_birth_date: datetime.date,
+    patient_sex: str,
+    patient_health_card_number: str,
+    patient_health_card_version: str = "",
+    patient_province: str = Referral.Province.ON,
+    reason: str,
+    referrer_user: User | None = None,
+    referrer_listing: Listing | None = None,
+    referrer_name: str = "",
+    referrer_email: str = "",
+) -> Referral:
+    """Submit a referral. A signed-in referrer sends for one of their listings; anyone else only
+    to a listing that does not require sign-in."""
+    signed_in = referrer_user is not None
+    if signed_in:
+        if (
+            referrer_listing is None
+            or not referrer_user.sites.filter(pk=referrer_listing.site_id).exists()
+        ):
+            raise PermissionDenied("You can only refer on behalf of your own listings.")
+        referrer_name = referrer_name or str(referrer_user)
+        referrer_email = referrer_email or referrer_user.email
+    elif target_listing.requires_sign_in:
+        raise PermissionDenied(f"{target_listing} only accepts referrals from signed-in users.")
+    with transaction.atomic():
+        referral = Referral.objects.create(
+            target_listing=target_listing,
+            patient_first_name=patient_first_name,
+            patient_last_name=patient_last_name,
+            patient_birth_date=patient_birth_date,
+            patient_sex=patient_sex,
+            patient_health_card_number=patient_health_card_number,
+            patient_health_card_version=patient_health_card_version,
+            patient_province=patient_province,
+            reason=reason,
+            referrer_user=referrer_user,
+            referrer_listing=referrer_listing,
+            referrer_name=referrer_name,
+            referrer_email=referrer_email,
+            referrer_signed_in=signed_in,
+        )
+        ReferralOwnership.objects.create(referral=referral, listing=target_listing)
+        _event(
+            referral,
+            ReferralEvent.Kind.CREATED,
+            referrer_user,
+            f"Sent to {target_listing}" + ("" if signed_in else " by a referrer not signed in"),
+            name=referrer_name,
+        )
+        transaction.on_commit(
+            lambda: notifications.referral_notify_received(
+                referral, target_listing, forwarded=False
+            )
+        )
+    return referral
+
+
+def _require_current_receiver(referral: Referral, actor: User) -> None:
+    if not actor.sites.filter(pk=referral.target_listing.site_id).exists():
+        raise PermissionDenied(f"Only {referral.target_listing} can do this now.")
+
+
+def referral_forward(*, referral: Referral, to_listing: Listing, actor: User) -> Referral:
+    """Move the referral to another listing. The listing it leaves stays a stakeholder."""
+    _require_current_receiver(referral, actor)
+    if to_listing.pk == referral.target_listing_id:
+        raise ValidationError("The referral is already with this listing.")
+    if not referral.is_open:
+        raise ValidationError(
+            f"A {referral.get_status_display().lower()} referral cannot be forwarded."
+        )
+    with transaction.atomic():
+        from_listing = referral.target_listing
+        referral.target_listing = to_listing
+        referral.status = Referral.Status.FORWARDED
+        referral.save(update_fields=["target_listing", "status", "updated_at"])
+        ReferralOwnership.objects.get_or_create(referral=referral, listing=to_listing)
+        _event(
+            referral,
+            ReferralEvent.Kind.FORWARDED,
+            actor,
+            f"Forwarded from {from_listing} to {to_listing}",
+        )
+        transaction.on_commit(
+            lambda: notifications.referral_notify_received(referral, to_listing, forwarded=True)
+        )
+    return referral
+
+
+def referral_status_change(*, referral: Referral, status: str, actor: User) -> Referral:
+    """The current receiver moves the referral along; only the referrer's side may cancel."""
+    if status == Referral.Status.CANCELLED:
+        on_referrer_side = referral.referrer_user_id == actor.pk or (
+            referral.referrer_listing_id
+            and actor.sites.filter(pk=referral.referrer_listing.site_id).exists()
+        )
+        if not on_referrer_side:
+            raise PermissionDenied("Only the referrer can cancel a referral.")
+        if not referral.is_open:
+            raise ValidationError(
+                f"A {referral.get_status_display().lower()} referral cannot be cancelled."
+            )
+    else:
+        _require_current_receiver(referral, actor)
+        if not referral.receiver_can_move_to(status):
+            raise ValidationError(
+                f"A {referral.get_status_display().lower()} referral cannot become "
+                f"{Referral.Status(status).label.lower()}."
+            )
+    with transaction.atomic():
+        previous = referral.get_status_display()
+        referral.status = status
+        referral.save(update_fields=["status", "updated_at"])
+        _event(
+            referral,
+            ReferralEvent.Kind.STATUS_CHANGED,
+            actor,
+            f"{previous} → {referral.get_status_display()}",
+        )
+    return referral
+
+
+def message_post(
+    *, referral: Referral, author: User, text: str = "", files: list[UploadedFile] = ()
+) -> Message:
+    """Post a message, with text, files or both, to the referral's thread and notify the other
+    stakeholders."""
+    text = text.strip()
+    if not text and not files:
+        raise ValidationError("Write a message or attach a file.", code="empty_message")
+    inspected = [(upload, *attachment_inspect(upload)) for upload in files]
+    author_listing = referral_acting_listing(author, referral)
+    with transaction.atomic():
+        # Lock the referral so two uploads at once cannot both squeeze under the referral's limit.
+        Referral.objects.select_for_update().get(pk=referral.pk)
+        _check_referral_total(referral, sum(upload.size for upload in files))
+        message = Message.objects.create(
+            referral=referral, author=author, author_listing=author_listing, text=text
+        )
+        for upload, content_type, sha256 in inspected:
+            Attachment.objects.create(
+                message=message,
+                file=upload,
+                original_name=upload.name[:255],
+                content_type=content_type,
+                size=upload.size,
+                sha256=sha256,
+            )
+        parts = []
+        if text:
+            parts.append("text")
+        if files:
+            parts.append(f"{len(files)} file{'s' if len(files) > 1 else ''}")
+        _event(
+            referral,
+            ReferralEvent.Kind.MESSAGE_POSTED,
+            author,
+            "Message posted (" + ", ".join(parts) + ")",
+        )
+        transaction.on_commit(lambda: notifications.message_notify(message))
+    return message
+
+
+def _check_referral_total(referral: Referral, adding: int) -> None:
+    limit = settings.REFERRAL_ATTACHMENTS_MAX_BYTES
+    total = referral_attachments_total(referral)
+    if total + adding > limit:
+        raise ValidationError(
+            f"These files would bring the referral's attachments to "
+            f"{filesizeformat(total + adding)}; "
+            f"a referral may hold at most {filesizeformat(limit)} "
+            f"({filesizeformat(max(limit - total, 0))} left).",
+            code="referral_total",
+        )

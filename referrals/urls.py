@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+
+app_name = "referrals"
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("new/", views.referral_new, name="new"),
+    path("listings/<int:listing_id>/refer/", views.referral_public_new, name="public_new"),
+    path("<int:referral_id>/", views.referral_detail, name="detail"),
+    path("<int:referral_id>/messages/", views.message_create, name="message_create"),
+    path("<int:referral_id>/forward/", views.referral_forward, name="forward"),
+    path("<int:referral_id>/status/", views.referral_status, name="status"),
+    path(
+        "<int:referral_id>/attachments/<int:attachment_id>/",
+        views.attachment_download,
+        name="attachment_download",
+    ),
+]

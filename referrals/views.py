@@ -1,0 +1,154 @@
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from directory.models import Listing
+from directory.selectors import listings_of_user
+
+from . import selectors, services
+from .forms import ForwardForm, MessageForm, PublicReferralForm, ReferralForm, StatusForm
+from .models import Referral
+
+
+def inbox(request):
+    folder = "sent" if request.GET.get("folder") == "sent" else "received"
+    query = request.GET.get("q", "").strip()
+    referrals = selectors.referral_inbox(request.user, folder=folder, query=query)[:200]
+    return render(
+        request, "referrals/inbox.html", {"referrals": referrals, "folder": folder, "query": query}
+    )
+
+
+def referral_new(request):
+    own_listings = listings_of_user(request.user)
+    form = ReferralForm(
+        request.POST or None,
+        referrer_listings=own_listings,
+        initial={"target_listing": request.GET.get("to")},
+    )
+    if request.method == "POST" and form.is_valid():
+        referral = services.referral_create(referrer_user=request.user, **form.cleaned_data)
+        flash.success(request, f"Referral sent to {referral.target_listing}.")
+        return redirect("referrals:detail", referral.pk)
+    return render(
+        request, "referrals/referral_new.html", {"form": form, "has_listing": own_listings.exists()}
+    )
+
+
+@login_not_required
+def referral_public_new(request, listing_id):
+    listing = get_object_or_404(Listing.objects.select_related("site"), pk=listing_id)
+    if listing.requires_sign_in:
+        return render(request, "referrals/sign_in_required.html", {"listing": listing}, status=403)
+    form = PublicReferralForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        referral = services.referral_create(target_listing=listing, **form.cleaned_data)
+        return render(
+            request, "referrals/public_sent.html", {"listing": listing, "referral": referral}
+        )
+    return render(request, "referrals/public_new.html", {"form": form, "listing": listing})
+
+
+def _detail_context(request, referral, **forms):
+    is_receiver = request.user.sites.filter(pk=referral.target_listing.site_id).exists()
+    return {
+        "referral": referral,
+        "stakeholders": selectors.referral_stakeholder_listings(referral),
+        "message_form": forms.get("message_form") or MessageForm(),
+        "forward_form": (forms.get("forward_form") or ForwardForm(referral=referral))
+        if is_receiver
+        else None,
+        "is_receiver": is_receiver,
+        "next_statuses": [
+            Referral.Status(s) for s in Referral.RECEIVER_TRANSITIONS.get(referral.status, ())
+        ]
+        if is_receiver
+        else [],
+        "can_cancel": referral.is_open
+        and selectors.referral_acting_listing(request.user, referral) == referral.referrer_listing
+        and referral.referrer_listing is not None,
+    }
+
+
+def referral_detail(request, referral_id):
+    referral = selectors.referral_page_get(request.user, referral_id)
+    return render(request, "referrals/referral_detail.html", _detail_context(request, referral))
+
+
+@require_POST
+def message_create(request, referral_id):
+    referral = selectors.referral_get_for_user_or_404(request.user, referral_id)
+    form = MessageForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.message_post(
+                referral=referral,
+                author=request.user,
+                text=form.cleaned_data["text"],
+                files=form.cleaned_data["files"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            flash.success(request, "Message sent.")
+            return redirect(f"{referral.get_absolute_url()}#thread")
+    referral = selectors.referral_page_get(request.user, referral_id)
+    return render(
+        request,
+        "referrals/referral_detail.html",
+        _detail_context(request, referral, message_form=form),
+        status=400,
+    )
+
+
+@require_POST
+def referral_forward(request, referral_id):
+    referral = selectors.referral_get_for_user_or_404(request.user, referral_id)
+    form = ForwardForm(request.POST, referral=referral)
+    if form.is_valid():
+        try:
+            services.referral_forward(
+                referral=referral, to_listing=form.cleaned_data["to_listing"], actor=request.user
+            )
+        except (ValidationError, PermissionDenied) as error:
+            flash.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        else:
+            flash.success(request, f"Referral forwarded to {referral.target_listing}.")
+    else:
+        flash.error(request, "Choose a listing to forward to.")
+    return redirect(referral.get_absolute_url())
+
+
+@require_POST
+def referral_status(request, referral_id):
+    referral = selectors.referral_get_for_user_or_404(request.user, referral_id)
+    form = StatusForm(request.POST)
+    if form.is_valid():
+        try:
+            services.referral_status_change(
+                referral=referral, status=form.cleaned_data["status"], actor=request.user
+            )
+        except (ValidationError, PermissionDenied) as error:
+            flash.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        else:
+            flash.success(request, f"Referral is now {referral.get_status_display().lower()}.")
+    return redirect(referral.get_absolute_url())
+
+
+def attachment_download(request, referral_id, attachment_id):
+    attachment = selectors.attachment_get_for_user_or_404(request.user, referral_id, attachment_id)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404("The file is no longer stored.") from missing
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response

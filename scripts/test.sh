@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set up everything the tests need, then run every check and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/services.sh
+if [ ! -x /usr/bin/chromium ]; then
+  echo "Installing Debian's chromium for the browser tests..."
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+export DJANGO_SETTINGS_MODULE=config.settings.test
+.venv/bin/ruff check .
+.venv/bin/python manage.py check --fail-level WARNING
+.venv/bin/python manage.py makemigrations --check --dry-run
+DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY="$(head -c 48 /dev/urandom | base64)" \
+  ALLOWED_HOSTS=ereferral.example DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+  .venv/bin/python manage.py check --deploy --fail-level WARNING
+exec .venv/bin/pytest "$@"

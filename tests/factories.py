@@ -1,0 +1,62 @@
+"""Small hand-written factories: each test builds what it needs in a line or two."""
+
+import datetime
+import itertools
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from directory.models import Listing, Site, User
+from referrals import services
+from referrals.sample_files import consultation_letter_pdf
+
+_seq = itertools.count(1)
+PASSWORD = "correct-horse-battery"  # noqa: S105
+
+
+def make_site(name=None, kind=Site.Kind.CLINIC, **fields) -> Site:
+    return Site.objects.create(name=name or f"Site {next(_seq)}", kind=kind, **fields)
+
+
+def make_user(site=None, username=None, professional_id="", **fields) -> User:
+    username = username or f"user{next(_seq)}"
+    fields.setdefault("email", f"{username}@example.org")
+    user = User.objects.create_user(
+        username=username, password=PASSWORD, professional_id=professional_id, **fields
+    )
+    if site:
+        user.sites.add(site)
+    return user
+
+
+def make_listing(site, name=None, requires_sign_in=True, **fields) -> Listing:
+    fields.setdefault("service", "Cardiology")
+    fields.setdefault("notification_email", f"listing{next(_seq)}@example.org")
+    return Listing.objects.create(
+        site=site, name=name or f"Listing {next(_seq)}", requires_sign_in=requires_sign_in, **fields
+    )
+
+
+PATIENT = {
+    "patient_first_name": "Hélène",
+    "patient_last_name": "Tremblay",
+    "patient_birth_date": datetime.date(1961, 4, 18),
+    "patient_sex": "F",
+    "patient_health_card_number": "9876543217",
+    "patient_health_card_version": "AB",
+    "reason": "Chest pain on exertion.",
+}
+
+
+def make_referral(referrer, referrer_listing, target_listing, **fields):
+    return services.referral_create(
+        referrer_user=referrer,
+        referrer_listing=referrer_listing,
+        target_listing=target_listing,
+        **{**PATIENT, **fields},
+    )
+
+
+def pdf_upload(name="letter.pdf", lines=("Consultation letter",), padding_bytes=0):
+    return SimpleUploadedFile(
+        name, consultation_letter_pdf(list(lines), padding_bytes=padding_bytes), "application/pdf"
+    )

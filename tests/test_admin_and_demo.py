@@ -1,0 +1,48 @@
+import io
+
+import pytest
+from django.contrib import admin
+from django.core.management import call_command
+from django.urls import reverse
+
+from directory.models import Listing, Site, User
+from referrals.models import Attachment, Message, Referral, ReferralEvent
+
+
+@pytest.fixture
+def demo(db):
+    call_command("seed_demo", stdout=io.StringIO())
+
+
+def test_seed_demo_is_idempotent_and_complete(demo):
+    counts = [m.objects.count() for m in (Site, User, Listing, Referral, Message, Attachment)]
+    call_command("seed_demo", stdout=io.StringIO())
+    assert [
+        m.objects.count() for m in (Site, User, Listing, Referral, Message, Attachment)
+    ] == counts
+    assert 2 <= Site.objects.count() <= 3
+    assert User.objects.exclude(professional_id="").count() >= 4
+    assert Listing.objects.filter(requires_sign_in=True).exists()
+    assert Listing.objects.filter(requires_sign_in=False).exists()
+    assert ReferralEvent.objects.filter(kind="forwarded").exists()
+    letter = Attachment.objects.get(content_type="application/pdf")
+    assert letter.file.read().startswith(b"%PDF")
+
+
+def test_demo_logins_work(demo, client):
+    assert client.login(username="dr.nguyen", password="demo-pass-2026")
+    assert "Tremblay, Hélène" in client.get("/referrals/?folder=sent").content.decode()
+
+
+def test_every_model_has_a_working_admin_changelist(demo, client):
+    client.login(username="support", password="demo-pass-2026")
+    for model in (Site, User, Listing, Referral, Message, Attachment, ReferralEvent):
+        assert admin.site.is_registered(model)
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        assert client.get(url).status_code == 200, url
+        assert client.get(url, {"q": "Tremblay"}).status_code == 200, url
+        change = reverse(
+            f"admin:{model._meta.app_label}_{model._meta.model_name}_change",
+            args=[model.objects.first().pk],
+        )
+        assert client.get(change).status_code == 200, change
