@@ -8,10 +8,15 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
+mkdir -p var
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  # pip's build chatter goes to a log; it is shown only if the install fails.
+  if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
+         .venv/bin/python -m pip install --quiet -e ".[dev]"; } >var/pip-install.log 2>&1; then
+    cat var/pip-install.log
+    exit 1
+  fi
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

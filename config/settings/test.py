@@ -8,7 +8,7 @@ from .base import env
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef"  # noqa: S105
 DATABASES = {
-    "default": env.db("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/ereferral"),
+    "default": env.db("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/postgres"),
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
