@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
 from django.db import models
 
 from .fields import ProfessionalIdField
@@ -35,6 +36,18 @@ class User(AbstractUser):
         blank=True,
         db_index=True,
         help_text="CPSO number (for example CPSO 12345) or CNO number (for example CNO 1234567).",
+    )
+    hrm_upi = models.CharField(
+        "HRM UPI",
+        max_length=32,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$",
+                "A UPI is the letters and digits OntarioMD's service desk gave you.",
+            )
+        ],
+        help_text="The UPI identifier from OntarioMD's service desk, needed to send via HRM.",
     )
 
     class Meta:
