@@ -1,0 +1,483 @@
+"""OntarioMD's list of approved HRM receivers: read the file support staff import and compare it
+with the receivers we hold.
+
+OntarioMD sends the *complete* current list, so a file with any bad row cannot be trusted as a
+whole: ``receiver_list_parse`` either returns every receiver or raises ``ReceiverListError``
+listing every problem as ``line N: reason``, where N is the line a person sees when opening the
+file (the header is line 1; in a spreadsheet it is the row number). A quoted CSV field may span
+several lines; its row is reported at the line where it starts, as a text editor shows it.
+
+Nothing here touches the database: the import view turns a ``ReceiverDiff`` into model changes.
+"""
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import openpyxl
+from django.core.exceptions import ValidationError
+
+from directory.professional_id import professional_id_normalise
+
+PROFESSIONAL_ID = "Professional ID"
+FIRST_NAME = "First Name"
+LAST_NAME = "Last Name"
+LICENCE_TYPE = "Licence Type"
+REQUIRED_COLUMNS = (PROFESSIONAL_ID, FIRST_NAME, LAST_NAME)
+
+# Header cells are matched on letters and digits only, case-folded, so "Professional ID",
+# "professional_id" and "PROFESSIONAL-ID" are the same column. Both Canadian and US spellings
+# of "licence" turn up in exports.
+_COLUMN_BY_KEY = {
+    "professionalid": PROFESSIONAL_ID,
+    "firstname": FIRST_NAME,
+    "lastname": LAST_NAME,
+    "licencetype": LICENCE_TYPE,
+    "licensetype": LICENCE_TYPE,
+}
+_NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
+
+_XLSX_MAGIC = b"PK\x03\x04"  # an .xlsx workbook is a zip archive
+_PDF_MAGIC = b"%PDF-"
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and .doc) files
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# Text files never hold C0 control bytes other than tab, CR and LF; binaries nearly always do.
+# The same bytes mean the same controls in UTF-8 and Windows-1252, so this is checked before
+# decoding.
+_BINARY_BYTE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A complete multi-byte UTF-8 sequence. Found in a file that is not valid UTF-8 as a whole, it
+# means UTF-8 and Windows-1252 are mixed, and decoding either way would garble accented names.
+_UTF8_SEQUENCE = re.compile(
+    rb"(?:[\xc2-\xdf]|[\xe0-\xef][\x80-\xbf]|[\xf0-\xf4][\x80-\xbf]{2})[\x80-\xbf]"
+)
+# A name holding a line break, tab or other control character would be sent as is into HRM.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+# ``str(ReceiverListError)`` is for logs and messages; the full list stays in ``.problems``.
+_PROBLEMS_IN_MESSAGE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverRow:
+    """One receiver from the file: Professional ID in stored form (``D12345``), names trimmed."""
+
+    professional_id: str
+    first_name: str
+    last_name: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveReceiver:
+    """A receiver we hold that the new list leaves out."""
+
+    professional_id: str
+    first_name: str
+    last_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverChange:
+    """A receiver still on the list under a different name."""
+
+    row: ReceiverRow
+    previous_first_name: str
+    previous_last_name: str
+
+    @property
+    def professional_id(self) -> str:
+        return self.row.professional_id
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverDiff:
+    """What importing a receiver list would do to the active receivers.
+
+    ``added``, ``changed`` and ``unchanged`` follow the file's order; ``removed`` is sorted by
+    Professional ID.
+    """
+
+    added: tuple[ReceiverRow, ...]
+    removed: tuple[ActiveReceiver, ...]
+    changed: tuple[ReceiverChange, ...]
+    unchanged: tuple[ReceiverRow, ...]
+
+    @property
+    def added_count(self) -> int:
+        return len(self.added)
+
+    @property
+    def removed_count(self) -> int:
+        return len(self.removed)
+
+    @property
+    def changed_count(self) -> int:
+        return len(self.changed)
+
+    @property
+    def unchanged_count(self) -> int:
+        return len(self.unchanged)
+
+    def summary(self) -> str:
+        return (
+            f"added={self.added_count} removed={self.removed_count} "
+            f"changed={self.changed_count} unchanged={self.unchanged_count}"
+        )
+
+
+class ReceiverListError(Exception):
+    """The file cannot be imported. ``problems`` holds every ``line N: reason``, or one message
+    about the file as a whole."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__(self._message())
+
+    def __reduce__(self):
+        # Rebuild from the problems, not from the formatted message (e.g. across Celery).
+        return (type(self), (self.problems,))
+
+    def _message(self) -> str:
+        if len(self.problems) == 1:
+            return self.problems[0]
+        shown = self.problems[:_PROBLEMS_IN_MESSAGE]
+        text = f"The receiver list has {len(self.problems)} problems:\n" + "\n".join(shown)
+        hidden = len(self.problems) - len(shown)
+        if hidden:
+            text += f"\n… and {hidden} more."
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """Where each column we read sits in a row; ``None`` for an absent optional column."""
+
+    professional_id: int
+    first_name: int
+    last_name: int
+    licence_type: int | None
+
+
+# --- Parsing ---------------------------------------------------------------------------------
+
+
+def receiver_list_parse(content: bytes, filename: str = "") -> list[ReceiverRow]:
+    """Return every receiver in an OntarioMD receiver list (CSV or XLSX), one per Professional ID.
+
+    Raises ``ReceiverListError`` when anything is wrong. A file with a header and no receivers
+    returns ``[]``: it is a well-formed list, and the mass-removal guard decides whether to
+    believe it.
+    """
+    label = f'"{filename}"' if filename else "The file"
+    if content.startswith(_XLSX_MAGIC):
+        records = _xlsx_records(content, label)
+    else:
+        records = _csv_records(_decode_text(content, label))
+    return _receiver_rows(records, label)
+
+
+def _decode_text(content: bytes, label: str) -> str:
+    """Decode a CSV file, refusing anything that is not a text file in a supported encoding."""
+    not_text = _not_text_reason(content)
+    if not_text:
+        raise ReceiverListError([f"{label} {not_text}"])
+    if content.startswith(_UTF8_BOM):
+        try:
+            return content[len(_UTF8_BOM) :].decode("utf-8")
+        except UnicodeDecodeError:
+            raise ReceiverListError(
+                [f"{label} starts as UTF-8 but is not valid UTF-8. Save it again as CSV UTF-8."]
+            ) from None
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # Excel's plain "CSV" is Windows-1252; accept it unless UTF-8 is mixed in.
+    if _UTF8_SEQUENCE.search(content):
+        raise ReceiverListError(
+            [
+                f"{label} mixes UTF-8 and Windows-1252 text, so accented names would come out "
+                "garbled. Save it again as CSV UTF-8."
+            ]
+        )
+    try:
+        return content.decode("cp1252")
+    except UnicodeDecodeError:
+        raise ReceiverListError(
+            [f"{label} is not a CSV or Excel (.xlsx) file: its text is not UTF-8 or Windows-1252."]
+        ) from None
+
+
+def _not_text_reason(content: bytes) -> str:
+    """Say what a file is when it is clearly not a CSV, so support staff know what to re-save."""
+    if _PDF_MAGIC in content[:1024]:
+        return "is a PDF. Import the receiver list as a CSV or Excel (.xlsx) file."
+    if content.startswith(_OLE2_MAGIC):
+        return (
+            "is an old-style Excel (.xls) or other Office file. Save it as an Excel Workbook "
+            "(.xlsx) or as CSV UTF-8 and import that."
+        )
+    if content.startswith(_UTF16_BOMS):
+        return 'is saved as UTF-16 ("Unicode Text"). Save it as CSV UTF-8 and import that.'
+    if _BINARY_BYTE.search(content):
+        return "is not a CSV or Excel (.xlsx) file: it holds binary data."
+    return ""
+
+
+def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line, cells)`` for each CSV record, ``line`` being where the record starts."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_csv_delimiter(text), strict=True)
+    line = 1
+    try:
+        for cells in reader:
+            yield line, cells
+            line = reader.line_num + 1
+    except csv.Error as error:
+        raise ReceiverListError(
+            [f"line {line}: the CSV quoting is broken from here on ({error})."]
+        ) from error
+
+
+def _csv_delimiter(text: str) -> str:
+    """Semicolon when the header row has more semicolons than commas (Excel in a French or
+    European locale writes them), comma otherwise."""
+    for line in io.StringIO(text, newline=""):
+        if line.strip():
+            return ";" if line.count(";") > line.count(",") else ","
+    return ","
+
+
+def _xlsx_records(content: bytes, label: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(row number, cells as text)`` for each row of the workbook's first worksheet."""
+    unreadable = ReceiverListError(
+        [f"{label} is a zip archive but not a readable Excel (.xlsx) workbook."]
+    )
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as error:  # openpyxl fails in many ways on a damaged or non-Excel zip
+        raise unreadable from error
+    try:
+        if not workbook.worksheets:
+            return
+        sheet = workbook.worksheets[0]
+        # Read-only mode trusts the row count stored in the file and stops there; some tools
+        # store a wrong one, which would silently drop receivers.
+        sheet.reset_dimensions()
+        # Missing rows come back empty, so counting from 1 gives the spreadsheet's row numbers.
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, [_xlsx_cell_text(value) for value in values]
+    except Exception as error:  # same: a corrupt worksheet can raise anything from the parser
+        raise unreadable from error
+    finally:
+        workbook.close()
+
+
+def _xlsx_cell_text(value: object) -> str:
+    # Excel keeps every number as a float, so a Professional ID typed as 12345 may come back as
+    # 12345.0; it means the registration number 12345.
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _receiver_rows(records: Iterable[tuple[int, list[str]]], label: str) -> list[ReceiverRow]:
+    """Check every row, merge exact duplicates, and raise with all problems if there are any."""
+    records = iter(records)
+    header = next(((line, cells) for line, cells in records if not _is_blank(cells)), None)
+    if header is None:
+        raise ReceiverListError([f"{label} is empty: it has no header row and no receivers."])
+    columns = _columns(*header, label=label)
+
+    receivers: dict[str, ReceiverRow] = {}
+    problems: list[str] = []
+    for line, cells in records:
+        if _is_blank(cells):
+            continue
+        row, row_problems = _receiver_row(line, cells, columns)
+        if row is None:
+            problems.extend(row_problems)
+            continue
+        earlier = receivers.setdefault(row.professional_id, row)
+        if earlier is not row and _names(earlier) != _names(row):
+            problems.append(_conflict_problem(row, earlier))
+    if problems:
+        raise ReceiverListError(problems)
+    return list(receivers.values())
+
+
+def _is_blank(cells: list[str]) -> bool:
+    return not any(cell.strip() for cell in cells)
+
+
+def _columns(line: int, header: list[str], *, label: str) -> _Columns:
+    positions: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        column = _COLUMN_BY_KEY.get(_NOT_LETTER_OR_DIGIT.sub("", cell.casefold()))
+        if column is None:
+            continue  # OntarioMD may add columns we do not need
+        if column in positions:
+            raise ReceiverListError(
+                [f'{label} has more than one "{column}" column in its header row (line {line}).']
+            )
+        positions[column] = index
+    missing = [column for column in REQUIRED_COLUMNS if column not in positions]
+    if missing:
+        wanted = ", ".join(f'"{column}"' for column in missing)
+        found = ", ".join(f'"{cell.strip()}"' for cell in header if cell.strip())
+        raise ReceiverListError(
+            [
+                f"{label} is missing the {wanted} column{'s' if len(missing) > 1 else ''}: "
+                f"its header row (line {line}) has {found}."
+            ]
+        )
+    return _Columns(
+        professional_id=positions[PROFESSIONAL_ID],
+        first_name=positions[FIRST_NAME],
+        last_name=positions[LAST_NAME],
+        licence_type=positions.get(LICENCE_TYPE),
+    )
+
+
+def _receiver_row(
+    line: int, cells: list[str], columns: _Columns
+) -> tuple[ReceiverRow | None, list[str]]:
+    """Return the row's receiver, or ``None`` and every problem found on it."""
+    problems = []
+    professional_id = _professional_id(line, cells, columns, problems)
+    first_name = _name(line, _cell(cells, columns.first_name), FIRST_NAME, problems)
+    last_name = _name(line, _cell(cells, columns.last_name), LAST_NAME, problems)
+    if problems:
+        return None, problems
+    row = ReceiverRow(
+        professional_id=professional_id, first_name=first_name, last_name=last_name, line=line
+    )
+    return row, problems
+
+
+def _cell(cells: list[str], index: int | None) -> str:
+    # Spreadsheets and hand-edited CSVs drop trailing empty cells, so rows can be short.
+    if index is None or index >= len(cells):
+        return ""
+    return cells[index].strip()
+
+
+def _professional_id(line: int, cells: list[str], columns: _Columns, problems: list[str]) -> str:
+    typed = _cell(cells, columns.professional_id)
+    if not typed:
+        problems.append(f"line {line}: {PROFESSIONAL_ID} is missing.")
+        return ""
+    try:
+        return professional_id_normalise(typed, _cell(cells, columns.licence_type))
+    except ValidationError as error:
+        problems.append(f'line {line}: {PROFESSIONAL_ID} "{typed}": {error.messages[0]}')
+        return ""
+
+
+def _name(line: int, name: str, column: str, problems: list[str]) -> str:
+    if not name:
+        problems.append(f"line {line}: {column} is missing.")
+    elif _CONTROL_CHARACTER.search(name):
+        problems.append(f"line {line}: {column} contains a line break or other control character.")
+    return name
+
+
+def _names(row: ReceiverRow) -> tuple[str, str]:
+    return row.first_name, row.last_name
+
+
+def _conflict_problem(row: ReceiverRow, earlier: ReceiverRow) -> str:
+    return (
+        f"line {row.line}: {PROFESSIONAL_ID} {row.professional_id} is also on line {earlier.line} "
+        f'with a different name ("{row.first_name} {row.last_name}" here, '
+        f'"{earlier.first_name} {earlier.last_name}" on line {earlier.line}).'
+    )
+
+
+# --- Comparing with the active receivers -----------------------------------------------------
+
+
+def receiver_list_diff(
+    rows: Iterable[ReceiverRow], active: Mapping[str, tuple[str, str]]
+) -> ReceiverDiff:
+    """Compare parsed rows with the active receivers (stored Professional ID -> (first, last)).
+
+    Names count as changed unless equal after trimming whitespace: a change of case or accents
+    is a correction OntarioMD made, and is recorded. ``rows`` must hold each Professional ID
+    once, as ``receiver_list_parse`` returns them.
+    """
+    added: list[ReceiverRow] = []
+    changed: list[ReceiverChange] = []
+    unchanged: list[ReceiverRow] = []
+    listed: set[str] = set()
+    for row in rows:
+        if row.professional_id in listed:
+            raise ValueError(f"{PROFESSIONAL_ID} {row.professional_id} is in the rows twice.")
+        listed.add(row.professional_id)
+        current = active.get(row.professional_id)
+        if current is None:
+            added.append(row)
+        elif _trimmed(*current) == _trimmed(row.first_name, row.last_name):
+            unchanged.append(row)
+        else:
+            changed.append(
+                ReceiverChange(
+                    row=row, previous_first_name=current[0], previous_last_name=current[1]
+                )
+            )
+    removed = tuple(
+        ActiveReceiver(professional_id=professional_id, first_name=first, last_name=last)
+        for professional_id, (first, last) in sorted(active.items())
+        if professional_id not in listed
+    )
+    return ReceiverDiff(
+        added=tuple(added), removed=removed, changed=tuple(changed), unchanged=tuple(unchanged)
+    )
+
+
+def _trimmed(first_name: str, last_name: str) -> tuple[str, str]:
+    return first_name.strip(), last_name.strip()
+
+
+def is_mass_removal(diff: ReceiverDiff, active_count: int, threshold: float = 0.10) -> bool:
+    """Whether the import would remove strictly more than ``threshold`` of the active receivers.
+
+    A truncated or wrong file (including a header-only one) looks like a valid list that removes
+    most receivers; the import must then stop and ask. Removing exactly 10% is allowed. With no
+    active receivers (``active_count == 0``) nothing is a mass removal.
+    """
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be between 0 and 1, not {threshold!r}.")
+    if active_count < 0:
+        raise ValueError(f"active_count cannot be negative, not {active_count!r}.")
+    if active_count == 0:
+        return False  # the first import, into an empty list, is never refused
+    # Decimal keeps "exactly 10%" exact: 0.1 is not exactly representable as a float.
+    return diff.removed_count > active_count * Decimal(str(threshold))
+
+
+# --- Comparing names loosely -----------------------------------------------------------------
+
+
+def names_match(a_first: str, a_last: str, b_first: str, b_last: str) -> bool:
+    """Whether two people's names are the same ignoring case, accents and spacing.
+
+    For checking a receiver is live on HRM, where another system may have dropped accents or
+    changed case; the import itself records such differences as changes.
+    """
+    return _loose_name(a_first) == _loose_name(b_first) and _loose_name(a_last) == _loose_name(
+        b_last
+    )
+
+
+def _loose_name(name: str) -> str:
+    # Case-fold before decomposing so marks that folding produces ("İ" -> "i" + dot) go too.
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    without_marks = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(without_marks.split())
