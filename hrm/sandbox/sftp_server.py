@@ -1,0 +1,317 @@
+"""An SFTP server on loopback that stands in for HRM's server, with faults on demand.
+
+asyncssh runs in its own thread and event loop, so blocking clients (paramiko, the delivery
+worker) can talk to it from the calling thread. It accepts one user with one client key, SFTP only
+(no shell, no SCP), chrooted to ``<workdir>/root``; uploads land in ``<workdir>/root/inbox``
+(``remote_dir`` ``/inbox``). Keys live in ``<workdir>/keys`` and are reused when the directory
+already has them, so a sandbox keeps its identity across restarts.
+
+Fault switches (plain attributes, safe to flip from any thread):
+
+- ``refuse_auth``: every key is refused;
+- ``read_only``: creating, writing, renaming or removing files is denied (permission denied);
+- ``disk_full``: writes fail with a generic SFTP failure ("No space left on device");
+  ``fail_write_at(offset)`` fails only the one write request covering that byte;
+- ``drop_after(n_bytes, times=1)``: the next upload(s) get ``n_bytes`` written, then the
+  connection is cut;
+- ``disconnect_all()``: cut every open connection (like an idle-session timeout);
+- ``stop()`` / ``start()``: stop listening (connections are refused) and listen again on the same
+  port;
+- ``replace_host_key()``: restart with a new host key (kept in memory only, and not written to
+  ``known_hosts_file``), so pinned clients see a changed key.
+
+Usage::
+
+    with SandboxSftpServer(tmp_path) as server:
+        login = server.login  # host, port, username, key_file, known_hosts_file, remote_dir
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+USERNAME = "hrm"
+REMOTE_DIR = "/inbox"
+_KEY_TYPE = "ssh-ed25519"
+_WRITE_FLAGS = asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC | asyncssh.FXF_APPEND
+_WAIT = 15.0  # seconds any control operation may take before we call it a hang
+
+
+@dataclass(frozen=True)
+class SftpLogin:
+    """Everything a client needs to connect to the sandbox (matches ``SftpTransport``)."""
+
+    host: str
+    port: int
+    user: str
+    key_file: Path
+    known_hosts_file: Path
+    remote_dir: str
+
+
+def _key_load_or_create(path: Path) -> asyncssh.SSHKey:
+    if path.exists():
+        return asyncssh.read_private_key(path)
+    key = asyncssh.generate_private_key(_KEY_TYPE)
+    key.write_private_key(path)  # OpenSSH format, which paramiko reads
+    path.chmod(0o600)
+    key.write_public_key(path.with_name(path.name + ".pub"))
+    return key
+
+
+class _Session(asyncssh.SSHServer):
+    def __init__(self, sandbox: SandboxSftpServer):
+        self._sandbox = sandbox
+        self._connection: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._connection = conn
+        self._sandbox._connections.add(conn)
+        self._sandbox.connections_made += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._sandbox._connections.discard(self._connection)
+
+    def begin_auth(self, username: str) -> bool:
+        return True  # authentication is always required
+
+    def password_auth_supported(self) -> bool:
+        return False
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        sandbox = self._sandbox
+        return (
+            not sandbox.refuse_auth
+            and username == sandbox.username
+            and key.public_data == sandbox._client_key.public_data
+        )
+
+
+class _SandboxSftp(asyncssh.SFTPServer):
+    def __init__(self, chan: asyncssh.SSHServerChannel, sandbox: SandboxSftpServer):
+        super().__init__(chan, chroot=bytes(sandbox.root))
+        self._sandbox = sandbox
+
+    def _deny_if_read_only(self) -> None:
+        if self._sandbox.read_only:
+            raise asyncssh.SFTPPermissionDenied("Permission denied (sandbox is read-only)")
+
+    def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
+        if pflags & _WRITE_FLAGS:
+            self._deny_if_read_only()
+        return super().open(path, pflags, attrs)
+
+    def write(self, file_obj: object, offset: int, data: bytes) -> int:
+        sandbox = self._sandbox
+        if sandbox.disk_full or sandbox._write_fails_here(offset, len(data)):
+            raise asyncssh.SFTPFailure("No space left on device")
+        keep = sandbox._bytes_before_drop(len(data))
+        if keep is not None:
+            # Write what "arrived" before the cut, so the partial .part is real, then cut.
+            super().write(file_obj, offset, data[:keep])
+            self.channel.get_connection().abort()
+            raise asyncssh.SFTPConnectionLost("Connection dropped by the sandbox")
+        return super().write(file_obj, offset, data)
+
+    def rename(self, oldpath: bytes, newpath: bytes) -> None:
+        self._deny_if_read_only()
+        return super().rename(oldpath, newpath)
+
+    def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
+        self._deny_if_read_only()
+        return super().posix_rename(oldpath, newpath)
+
+    def remove(self, path: bytes) -> None:
+        self._deny_if_read_only()
+        return super().remove(path)
+
+
+class SandboxSftpServer:
+    """See the module docstring. Not started until ``start()`` (or ``with``)."""
+
+    def __init__(
+        self,
+        workdir: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        username: str = USERNAME,
+    ):
+        self.workdir = Path(workdir)
+        self.host = host
+        self.port = port
+        self.username = username
+        self.keys_dir = self.workdir / "keys"
+        self.root = self.workdir / "root"
+        self.inbox = self.root / REMOTE_DIR.lstrip("/")
+        for folder in (self.keys_dir, self.inbox):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.host_key_file = self.keys_dir / "host_key"
+        self.client_key_file = self.keys_dir / "client_key"
+        self.known_hosts_file = self.keys_dir / "known_hosts"
+        self._host_key = _key_load_or_create(self.host_key_file)
+        self._client_key = _key_load_or_create(self.client_key_file)
+
+        self.refuse_auth = False
+        self.read_only = False
+        self.disk_full = False
+        self.connections_made = 0
+        self._fail_write_at: int | None = None
+        self._drop_after: int | None = None
+        self._drops_left = 0
+        self._written_since_armed = 0
+        self._drop_lock = threading.Lock()
+
+        self._connections: set[asyncssh.SSHServerConnection] = set()
+        self._acceptor: asyncssh.SSHAcceptor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # Running ---------------------------------------------------------------------------------
+
+    def _run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(_WAIT)
+
+    def start(self) -> SandboxSftpServer:
+        """Listen (again, on the same port after the first start) and pin the host key in
+        ``known_hosts_file``. Idempotent."""
+        return self._start(pin_host_key=True)
+
+    def _start(self, *, pin_host_key: bool) -> SandboxSftpServer:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=self._loop.run_forever, name="hrm-sandbox-sftp", daemon=True
+            )
+            self._thread.start()
+        if self._acceptor is None:
+            self._acceptor = self._run(self._listen())
+            self.port = self._acceptor.get_port()
+            if pin_host_key:
+                self.write_known_hosts()
+        return self
+
+    async def _listen(self) -> asyncssh.SSHAcceptor:
+        return await asyncssh.listen(
+            self.host,
+            self.port,
+            server_factory=lambda: _Session(self),
+            server_host_keys=[self._host_key],
+            sftp_factory=lambda chan: _SandboxSftp(chan, self),
+            allow_scp=False,
+            login_timeout=_WAIT,
+            reuse_address=True,
+        )
+
+    def stop(self) -> None:
+        """Stop listening and cut every connection; ``start()`` resumes on the same port."""
+        if self._acceptor is not None:
+            acceptor, self._acceptor = self._acceptor, None
+            self._run(self._stop(acceptor))
+
+    async def _stop(self, acceptor: asyncssh.SSHAcceptor) -> None:
+        acceptor.close()
+        await acceptor.wait_closed()
+        await self._disconnect_all()
+
+    def disconnect_all(self) -> None:
+        """Cut every open connection but keep listening."""
+        self._run(self._disconnect_all())
+
+    async def _disconnect_all(self) -> None:
+        connections = list(self._connections)
+        for connection in connections:
+            connection.abort()
+        for connection in connections:
+            await connection.wait_closed()
+
+    def close(self) -> None:
+        """Stop and end the server's thread. The workdir (and its keys) is left in place."""
+        self.stop()
+        if self._loop is not None:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+            loop.call_soon_threadsafe(loop.stop)
+            assert thread is not None
+            thread.join(_WAIT)
+            loop.close()
+
+    def __enter__(self) -> SandboxSftpServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # Identity --------------------------------------------------------------------------------
+
+    @property
+    def known_hosts_line(self) -> str:
+        """This server's key as an OpenSSH known_hosts line (``[host]:port`` unless port 22)."""
+        name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+        key_type, key_data = self._host_key.export_public_key().decode().split()[:2]
+        return f"{name} {key_type} {key_data}"
+
+    def write_known_hosts(self) -> None:
+        self.known_hosts_file.write_text(self.known_hosts_line + "\n")
+
+    @property
+    def login(self) -> SftpLogin:
+        return SftpLogin(
+            host=self.host,
+            port=self.port,
+            user=self.username,
+            key_file=self.client_key_file,
+            known_hosts_file=self.known_hosts_file,
+            remote_dir=REMOTE_DIR,
+        )
+
+    def replace_host_key(self) -> None:
+        """Restart with a new host key. ``known_hosts_file`` keeps the old one on purpose."""
+        self.stop()
+        self._host_key = asyncssh.generate_private_key(_KEY_TYPE)
+        self._start(pin_host_key=False)
+
+    # Faults ----------------------------------------------------------------------------------
+
+    def drop_after(self, n_bytes: int, times: int = 1) -> None:
+        """Cut the connection once ``n_bytes`` of file data have been written, ``times`` times."""
+        with self._drop_lock:
+            self._drop_after, self._drops_left, self._written_since_armed = n_bytes, times, 0
+
+    def fail_write_at(self, offset: int) -> None:
+        """Fail the one write request that covers byte ``offset`` of a file; later writes succeed
+        (the hole a client must not mistake for a complete file)."""
+        self._fail_write_at = offset
+
+    def _write_fails_here(self, offset: int, size: int) -> bool:
+        target = self._fail_write_at
+        if target is not None and offset <= target < offset + size:
+            self._fail_write_at = None
+            return True
+        return False
+
+    def _bytes_before_drop(self, incoming: int) -> int | None:
+        """How many of ``incoming`` bytes to write before cutting, or None not to cut."""
+        with self._drop_lock:
+            if self._drop_after is None or self._drops_left <= 0:
+                return None
+            room = self._drop_after - self._written_since_armed
+            if incoming <= room:
+                self._written_since_armed += incoming
+                return None
+            self._drops_left -= 1
+            self._written_since_armed = 0
+            if self._drops_left == 0:
+                self._drop_after = None
+            return max(room, 0)

@@ -1,0 +1,423 @@
+"""Putting encrypted HRM files somewhere: a local folder, or an SFTP server.
+
+Every transport has the same contract, which is what makes a Celery retry safe:
+
+- ``upload(remote_name, data)`` writes ``<remote_name>.part`` first and renames it to
+  ``remote_name`` only once every byte is written, so a reader never sees half a file under the
+  final name;
+- a file already present under the final name counts as delivered (``ALREADY_PRESENT``): an
+  earlier attempt finished but its outcome was lost. A ``.part`` never counts;
+- failures raise ``TransportError`` with ``permanent`` set when retrying cannot help (wrong key,
+  unknown host key, no permission, no such folder) and a message support can act on.
+
+Remote names come from ``remote_name_for(transaction_id)``: the Transaction ID with every
+character outside ``A-Z a-z 0-9 . _ -`` replaced by ``_`` (HRM's own file names join the
+``^``-separated parts of the MessageUniqueID with ``_`` in the same way), followed by
+``.xml.enc``. When a character had to be replaced, or the ID is longer than 150 characters, a
+12-digit hash of the full ID is added so two IDs never share a name.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import posixpath
+import re
+import socket
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+import paramiko
+
+logger = logging.getLogger(__name__)
+
+REMOTE_SUFFIX = ".xml.enc"
+PART_SUFFIX = ".part"
+_MAX_ID_CHARS = 150  # keeps "<name>.xml.enc.part" well under the usual 255-byte file-name limit
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,199}")
+
+
+class UploadResult(StrEnum):
+    UPLOADED = "uploaded"
+    ALREADY_PRESENT = "already_present"  # delivered by an earlier attempt
+
+
+class TransportError(Exception):
+    """An upload failed. ``permanent``: retrying the same upload cannot succeed."""
+
+    def __init__(self, message: str, permanent: bool):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+
+
+class Transport(Protocol):
+    def upload(self, remote_name: str, data: bytes) -> UploadResult: ...
+
+    def close(self) -> None: ...
+
+
+def remote_name_for(transaction_id: str) -> str:
+    """The file name an HRM file is uploaded under: stable for a Transaction ID, safe anywhere."""
+    if not transaction_id or not transaction_id.strip():
+        raise ValueError("A Transaction ID is needed to name the uploaded file.")
+    safe = _UNSAFE.sub("_", transaction_id)
+    safe = re.sub(r"^[.-]+", lambda leading: "_" * len(leading[0]), safe)  # no hidden files
+    if safe != transaction_id or len(safe) > _MAX_ID_CHARS:
+        digest = hashlib.sha256(transaction_id.encode("utf-8", "surrogatepass")).hexdigest()
+        safe = f"{safe[:_MAX_ID_CHARS]}_{digest[:12]}"
+    return safe + REMOTE_SUFFIX
+
+
+def _check_remote_name(remote_name: str) -> None:
+    if not _SAFE_NAME.fullmatch(remote_name) or remote_name.endswith(PART_SUFFIX):
+        raise ValueError(
+            f"{remote_name!r} is not a plain file name for an HRM upload (use remote_name_for)."
+        )
+
+
+# --- A local folder (the sandbox, tests, or a drop folder another program sends from) -----------
+
+
+class FolderTransport:
+    """Uploads into a local directory with the same ``.part``-then-rename contract."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+
+    def upload(self, remote_name: str, data: bytes) -> UploadResult:
+        _check_remote_name(remote_name)
+        final = self.directory / remote_name
+        part = self.directory / (remote_name + PART_SUFFIX)
+        try:
+            if final.exists():
+                return UploadResult.ALREADY_PRESENT
+            with open(part, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())  # "uploaded" must survive a crash of this machine
+            os.replace(part, final)
+        except OSError as exc:
+            raise self._error(exc) from exc
+        return UploadResult.UPLOADED
+
+    def _error(self, exc: OSError) -> TransportError:
+        where = f"HRM folder {self.directory}"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return TransportError(f"{where} does not exist; create it or fix the setting", True)
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return TransportError(f"{where} cannot be written to (permission denied)", True)
+        return TransportError(
+            f"{where}: could not write the file ({exc.strerror}); will retry", False
+        )
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __enter__(self) -> FolderTransport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# --- SFTP ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SftpTimeouts:
+    """Seconds to wait before giving up (each one ends the attempt as a transient error)."""
+
+    connect: float = 15.0  # TCP connection
+    banner: float = 15.0  # the server's SSH banner
+    auth: float = 15.0  # the answer to our key
+    channel: float = 30.0  # opening the SFTP channel, then each SFTP request
+
+
+class _UnknownHostKey(paramiko.SSHException):
+    def __init__(self, hostname: str, key: paramiko.PKey):
+        super().__init__(f"{hostname} not in known_hosts")
+        self.key = key
+
+
+class _RejectUnknownHostKey(paramiko.MissingHostKeyPolicy):
+    """Like paramiko's RejectPolicy, but tells us apart from other SSH errors."""
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey):
+        raise _UnknownHostKey(hostname, key)
+
+
+class _ConnectionLost(Exception):
+    def __init__(self, error: TransportError):
+        super().__init__(error.message)
+        self.error = error
+
+
+def _write_acknowledged(remote: paramiko.SFTPFile, data: bytes) -> None:
+    """Write ``data`` without a round trip per block, yet check that every block was written.
+
+    paramiko never checks the status of pipelined writes (a full disk would go unnoticed and the
+    rename would deliver a truncated file). A non-pipelined write, though, waits for *every*
+    outstanding acknowledgement and raises on the first error. So all blocks but the last go out
+    pipelined, and the last one, written non-pipelined, collects every status.
+    """
+    last = max(len(data) - remote.MAX_REQUEST_SIZE, 0)
+    if last:
+        remote.set_pipelined(True)
+        remote.write(data[:last])
+    remote.set_pipelined(False)
+    remote.write(data[last:])
+
+
+class SftpTransport:
+    """Uploads over one SFTP connection, opened on first use and reused; not thread-safe.
+
+    Authentication is by the private key in ``key_file`` only (no agent, no other keys). The
+    server's host key must be pinned in ``known_hosts_file`` (OpenSSH format; for a port other
+    than 22 the host is written ``[host]:port``): an unknown or changed key is a permanent error,
+    never accepted. Per upload: stat the final name, write ``.part`` (pipelined, every
+    acknowledgement checked), rename with ``posix-rename@openssh.com``.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        user: str,
+        key_file: str | Path,
+        known_hosts_file: str | Path,
+        remote_dir: str,
+        timeouts: SftpTimeouts | None = None,
+    ):
+        self.host = host
+        self.port = int(port)
+        self.user = user
+        self.key_file = Path(key_file)
+        self.known_hosts_file = Path(known_hosts_file)
+        self.remote_dir = remote_dir
+        self.timeouts = timeouts or SftpTimeouts()
+        self._key: paramiko.PKey | None = None
+        self._client: paramiko.SSHClient | None = None
+        self._sftp: paramiko.SFTPClient | None = None
+
+    @property
+    def where(self) -> str:
+        return f"HRM SFTP server {self.host}:{self.port}"
+
+    # Connection ----------------------------------------------------------------------------
+
+    def _private_key(self) -> paramiko.PKey:
+        if self._key is None:
+            try:
+                self._key = paramiko.PKey.from_path(self.key_file)
+            except paramiko.PasswordRequiredException:
+                raise TransportError(
+                    f"the HRM SFTP private key file {self.key_file} is protected by a passphrase; "
+                    "the delivery worker needs an unencrypted key; not retrying",
+                    True,
+                ) from None
+            except OSError as exc:
+                raise TransportError(
+                    f"cannot read the HRM SFTP private key file {self.key_file} "
+                    f"({exc.strerror or exc}); not retrying",
+                    True,
+                ) from exc
+            except Exception as exc:  # paramiko raises several types for an unreadable key
+                raise TransportError(
+                    f"the HRM SFTP private key file {self.key_file} is not a private key "
+                    f"that can be used ({exc}); not retrying",
+                    True,
+                ) from exc
+        return self._key
+
+    def _connect(self) -> None:
+        key = self._private_key()
+        client = paramiko.SSHClient()
+        try:
+            client.load_host_keys(str(self.known_hosts_file))  # never the system's files
+        except (OSError, paramiko.SSHException) as exc:
+            raise TransportError(
+                f"cannot read the pinned host keys file {self.known_hosts_file} ({exc}); "
+                "not retrying",
+                True,
+            ) from exc
+        client.set_missing_host_key_policy(_RejectUnknownHostKey())
+        limits = self.timeouts
+        try:
+            client.connect(
+                self.host,
+                self.port,
+                username=self.user,
+                pkey=key,
+                allow_agent=False,
+                look_for_keys=False,
+                timeout=limits.connect,
+                banner_timeout=limits.banner,
+                auth_timeout=limits.auth,
+                channel_timeout=limits.channel,
+            )
+            sftp = client.open_sftp()
+            sftp.get_channel().settimeout(limits.channel)
+        except Exception as exc:
+            client.close()
+            raise self._connect_error(exc) from exc
+        self._client, self._sftp = client, sftp
+
+    def _connect_error(self, exc: Exception) -> TransportError:
+        where, known_hosts = self.where, self.known_hosts_file
+        if isinstance(exc, TransportError):
+            return exc
+        if isinstance(exc, _UnknownHostKey):
+            return TransportError(
+                f"{where} presented a host key ({exc.key.get_name()} {exc.key.fingerprint}) that "
+                f"is not pinned in {known_hosts}; confirm that fingerprint with OntarioMD, then "
+                "add the key to that file; not retrying",
+                True,
+            )
+        if isinstance(exc, paramiko.BadHostKeyException):
+            return TransportError(
+                f"{where} presented a DIFFERENT host key ({exc.key.fingerprint}) from the one "
+                f"pinned in {known_hosts} ({exc.expected_key.fingerprint}): the server was "
+                "replaced, or someone is intercepting the connection. Confirm with OntarioMD "
+                "before changing the pinned key; not retrying",
+                True,
+            )
+        if isinstance(exc, paramiko.AuthenticationException) and "timeout" not in str(exc):
+            return TransportError(
+                f"{where} refused the key {self.key_file} for user '{self.user}'; check the user "
+                "name and that OntarioMD registered this key's public half; not retrying",
+                True,
+            )
+        if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError | ConnectionRefusedError):
+            return TransportError(f"{where} refused the connection; will retry", False)
+        if isinstance(exc, TimeoutError | paramiko.AuthenticationException):
+            return TransportError(
+                f"{where} did not answer in time while connecting; will retry", False
+            )
+        if isinstance(exc, paramiko.SSHException) and "banner" in str(exc):
+            return TransportError(
+                f"{where} accepted the connection but did not start SSH ({exc}); will retry",
+                False,
+            )
+        if isinstance(exc, socket.gaierror):
+            return TransportError(
+                f"{where}: the host name cannot be resolved ({exc}); will retry", False
+            )
+        if isinstance(exc, EOFError | OSError | paramiko.SSHException):
+            return TransportError(f"{where}: the connection failed ({exc}); will retry", False)
+        return TransportError(
+            f"{where}: unexpected error while connecting ({exc!r}); will retry", False
+        )
+
+    def _alive(self) -> bool:
+        transport = self._client.get_transport() if self._client else None
+        return bool(transport and transport.is_active())
+
+    def _disconnect(self) -> None:
+        client, self._client, self._sftp = self._client, None, None
+        if client is not None:
+            client.close()
+
+    def close(self) -> None:
+        self._disconnect()
+
+    def __enter__(self) -> SftpTransport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # Upload --------------------------------------------------------------------------------
+
+    def upload(self, remote_name: str, data: bytes) -> UploadResult:
+        _check_remote_name(remote_name)
+        reused = self._sftp is not None and self._alive()
+        if not reused:
+            self._disconnect()
+            self._connect()
+        try:
+            return self._put(remote_name, data)
+        except _ConnectionLost as lost:
+            self._disconnect()
+            if not reused:
+                raise lost.error from lost.__cause__
+            # The connection kept from an earlier upload had died (servers close idle sessions):
+            # reconnect once and try again. Safe: the .part is rewritten from the start.
+            logger.info("%s: kept connection was gone; reconnecting once", self.where)
+        self._connect()
+        try:
+            return self._put(remote_name, data)
+        except _ConnectionLost as lost:
+            self._disconnect()
+            raise lost.error from lost.__cause__
+
+    def _remote_path(self, name: str) -> str:
+        return posixpath.join(self.remote_dir, name) if self.remote_dir else name
+
+    def _put(self, remote_name: str, data: bytes) -> UploadResult:
+        sftp = self._sftp
+        assert sftp is not None
+        final = self._remote_path(remote_name)
+        part = final + PART_SUFFIX
+        stage = "check for"
+        try:
+            try:
+                sftp.stat(final)
+                return UploadResult.ALREADY_PRESENT
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise
+            stage = "write"
+            with sftp.open(part, "wb", bufsize=0) as remote:
+                _write_acknowledged(remote, data)
+            stage = "rename"
+            sftp.posix_rename(part, final)
+        except Exception as exc:
+            error, lost = self._upload_error(exc, stage, remote_name)
+            if lost:
+                raise _ConnectionLost(error) from exc
+            raise error from exc
+        return UploadResult.UPLOADED
+
+    def _upload_error(self, exc: Exception, stage: str, name: str) -> tuple[TransportError, bool]:
+        """The error to raise, and whether the connection is gone."""
+        where, folder = self.where, self.remote_dir or "(home)"
+        alive = self._alive()
+        if isinstance(exc, TimeoutError):
+            return TransportError(
+                f"{where} did not answer within {self.timeouts.channel:g} s while trying to "
+                f"{stage} {name}; will retry",
+                False,
+            ), True
+        sftp_status = isinstance(exc, OSError) and exc.errno is not None and alive
+        if sftp_status and exc.errno in (errno.EACCES, errno.EPERM):
+            return TransportError(
+                f"{where} denied user '{self.user}' permission to {stage} files in folder "
+                f"'{folder}'; ask OntarioMD to check the account's folder permissions; "
+                "not retrying",
+                True,
+            ), False
+        if sftp_status and exc.errno == errno.ENOENT and stage == "write":
+            return TransportError(
+                f"folder '{folder}' does not exist on {where}; check the configured remote "
+                "folder; not retrying",
+                True,
+            ), False
+        if sftp_status and exc.errno == errno.ENOENT and stage == "rename":
+            return TransportError(
+                f"{where}: {name}{PART_SUFFIX} disappeared before it could be renamed (something "
+                "on the server removed it); will retry",
+                False,
+            ), False
+        if not alive or isinstance(exc, EOFError | paramiko.SSHException | ConnectionError):
+            return TransportError(
+                f"the connection to {where} dropped while trying to {stage} {name}; "
+                "nothing was delivered under the final name; will retry",
+                False,
+            ), True
+        return TransportError(f"{where} could not {stage} {name} ({exc}); will retry", False), False
