@@ -67,6 +67,23 @@ def encrypted_files(content: ReportText | ReportFile, count: int, tag: str) -> l
     return files
 
 
+def bare_sftp(login) -> tuple[paramiko.SSHClient, paramiko.SFTPClient]:
+    """A plain paramiko connection with the same pinned host key and client key: the baseline."""
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(login.known_hosts_file))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect(
+        login.host,
+        login.port,
+        username=login.user,
+        key_filename=str(login.key_file),
+        allow_agent=False,
+        look_for_keys=False,
+        timeout=10,
+    )
+    return client, client.open_sftp()
+
+
 def clear(folder: Path) -> None:
     for path in folder.iterdir():
         path.unlink()
@@ -86,19 +103,7 @@ def main() -> None:
             login.known_hosts_file,
             login.remote_dir,
         )
-        bare_client = paramiko.SSHClient()
-        bare_client.load_host_keys(str(login.known_hosts_file))
-        bare_client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        bare_client.connect(
-            login.host,
-            login.port,
-            username=login.user,
-            key_filename=str(login.key_file),
-            allow_agent=False,
-            look_for_keys=False,
-            timeout=10,
-        )
-        bare = bare_client.open_sftp()
+        bare_client, bare = bare_sftp(login)
         try:
             ours.upload("warm-up.xml.enc", b"x" * 32)  # both connections open before timing
             bare.putfo(io.BytesIO(b"x" * 32), f"{login.remote_dir}/warm-up-bare.xml.enc")

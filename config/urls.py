@@ -8,6 +8,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("referrals/", include("referrals.urls")),
+    path("referrals/", include("hrm.delivery_urls")),
     path("directory/", include("directory.urls")),
+    path("sandbox/emr/", include("hrm.sandbox.urls")),
     path("admin/", admin.site.urls),
 ]

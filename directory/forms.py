@@ -6,7 +6,8 @@ from .models import Listing, User
 class ClinicalContactForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["first_name", "last_name", "email", "professional_id"]
+        # The UPI sits beside the Professional ID: HRM sending needs both.
+        fields = ["first_name", "last_name", "email", "professional_id", "hrm_upi"]
 
 
 class ListingSettingsForm(forms.ModelForm):

@@ -3,6 +3,7 @@ receivers), and the reports built for each message part and recipient."""
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from directory.fields import ProfessionalIdField
 from directory.models import Listing, Site
@@ -127,11 +128,33 @@ class HrmReceiver(models.Model):
         return f"{self.last_name}, {self.first_name} ({self.professional_id})"
 
 
+class HrmMessageDecision(models.Model):
+    """Whether HRM delivery was attempted for a message and, when it was not, why: decided once,
+    when the message is posted, so the author can later see the reason for "no icon"."""
+
+    message = models.OneToOneField(
+        "referrals.Message", on_delete=models.CASCADE, related_name="hrm_decision"
+    )
+    attempted = models.BooleanField()
+    reasons = models.JSONField(default=list, help_text="Why HRM was not used, in plain words.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"Message {self.message_id}: {'attempted' if self.attempted else 'not attempted'}"
+
+
 class HrmReport(models.Model):
     """One HRM file: one message part (the typed text, or one attachment) for one recipient.
 
     The exact bytes are stored once, when built and validated, so every retry and re-send uploads
-    the same file under the same Transaction ID (``MessageUniqueID``)."""
+    the same file under the same Transaction ID (``MessageUniqueID``). The row is also the
+    delivery's outbox entry: its status, not the broker, says where the delivery stands."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
 
     message = models.ForeignKey(
         "referrals.Message", on_delete=models.CASCADE, related_name="hrm_reports"
@@ -152,8 +175,25 @@ class HrmReport(models.Model):
     xml = models.BinaryField(help_text="The exact plain XML that is encrypted and uploaded.")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    delivery_started_at = models.DateTimeField(
+        default=timezone.now, help_text="When this delivery (or its latest re-send) began."
+    )
+    resent_at = models.DateTimeField(null=True, blank=True)
+    resent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
     class Meta:
-        ordering = ["message_id", "recipient_id", "attachment_id", "id"]
+        ordering = ["message_id", "attachment_id", "recipient_id", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["message", "recipient"],

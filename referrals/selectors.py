@@ -73,7 +73,14 @@ def referral_page_get(user: User, referral_id: int) -> Referral:
 
 def referral_stakeholder_listings(referral: Referral) -> list[Listing]:
     """The referrer's listing (when signed in) and every listing that ever owned the referral."""
-    listings = [o.listing for o in referral.ownerships.all()]
+    if "ownerships" in getattr(referral, "_prefetched_objects_cache", {}):
+        listings = [ownership.listing for ownership in referral.ownerships.all()]
+    else:
+        listings = list(
+            Listing.objects.filter(ownerships__referral=referral)
+            .select_related("site")
+            .order_by("ownerships__since", "ownerships__id")
+        )
     if referral.referrer_listing and referral.referrer_listing not in listings:
         listings.insert(0, referral.referrer_listing)
     return listings

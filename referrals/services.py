@@ -10,6 +10,7 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
 from directory.models import Listing, User
+from hrm.services.delivery import message_hrm_dispatch
 
 from . import notifications
 from .attachments import attachment_inspect
@@ -185,6 +186,7 @@ def message_post(
             parts.append("text")
         if files:
             parts.append(f"{len(files)} file{'s' if len(files) > 1 else ''}")
+        message_hrm_dispatch(message)
         _event(
             referral,
             ReferralEvent.Kind.MESSAGE_POSTED,

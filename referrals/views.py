@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from directory.models import Listing
 from directory.selectors import listings_of_user
+from hrm.selectors.delivery import referral_hrm_views
 
 from . import selectors, services
 from .forms import ForwardForm, MessageForm, PublicReferralForm, ReferralForm, StatusForm
@@ -53,6 +54,9 @@ def referral_public_new(request, listing_id):
 
 
 def _detail_context(request, referral, **forms):
+    hrm_views = referral_hrm_views(request.user, referral, referral.messages.all())
+    for message in referral.messages.all():
+        message.hrm = hrm_views[message.pk]
     is_receiver = request.user.sites.filter(pk=referral.target_listing.site_id).exists()
     return {
         "referral": referral,

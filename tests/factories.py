@@ -2,6 +2,7 @@
 
 import datetime
 import itertools
+from types import SimpleNamespace
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -60,3 +61,29 @@ def pdf_upload(name="letter.pdf", lines=("Consultation letter",), padding_bytes=
     return SimpleUploadedFile(
         name, consultation_letter_pdf(list(lines), padding_bytes=padding_bytes), "application/pdf"
     )
+
+
+def make_world() -> SimpleNamespace:
+    """The personas of tests/conftest.py, with their sites and listings."""
+    practice = make_site("Maple Family Health Team")
+    intake_site = make_site("Lakeshore Central Intake", kind=Site.Kind.CENTRAL_INTAKE)
+    hospital = make_site("St. Brigid's Hospital", kind=Site.Kind.HOSPITAL)
+    elsewhere = make_site("Unrelated Clinic")
+    w = SimpleNamespace(
+        referrer=make_user(practice, "dr.nguyen", "D12345", first_name="Alice", last_name="Nguyen"),
+        intake=make_user(
+            intake_site, "rn.okafor", "N1234567", first_name="Grace", last_name="Okafor"
+        ),
+        specialist=make_user(hospital, "dr.lee", "D67890", first_name="François", last_name="Lee"),
+        colleague=make_user(hospital, "dr.patel", first_name="Priya", last_name="Patel"),
+        stranger=make_user(
+            elsewhere, "dr.stranger", "D99999", first_name="Sam", last_name="Stranger"
+        ),
+    )
+    w.practice_listing = make_listing(practice, "Dr. Nguyen, Family Medicine", service="Family")
+    w.intake_listing = make_listing(
+        intake_site, "Lakeshore Cardiology Intake", requires_sign_in=False
+    )
+    w.cardiology = make_listing(hospital, "St. Brigid's Cardiology")
+    w.stranger_listing = make_listing(elsewhere, "Unrelated Clinic Listing")
+    return w

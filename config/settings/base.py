@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "directory",
     "referrals",
     "hrm",
+    "hrm.sandbox",
 ]
 
 MIDDLEWARE = [
@@ -125,3 +126,73 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- HRM ---------------------------------------------------------------------------------------
+# The schema every report is validated against before it is stored or sent. It is not copied into
+# this repository: by default it is read from the shared folder beside it.
+HRM_SCHEMA = env.path(
+    "HRM_SCHEMA",
+    default=BASE_DIR.parent / "shared/hrm-schema/report_manager_v1.1.2/report_manager.xsd",
+)
+HRM_SENDING_FACILITY = env.str("HRM_SENDING_FACILITY", default="EREF")
+HRM_REPORT_CLASS = env.str("HRM_REPORT_CLASS", default="Consultant Report")
+HRM_REPORT_SUBCLASS = env.str("HRM_REPORT_SUBCLASS", default="11488-4^Consult note")
+# Shared AES key from OntarioMD, as hex: 32 digits (AES-128) or 64 (AES-256).
+HRM_AES_KEY = env.str("HRM_AES_KEY", default="")
+HRM_TRANSPORT = env.str("HRM_TRANSPORT", default="folder")  # "folder" or "sftp"
+HRM_FOLDER_DIR = env.path("HRM_FOLDER_DIR", default=VAR_DIR / "hrm-outbox")
+HRM_SFTP_HOST = env.str("HRM_SFTP_HOST", default="127.0.0.1")
+HRM_SFTP_PORT = env.int("HRM_SFTP_PORT", default=22)
+HRM_SFTP_USER = env.str("HRM_SFTP_USER", default="")
+HRM_SFTP_KEY_FILE = env.str("HRM_SFTP_KEY_FILE", default="")
+HRM_SFTP_KNOWN_HOSTS = env.str("HRM_SFTP_KNOWN_HOSTS", default="")
+HRM_SFTP_DIR = env.str("HRM_SFTP_DIR", default=".")
+
+# --- HRM delivery ------------------------------------------------------------------------------
+# A report keeps being retried until it is this old (counted from Send or the latest re-send) or
+# has had this many attempts; then it fails and the clinician sees the red "!".
+HRM_DELIVERY_MAX_AGE_SECONDS = env.int("HRM_DELIVERY_MAX_AGE_SECONDS", default=24 * 60 * 60)
+HRM_DELIVERY_MAX_ATTEMPTS = env.int("HRM_DELIVERY_MAX_ATTEMPTS", default=200)
+# Exponential backoff between attempts, with jitter: first wait, and the longest wait.
+HRM_RETRY_FIRST_DELAY_SECONDS = env.float("HRM_RETRY_FIRST_DELAY_SECONDS", default=10)
+HRM_RETRY_MAX_DELAY_SECONDS = env.float("HRM_RETRY_MAX_DELAY_SECONDS", default=15 * 60)
+# Waits up to this long are Celery countdowns; longer ones are left to the beat re-drive, so no
+# countdown ever comes near the broker's visibility timeout.
+HRM_RETRY_MAX_COUNTDOWN_SECONDS = env.float("HRM_RETRY_MAX_COUNTDOWN_SECONDS", default=180)
+# The re-drive leaves a queued row alone this long past its due time (its task may simply be
+# waiting in the queue) before enqueueing it again.
+HRM_REDRIVE_GRACE_SECONDS = env.float("HRM_REDRIVE_GRACE_SECONDS", default=120)
+HRM_REDRIVE_INTERVAL_SECONDS = env.float("HRM_REDRIVE_INTERVAL_SECONDS", default=60)
+# Time limits, in the order that keeps a late-acked task from running twice:
+# SFTP timeouts < soft limit < hard limit < "sending" considered stale < visibility timeout.
+HRM_SFTP_TIMEOUT_SECONDS = env.float("HRM_SFTP_TIMEOUT_SECONDS", default=20)
+HRM_TASK_SOFT_TIME_LIMIT = env.int("HRM_TASK_SOFT_TIME_LIMIT", default=120)
+HRM_TASK_TIME_LIMIT = env.int("HRM_TASK_TIME_LIMIT", default=150)
+HRM_SENDING_STALE_SECONDS = env.int("HRM_SENDING_STALE_SECONDS", default=300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=1800),
+    # Send must not hang when Redis is down: fail fast, the outbox row is already saved.
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10
+CELERY_TASK_ROUTES = {"hrm.tasks.*": {"queue": "hrm"}}
+CELERY_BEAT_SCHEDULE = {
+    "hrm-reports-redrive": {
+        "task": "hrm.tasks.reports_redrive_task",
+        "schedule": HRM_REDRIVE_INTERVAL_SECONDS,
+    },
+}
+
+# --- HRM sandbox -------------------------------------------------------------------------------
+# A stand-in for HRM's server and a clinician's EMR (hrm/sandbox, `manage.py hrm_sandbox`), for the
+# demo and the tests. Never on a production delivery path.
+HRM_SANDBOX_DIR = env.path("HRM_SANDBOX_DIR", default=VAR_DIR / "hrm-sandbox")
+HRM_SANDBOX_PORT = env.int("HRM_SANDBOX_PORT", default=2222)
+# Real EMRs poll every 30 minutes to 24 hours; the sandbox polls fast so the demo is lively.
+HRM_SANDBOX_POLL_SECONDS = env.float("HRM_SANDBOX_POLL_SECONDS", default=5)
+# The sandbox EMR inbox shows every filed report to any signed-in user: its pages 404 unless on.
+HRM_SANDBOX_ENABLED = env.bool("HRM_SANDBOX_ENABLED", default=False)

@@ -12,7 +12,10 @@ DATABASES = {
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-PRIVATE_MEDIA_ROOT = tempfile.mkdtemp(prefix="ereferral-test-private-")
+# Worker processes started by a test or a benchmark are told this folder through the environment.
+PRIVATE_MEDIA_ROOT = env.str("PRIVATE_MEDIA_ROOT", default="") or tempfile.mkdtemp(
+    prefix="ereferral-test-private-"
+)
 STORAGES = {
     **STORAGES,  # noqa: F405
     "default": {

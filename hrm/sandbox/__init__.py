@@ -1,2 +1,8 @@
-"""Local stand-ins for HRM's side of the wire (an SFTP server on loopback), for tests, the
-``hrm_sandbox`` command and benchmarks. Nothing here is used on a production delivery path."""
+"""The HRM sandbox: local stand-ins for HRM's side of the wire and for a clinician's EMR, for the
+demo, the tests and benchmarks. Nothing here is used on a production delivery path.
+
+- ``sftp_server``: an SFTP server on loopback in HRM's place, with fault switches (no Django, so
+  benchmarks and the Django-free tests can use it);
+- the Django app ``hrm_sandbox``: an EMR that polls that server and files reports the way OSCAR
+  does (``services``), its inbox pages, and ``manage.py hrm_sandbox`` to run both.
+"""

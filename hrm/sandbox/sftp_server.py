@@ -11,6 +11,11 @@ Fault switches (plain attributes, safe to flip from any thread):
 - ``refuse_auth``: every key is refused;
 - ``read_only``: creating, writing, renaming or removing files is denied (permission denied);
 - ``disk_full``: writes fail with a generic SFTP failure ("No space left on device");
+- ``refuse_names``: a compiled regex; opening for writing (or renaming to) a file whose name it
+  matches is denied (permission denied), like HRM refusing a file for a recipient it does not
+  know; ``refuse_deliver_to(*ids)`` sets it for the files of those DeliverToUserIDs;
+- ``stall_writes``: every write waits until it is cleared (``write_stalled`` is set once a write
+  is waiting), to hold an upload in the middle of a file;
   ``fail_write_at(offset)`` fails only the one write request covering that byte;
 - ``drop_after(n_bytes, times=1)``: the next upload(s) get ``n_bytes`` written, then the
   connection is cut;
@@ -29,6 +34,8 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import posixpath
+import re
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -36,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+
+from hrm.transports import REMOTE_SUFFIX
 
 USERNAME = "hrm"
 REMOTE_DIR = "/inbox"
@@ -106,13 +115,27 @@ class _SandboxSftp(asyncssh.SFTPServer):
         if self._sandbox.read_only:
             raise asyncssh.SFTPPermissionDenied("Permission denied (sandbox is read-only)")
 
+    def _deny_if_refused(self, path: bytes) -> None:
+        pattern = self._sandbox.refuse_names
+        name = posixpath.basename(path.decode("utf-8", "replace"))
+        if pattern is not None and pattern.search(name):
+            raise asyncssh.SFTPPermissionDenied(
+                f"Permission denied: the sandbox HRM refuses {name} (its recipient is not "
+                "registered with this HRM)"
+            )
+
     def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
         if pflags & _WRITE_FLAGS:
             self._deny_if_read_only()
+            self._deny_if_refused(path)
         return super().open(path, pflags, attrs)
 
-    def write(self, file_obj: object, offset: int, data: bytes) -> int:
+    async def write(self, file_obj: object, offset: int, data: bytes) -> int:
         sandbox = self._sandbox
+        while sandbox.stall_writes:
+            # Hold the upload mid-file, so a test can kill the client in the middle of it.
+            sandbox.write_stalled.set()
+            await asyncio.sleep(0.02)
         if sandbox.disk_full or sandbox._write_fails_here(offset, len(data)):
             raise asyncssh.SFTPFailure("No space left on device")
         keep = sandbox._bytes_before_drop(len(data))
@@ -125,10 +148,12 @@ class _SandboxSftp(asyncssh.SFTPServer):
 
     def rename(self, oldpath: bytes, newpath: bytes) -> None:
         self._deny_if_read_only()
+        self._deny_if_refused(newpath)
         return super().rename(oldpath, newpath)
 
     def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
         self._deny_if_read_only()
+        self._deny_if_refused(newpath)
         return super().posix_rename(oldpath, newpath)
 
     def remove(self, path: bytes) -> None:
@@ -165,6 +190,9 @@ class SandboxSftpServer:
         self.refuse_auth = False
         self.read_only = False
         self.disk_full = False
+        self.refuse_names: re.Pattern[str] | None = None
+        self.stall_writes = False
+        self.write_stalled = threading.Event()
         self.connections_made = 0
         self._fail_write_at: int | None = None
         self._drop_after: int | None = None
@@ -288,6 +316,17 @@ class SandboxSftpServer:
         """Cut the connection once ``n_bytes`` of file data have been written, ``times`` times."""
         with self._drop_lock:
             self._drop_after, self._drops_left, self._written_since_armed = n_bytes, times, 0
+
+    def refuse_deliver_to(self, *deliver_to_user_ids: str) -> None:
+        """Refuse uploads for these recipients (none: refuse nothing). Our Transaction IDs end
+        with ``-<DeliverToUserID>``, so the file names end with ``-<ID>.xml.enc`` (and the upload
+        in progress with ``.part`` after that). The IDs are matched exactly, case included."""
+        ids = [re.escape(user_id) for user_id in deliver_to_user_ids if user_id]
+        self.refuse_names = (
+            re.compile(rf"-(?:{'|'.join(ids)}){re.escape(REMOTE_SUFFIX)}(?:\.part)?$")
+            if ids
+            else None
+        )
 
     def fail_write_at(self, offset: int) -> None:
         """Fail the one write request that covers byte ``offset`` of a file; later writes succeed

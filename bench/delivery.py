@@ -1,0 +1,135 @@
+"""Reports per second from Send to sent, through a real Celery worker, Redis and SFTP on loopback,
+next to a bare paramiko loop uploading the same encrypted files over one connection (target ratio
+at least 0.5).
+
+Run from the repository root: ``.venv/bin/python bench/delivery.py``. It uses a throwaway
+PostgreSQL database, a private Redis, the sandbox SFTP server and one `celery worker` process
+(prefork, 2 children: this machine has 2 cores). It posts 500 messages, each a typed note and a
+200 KB PDF, on a referral with two live stakeholders (2,000 reports), and times from the first
+Send to the last report marked sent. Then it uploads the same 2,000 encrypted files with bare
+paramiko and compares. Bounded: it stops by itself (a few minutes at most).
+"""
+
+import io
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _support import throwaway_django  # noqa: E402
+from hrm_transport import bare_sftp  # noqa: E402
+
+from hrm.sandbox.sftp_server import SandboxSftpServer  # noqa: E402
+from tests.processes import PrivateRedis, kill_process_group, start_worker_process  # noqa: E402
+
+MESSAGES = int(os.environ.get("BENCH_DELIVERY_MESSAGES", "500"))
+KEY = "00112233445566778899aabbccddeeff"
+TIMEOUT_SECONDS = 900
+TARGET_RATIO = 0.5
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-delivery-") as workdir:
+        workdir = Path(workdir)
+        redis = PrivateRedis(workdir)
+        redis.start()
+        server = SandboxSftpServer(workdir / "sftp").start()
+        login = server.login
+        environment = {
+            "TEST_CELERY_BROKER_URL": redis.url,
+            "HRM_TRANSPORT": "sftp",
+            "HRM_SFTP_HOST": login.host,
+            "HRM_SFTP_PORT": str(login.port),
+            "HRM_SFTP_USER": login.user,
+            "HRM_SFTP_KEY_FILE": str(login.key_file),
+            "HRM_SFTP_KNOWN_HOSTS": str(login.known_hosts_file),
+            "HRM_SFTP_DIR": login.remote_dir,
+            "HRM_AES_KEY": KEY,
+            "PRIVATE_MEDIA_ROOT": str(workdir / "private"),
+        }
+        try:
+            with throwaway_django(f"bench_delivery_{os.getpid()}", **environment) as url:
+                worker = start_worker_process(
+                    {**environment, "TEST_DATABASE_URL": url},
+                    workdir / "worker.log",
+                    name="bench",
+                    concurrency=2,
+                )
+                try:
+                    return run(server)
+                finally:
+                    kill_process_group(worker)
+        finally:
+            server.close()
+            redis.stop()
+
+
+def run(server: SandboxSftpServer) -> int:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from hrm.crypto import report_encrypt
+    from hrm.models import HrmReport
+    from hrm.transports import remote_name_for
+    from referrals import services
+    from referrals.sample_files import consultation_letter_pdf
+    from tests.delivery_fixtures import make_live
+    from tests.factories import make_referral, make_world
+
+    world = make_world()
+    make_live(world)
+    pdf = consultation_letter_pdf(["Consultation letter"], padding_bytes=200 * 1024)
+    expected = 4 * MESSAGES
+    referrals = []
+    started = time.perf_counter()
+    for number in range(MESSAGES):
+        if number % 100 == 0:  # a referral holds at most 50 MB of attachments
+            referral = make_referral(world.referrer, world.practice_listing, world.intake_listing)
+            services.referral_forward(
+                referral=referral, to_listing=world.cardiology, actor=world.intake
+            )
+            referrals.append(referral)
+        services.message_post(
+            referral=referral,
+            author=world.specialist,
+            text=f"Seen today ({number}).",
+            files=[SimpleUploadedFile("Consultation letter.pdf", pdf)],
+        )
+    posted = time.perf_counter() - started
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while (sent := HrmReport.objects.filter(status="sent").count()) < expected:
+        if time.monotonic() > deadline or HrmReport.objects.filter(status="failed").exists():
+            print(f"stopped: {sent} of {expected} sent", file=sys.stderr)
+            return 1
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    pipeline_rate = expected / elapsed
+
+    files = [
+        (remote_name_for("BARE-" + transaction_id), report_encrypt(bytes(xml), KEY))
+        for transaction_id, xml in HrmReport.objects.values_list("transaction_id", "xml")
+    ]
+    client, sftp = bare_sftp(server.login)
+    try:
+        started = time.perf_counter()
+        for name, data in files:
+            sftp.putfo(io.BytesIO(data), f"{server.login.remote_dir}/{name}")
+        bare_rate = len(files) / (time.perf_counter() - started)
+    finally:
+        client.close()
+
+    size = sum(len(data) for _, data in files) / len(files)
+    print(
+        f"{MESSAGES} messages (typed note + 200 KB PDF) to 2 live stakeholders: {expected} "
+        f"reports, {size / 1024:.0f} KB encrypted on average"
+    )
+    print(f"  posting took {posted:.1f} s; Send to last report sent {elapsed:.1f} s")
+    print(f"  pipeline (1 worker, 2 processes)  {pipeline_rate:7.1f} reports/s")
+    print(f"  bare paramiko, one connection     {bare_rate:7.1f} uploads/s")
+    print(f"  ratio {pipeline_rate / bare_rate:.2f}   target >= {TARGET_RATIO}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Support's view of HRM delivery: every report with its state, and the actions to re-drive."""
+
+from django.contrib import admin, messages
+from django.template.defaultfilters import truncatechars
+from django.utils import timezone
+
+from .models import HrmMessageDecision, HrmReport
+from .services.delivery import report_resend, reports_enqueue
+
+
+@admin.register(HrmReport)
+class HrmReportAdmin(admin.ModelAdmin):
+    list_display = [
+        "transaction_id",
+        "referral_link",
+        "part",
+        "recipient_name",
+        "deliver_to_user_id",
+        "status",
+        "attempts",
+        "last_attempt_at",
+        "next_attempt_at",
+        "error",
+    ]
+    list_filter = ["status", "recipient__site", "created_at"]
+    search_fields = [
+        "transaction_id",
+        "deliver_to_user_id",
+        "recipient_name",
+        "=message__referral__id",
+        "last_error",
+    ]
+    list_select_related = ["recipient", "attachment", "message"]
+    date_hierarchy = "created_at"
+    exclude = ["xml"]
+    readonly_fields = [f.name for f in HrmReport._meta.fields if f.name != "xml"] + ["file_size"]
+    actions = ["resend_failed", "enqueue_queued_now"]
+
+    def get_queryset(self, request):
+        # The report bytes can be megabytes per row; the list never needs them.
+        return super().get_queryset(request).defer("xml")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Referral", ordering="message__referral_id")
+    def referral_link(self, report):
+        return f"#{report.message.referral_id}, message {report.message_id}"
+
+    @admin.display(description="Part")
+    def part(self, report):
+        return report.part_label
+
+    @admin.display(description="Last error")
+    def error(self, report):
+        return truncatechars(report.last_error, 80)
+
+    @admin.display(description="File size (bytes)")
+    def file_size(self, report):
+        return len(HrmReport.objects.values_list("xml", flat=True).get(pk=report.pk))
+
+    @admin.action(description="Re-send the selected failed reports (same Transaction ID)")
+    def resend_failed(self, request, queryset):
+        failed = queryset.filter(status=HrmReport.Status.FAILED)
+        count = sum(report_resend(report=report, by=request.user) for report in failed)
+        skipped = queryset.count() - count
+        self.message_user(request, f"Re-sending {count} report(s); {skipped} were not failed.")
+
+    @admin.action(description="Hand the selected queued reports to the workers now")
+    def enqueue_queued_now(self, request, queryset):
+        ids = list(queryset.filter(status=HrmReport.Status.QUEUED).values_list("pk", flat=True))
+        queryset.filter(pk__in=ids).update(next_attempt_at=timezone.now())
+        reports_enqueue(ids)
+        self.message_user(request, f"Enqueued {len(ids)} queued report(s).", messages.SUCCESS)
+
+
+@admin.register(HrmMessageDecision)
+class HrmMessageDecisionAdmin(admin.ModelAdmin):
+    list_display = ["message", "attempted", "reasons_text", "created_at"]
+    list_filter = ["attempted"]
+    search_fields = ["=message__id", "=message__referral__id"]
+    readonly_fields = ["message", "attempted", "reasons", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Why not")
+    def reasons_text(self, decision):
+        return " ".join(decision.reasons)

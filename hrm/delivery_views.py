@@ -1,0 +1,66 @@
+"""The clinician's view of HRM delivery: per-message details, re-send, and the status feed the
+referral page polls so its icons change without a reload."""
+
+from django.contrib import messages as flash
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_POST
+
+from referrals.selectors import referral_get_for_user_or_404
+
+from .models import HrmReport
+from .selectors.delivery import (
+    message_get_for_user_or_404,
+    referral_hrm_views,
+    user_on_author_side,
+)
+from .services.delivery import report_resend
+
+
+def message_hrm_details(request, referral_id, message_id):
+    message = message_get_for_user_or_404(request.user, referral_id, message_id)
+    hrm = referral_hrm_views(request.user, message.referral, [message])[message.pk]
+    return render(request, "hrm/message_details.html", {"message": message, "hrm": hrm})
+
+
+@require_POST
+def message_hrm_resend(request, referral_id, message_id):
+    message = message_get_for_user_or_404(request.user, referral_id, message_id)
+    if not user_on_author_side(request.user, message):
+        raise PermissionDenied("Only the author's side of the referral can re-send.")
+    failed = HrmReport.objects.filter(message=message, status=HrmReport.Status.FAILED)
+    report_id = request.POST.get("report")
+    if report_id:
+        if not report_id.isdigit():
+            raise Http404("No such report.")
+        failed = [get_object_or_404(HrmReport, pk=report_id, message=message)]
+    resent = sum(report_resend(report=report, by=request.user) for report in failed)
+    if resent:
+        flash.success(request, f"Re-sending {resent} HRM report{'s' if resent != 1 else ''}.")
+    else:
+        flash.info(request, "Nothing to re-send: no HRM report of this message has failed.")
+    return redirect(f"{message.referral.get_absolute_url()}#message-{message.pk}")
+
+
+def referral_hrm_status(request, referral_id):
+    """``{"messages": {id: {"icon": ..., "html": ...}}}`` for the page's polling script."""
+    referral = referral_get_for_user_or_404(request.user, referral_id)
+    messages = referral.messages.select_related("author_listing")
+    views = referral_hrm_views(request.user, referral, messages)
+    return JsonResponse(
+        {
+            "messages": {
+                str(pk): {
+                    "icon": view.icon.value,
+                    "html": render_to_string(
+                        "hrm/_message_status.html",
+                        {"hrm": view, "referral": referral},
+                        request=request,
+                    ),
+                }
+                for pk, view in views.items()
+            }
+        }
+    )

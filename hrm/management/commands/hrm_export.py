@@ -1,0 +1,35 @@
+"""Write the exact plain XML of stored HRM reports to a folder, for support to inspect or send to
+OntarioMD: the bytes that are (or were) encrypted and uploaded, one file per report."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from hrm.models import HrmReport
+from hrm.transports import REMOTE_SUFFIX, remote_name_for
+
+
+def export_name_for(transaction_id: str) -> str:
+    """The Transaction ID made safe for a file name, as on the HRM server, ending in ``.xml``."""
+    return remote_name_for(transaction_id).removesuffix(REMOTE_SUFFIX) + ".xml"
+
+
+class Command(BaseCommand):
+    help = "Export stored HRM reports as plain XML files named by their Transaction ID."
+
+    def add_arguments(self, parser):
+        parser.add_argument("directory", type=Path)
+        parser.add_argument("--message", type=int, help="Only the reports of this message ID.")
+
+    def handle(self, *args, directory: Path, message: int | None, **options):
+        reports = HrmReport.objects.order_by("id")
+        if message is not None:
+            reports = reports.filter(message_id=message)
+            if not reports.exists():
+                raise CommandError(f"Message {message} has no HRM reports.")
+        directory.mkdir(parents=True, exist_ok=True)
+        count = 0
+        for report in reports.only("transaction_id", "xml").iterator(chunk_size=50):
+            (directory / export_name_for(report.transaction_id)).write_bytes(bytes(report.xml))
+            count += 1
+        self.stdout.write(f"Exported {count} report{'s' if count != 1 else ''} to {directory}")

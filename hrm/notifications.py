@@ -1,0 +1,69 @@
+"""Emails about HRM sender approvals. They name the clinician, the site and the decision, never
+a patient: nothing here touches referrals."""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mass_mail
+from django.urls import reverse
+
+from .models import SenderApproval
+
+logger = logging.getLogger(__name__)
+
+
+def _send(subject: str, body: str, addresses: list[str]) -> None:
+    addresses = sorted({address for address in addresses if address})
+    if not addresses:
+        return
+    try:
+        send_mass_mail(
+            [(subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in addresses]
+        )
+    except OSError:
+        # The decision is saved and shown on the account page; a mail outage must not undo it.
+        logger.exception("Could not send HRM approval email %r", subject)
+
+
+def _account_url() -> str:
+    return settings.SITE_URL + reverse("directory:account")
+
+
+def sender_approval_notify_approved(approval: SenderApproval) -> None:
+    """Tell the clinician and the site's notification address that the site may now send HRM
+    reports with the clinician's UPI."""
+    subject = f"{approval.site} is approved to send HRM reports"
+    body = (
+        f"Support approved HRM sending for {approval.user} at {approval.site} "
+        f"(UPI {approval.upi}).\n\n"
+        "Messages and consultation letters sent from eReferrals can now also reach the EMRs of "
+        "stakeholders who are live on HRM.\n\n"
+        f"See where you stand: {_account_url()}\n"
+    )
+    _send(subject, body, [approval.user.email, approval.site.notification_email])
+
+
+def sender_approval_notify_rejected(approval: SenderApproval) -> None:
+    """Tell the clinician why their request was turned down, so they can fix it and ask again.
+    The site is not told: nothing changed for it."""
+    subject = f"Your HRM sending request for {approval.site} was not approved"
+    body = (
+        f"Support did not approve HRM sending for you at {approval.site} "
+        f"(UPI {approval.upi}).\n\n"
+        f"Support's note: {approval.decision_note}\n\n"
+        f"You can correct your UPI and ask again: {_account_url()}\n"
+    )
+    _send(subject, body, [approval.user.email])
+
+
+def sender_approval_notify_revoked(approval: SenderApproval) -> None:
+    """Tell the clinician and the site that HRM sending stopped, so nobody expects HRM copies."""
+    subject = f"HRM sending for {approval.user} at {approval.site} was revoked"
+    note = f"Support's note: {approval.decision_note}\n\n" if approval.decision_note else ""
+    body = (
+        f"Support revoked HRM sending for {approval.user} at {approval.site} "
+        f"(UPI {approval.upi}). Messages still reach stakeholders inside eReferrals and by "
+        "email, but no longer through HRM.\n\n"
+        f"{note}See where you stand: {_account_url()}\n"
+    )
+    _send(subject, body, [approval.user.email, approval.site.notification_email])

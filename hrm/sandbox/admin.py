@@ -1,0 +1,96 @@
+"""The sandbox EMR's tables in the admin. Providers and charts may be edited (an EMR's staff keep
+them, and editing a chart is how to show an unmatched report); documents and the retrieval log
+are what arrived, so they are shown, never changed here."""
+
+from django.contrib import admin
+from django.template.defaultfilters import filesizeformat
+
+from .models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
+
+
+class _ViewOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EmrProvider)
+class EmrProviderAdmin(admin.ModelAdmin):
+    list_display = ["professional_id", "last_name", "first_name", "created_at"]
+    search_fields = ["professional_id", "first_name", "last_name"]
+
+
+@admin.register(EmrPatient)
+class EmrPatientAdmin(admin.ModelAdmin):
+    list_display = [
+        "last_name",
+        "first_name",
+        "sex",
+        "date_of_birth",
+        "health_card_number",
+        "health_card_version",
+        "province",
+    ]
+    list_filter = ["sex", "province"]
+    search_fields = ["last_name", "first_name", "health_card_number"]
+
+
+@admin.register(EmrDocument)
+class EmrDocumentAdmin(_ViewOnlyAdmin):
+    list_display = [
+        "received_at",
+        "report_class",
+        "format",
+        "patient_display",
+        "linked",
+        "provider",
+        "unmatched_provider_id",
+        "duplicate_count",
+        "message_unique_id",
+    ]
+    list_filter = [
+        "format",
+        "report_class",
+        ("provider", admin.EmptyFieldListFilter),
+        ("patient", admin.EmptyFieldListFilter),
+    ]
+    search_fields = [
+        "message_unique_id",
+        "patient_last_name",
+        "patient_first_name",
+        "patient_health_card_number",
+        "deliver_to_user_id",
+        "author_name",
+    ]
+    list_select_related = ["provider", "patient"]
+    date_hierarchy = "received_at"
+    exclude = ["raw_xml", "file_data"]
+    readonly_fields = ["file_size", "xml_size"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("raw_xml", "file_data")
+
+    @admin.display(description="Linked to a patient", boolean=True)
+    def linked(self, document):
+        return document.patient_id is not None
+
+    @admin.display(description="File size")
+    def file_size(self, document):
+        data = EmrDocument.objects.values_list("file_data", flat=True).get(pk=document.pk)
+        return filesizeformat(len(data)) if data is not None else "—"
+
+    @admin.display(description="XML size")
+    def xml_size(self, document):
+        data = EmrDocument.objects.values_list("raw_xml", flat=True).get(pk=document.pk)
+        return filesizeformat(len(data))
+
+
+@admin.register(EmrRetrievalLog)
+class EmrRetrievalLogAdmin(_ViewOnlyAdmin):
+    list_display = ["retrieved_at", "file_name", "outcome", "message_unique_id", "error"]
+    list_filter = ["outcome"]
+    search_fields = ["file_name", "message_unique_id", "error"]
+    date_hierarchy = "retrieved_at"
+    raw_id_fields = ["document"]

@@ -1,0 +1,160 @@
+"""Reads for HRM delivery: who gets a message's reports, and what the clinician sees per
+message (the checkmark, the pending mark, the red "!", or no icon and why)."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.http import Http404
+
+from directory.models import Listing, User
+from referrals.models import Message, Referral
+from referrals.selectors import referral_get_for_user_or_404, referral_stakeholder_listings
+
+from ..models import HrmMessageDecision, HrmReport
+from .receivers import listings_live_on_hrm
+from .senders import user_can_send_via_hrm
+
+
+@dataclass(frozen=True)
+class HrmEligibility:
+    """The live stakeholders a message goes to via HRM, or why it does not go at all."""
+
+    recipients: tuple[Listing, ...]
+    reasons: tuple[str, ...]
+
+
+def message_hrm_eligibility(
+    *, referral: Referral, author: User, author_listing: Listing | None
+) -> HrmEligibility:
+    """Ocean's rules: the original referrer was signed in when sending the eReferral, the author
+    can send via HRM (Professional ID and approved UPI at the site they write for), and at least
+    one stakeholder other than the author's own listing is live on HRM."""
+    reasons = []
+    if not referral.referrer_signed_in:
+        reasons.append("The referrer was not signed in when sending the eReferral.")
+    if author_listing is None:
+        reasons.append("You are not writing for one of this referral's listings.")
+    else:
+        reasons.extend(user_can_send_via_hrm(author, author_listing.site).missing)
+    others = [
+        listing for listing in referral_stakeholder_listings(referral) if listing != author_listing
+    ]
+    live = listings_live_on_hrm(others)
+    recipients = tuple(listing for listing in others if live[listing.pk].is_live)
+    if not recipients:
+        why = " ".join(live[listing.pk].text for listing in others)
+        reasons.append(f"No stakeholder is live on HRM: {why or 'there is no other stakeholder.'}")
+    return HrmEligibility(recipients=() if reasons else recipients, reasons=tuple(reasons))
+
+
+class HrmIcon(StrEnum):
+    NONE = "none"
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+ICON_TEXT = {
+    HrmIcon.PENDING: "Sending to EMR via HRM",
+    HrmIcon.SENT: "Sent to EMR via HRM",
+    HrmIcon.FAILED: "HRM delivery failed",
+}
+
+
+def message_hrm_icon(reports: Iterable[HrmReport]) -> HrmIcon:
+    """One icon for all of a message's reports: any failure shows "!", any report still on its
+    way shows pending, and only when every report is sent does the checkmark appear."""
+    statuses = {report.status for report in reports}
+    if not statuses:
+        return HrmIcon.NONE
+    if HrmReport.Status.FAILED in statuses:
+        return HrmIcon.FAILED
+    if statuses == {HrmReport.Status.SENT}:
+        return HrmIcon.SENT
+    return HrmIcon.PENDING
+
+
+def user_on_author_side(user: User, message: Message, site_ids: set[int] | None = None) -> bool:
+    """The author, or a member of the site of the listing they wrote for: the people who may
+    re-send its HRM reports. ``site_ids``: the user's sites, when the caller has them."""
+    if message.author_id == user.pk:
+        return True
+    if message.author_listing is None:
+        return False
+    if site_ids is None:
+        site_ids = set(user.sites.values_list("pk", flat=True))
+    return message.author_listing.site_id in site_ids
+
+
+def message_get_for_user_or_404(user: User, referral_id: int, message_id: int) -> Message:
+    """A message of a referral the user is a stakeholder of; anything else is a 404."""
+    referral = referral_get_for_user_or_404(user, referral_id)
+    message = (
+        Message.objects.select_related("author", "author_listing", "referral")
+        .filter(pk=message_id, referral=referral)
+        .first()
+    )
+    if message is None:
+        raise Http404("No such message.")
+    return message
+
+
+def message_hrm_reports(message: Message) -> list[HrmReport]:
+    return list(
+        HrmReport.objects.filter(message=message)
+        .select_related("recipient", "attachment")
+        .defer("xml")
+        .order_by("attachment_id", "recipient__name", "id")
+    )
+
+
+@dataclass
+class MessageHrmView:
+    """What the referral page shows beside one message."""
+
+    message_id: int
+    icon: HrmIcon
+    reports: list[HrmReport]
+    reasons: tuple[str, ...]  # why no HRM: shown to the author only
+    can_resend: bool
+
+    @property
+    def text(self) -> str:
+        return ICON_TEXT.get(self.icon, "")
+
+    @property
+    def failed_count(self) -> int:
+        return sum(report.status == HrmReport.Status.FAILED for report in self.reports)
+
+
+def referral_hrm_views(
+    user: User, referral: Referral, messages: Iterable[Message]
+) -> dict[int, MessageHrmView]:
+    """``{message id: MessageHrmView}`` for the referral page, in two queries whatever the number
+    of messages (the report bytes are never loaded)."""
+    messages = list(messages)
+    reports: dict[int, list[HrmReport]] = {m.pk: [] for m in messages}
+    for report in (
+        HrmReport.objects.filter(message__referral=referral)
+        .select_related("recipient", "attachment")
+        .defer("xml")
+        .order_by("attachment_id", "recipient__name", "id")
+    ):
+        reports.setdefault(report.message_id, []).append(report)
+    decisions = dict(
+        HrmMessageDecision.objects.filter(message__referral=referral).values_list(
+            "message_id", "reasons"
+        )
+    )
+    my_site_ids = set(user.sites.values_list("pk", flat=True))
+    views = {}
+    for message in messages:
+        views[message.pk] = MessageHrmView(
+            message_id=message.pk,
+            icon=message_hrm_icon(reports[message.pk]),
+            reports=reports[message.pk],
+            reasons=tuple(decisions.get(message.pk, ())) if message.author_id == user.pk else (),
+            can_resend=user_on_author_side(user, message, my_site_ids),
+        )
+    return views

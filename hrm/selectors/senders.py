@@ -1,0 +1,127 @@
+"""Reads on HRM senders: whether a user may send HRM reports for a site, and if not, what is
+missing, in words the clinician can act on.
+
+A user can send through HRM for a site when they belong to it, have a Professional ID, and
+support approved the UPI they have *now* for that site: an approval names the UPI it was given
+for, so changing the UPI on the account needs a new approval.
+"""
+
+from dataclasses import dataclass
+
+from django.http import Http404
+
+from directory.models import Site, User
+
+from ..models import SenderApproval
+
+
+@dataclass(frozen=True, slots=True)
+class SenderStatus:
+    """Where one user stands as an HRM sender for one site."""
+
+    site: Site
+    can_send: bool
+    missing: tuple[str, ...]
+    approval: SenderApproval | None
+    # Whether asking support (again) makes sense: there is a UPI to approve and no request or
+    # approval for that same UPI already.
+    can_request: bool
+
+    @property
+    def text(self) -> str:
+        if self.can_send:
+            return f"You can send HRM reports for {self.site}."
+        return " ".join(self.missing)
+
+
+def site_get_for_member_or_404(user: User, site_id: int) -> Site:
+    """A site the user belongs to; any other site is a 404, so nobody learns which sites exist."""
+    site = Site.objects.filter(pk=site_id, members=user).first()
+    if site is None:
+        raise Http404("No such site.")
+    return site
+
+
+def user_can_send_via_hrm(user: User, site: Site) -> SenderStatus:
+    """Whether ``user`` may send HRM reports acting for ``site`` (two queries at most)."""
+    is_member = user.sites.filter(pk=site.pk).exists()
+    approval = SenderApproval.objects.filter(user=user, site=site).first() if is_member else None
+    return _sender_status(user, site, approval, is_member=is_member)
+
+
+def user_sender_statuses(user: User) -> list[SenderStatus]:
+    """The user's standing as an HRM sender at each of their sites, for the account page (two
+    queries whatever the number of sites)."""
+    sites = list(user.sites.order_by("name"))
+    approvals = {
+        approval.site_id: approval
+        for approval in SenderApproval.objects.filter(user=user, site__in=sites)
+    }
+    return [_sender_status(user, site, approvals.get(site.pk), is_member=True) for site in sites]
+
+
+def sender_approval_counts(approval: SenderApproval) -> bool:
+    """An approval counts only while approved and given for the UPI the user has now."""
+    return (
+        approval.status == SenderApproval.Status.APPROVED
+        and bool(approval.user.hrm_upi)
+        and approval.upi == approval.user.hrm_upi
+    )
+
+
+def _sender_status(
+    user: User, site: Site, approval: SenderApproval | None, *, is_member: bool
+) -> SenderStatus:
+    if not is_member:
+        return SenderStatus(
+            site=site,
+            can_send=False,
+            missing=(f"You are not a member of {site}.",),
+            approval=None,
+            can_request=False,
+        )
+    upi = user.hrm_upi
+    missing = []
+    if not user.professional_id:
+        missing.append("Add your Professional ID to your Clinical Contact Information.")
+    if not upi:
+        missing.append(
+            "Add the HRM UPI that OntarioMD's service desk gave you to your Clinical Contact "
+            "Information."
+        )
+    same_upi = approval is not None and bool(upi) and approval.upi == upi
+    Status = SenderApproval.Status
+    if approval is None:
+        missing.append(f"Request HRM sending for {site}; support then approves your UPI.")
+    elif approval.status == Status.APPROVED and not same_upi:
+        missing.append(
+            f"Support approved UPI {approval.upi} for {site}, but your account's UPI is "
+            f"{'now ' + upi if upi else 'empty'}: request HRM sending for {site} again."
+        )
+    elif approval.status == Status.PENDING:
+        if same_upi:
+            missing.append(f"Your request for {site} (UPI {upi}) is waiting for support.")
+        else:
+            missing.append(
+                f"You asked for HRM sending for {site} with UPI {approval.upi}, but your "
+                f"account's UPI is {'now ' + upi if upi else 'empty'}: request again."
+            )
+    elif approval.status == Status.REJECTED:
+        missing.append(_decided(f"Support turned down HRM sending for {site}", approval))
+    elif approval.status == Status.REVOKED:
+        missing.append(_decided(f"Support revoked HRM sending for {site}", approval))
+    can_request = bool(upi) and not (
+        same_upi and approval.status in (Status.PENDING, Status.APPROVED)
+    )
+    return SenderStatus(
+        site=site,
+        can_send=not missing,
+        missing=tuple(missing),
+        approval=approval,
+        can_request=can_request,
+    )
+
+
+def _decided(text: str, approval: SenderApproval) -> str:
+    note = approval.decision_note.strip()
+    return f"{text}: “{note}”" if note else f"{text}."

@@ -1,0 +1,139 @@
+"""The HRM files of a message: one per (message part, recipient), validated against the schema
+and the receivers' rules, stored byte for byte so every retry sends the same file."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from directory.models import Listing
+from hrm.models import HrmReport
+from hrm.report_xml import (
+    Report,
+    ReportFile,
+    ReportPatient,
+    ReportPerson,
+    ReportRecipient,
+    ReportText,
+    report_build,
+    report_validate,
+)
+from referrals.models import Attachment, Message
+
+
+@dataclass(frozen=True)
+class _Part:
+    attachment: Attachment | None
+
+    @property
+    def key(self) -> str:
+        return "T" if self.attachment is None else f"A{self.attachment.pk}"
+
+    def label(self) -> str:
+        return "Typed message" if self.attachment is None else self.attachment.original_name
+
+
+def report_number_for(message: Message, part_key: str) -> str:
+    """``SendingFacilityReportNumber``: one per message part, the same for every recipient.
+
+    It starts with the referral's random reference so a number is never reused, even by another
+    installation or after a database restore: OSCAR would hide an older report that shares it."""
+    return f"{message.referral.reference.hex}-{message.pk}-{part_key}"
+
+
+def transaction_id_for(report_number: str, deliver_to_user_id: str) -> str:
+    """``MessageUniqueID``, shown to users as the Transaction ID: unique per file, and the same
+    for every retry and re-send of that file."""
+    return f"{report_number}-{deliver_to_user_id}"
+
+
+def _patient(message: Message) -> ReportPatient:
+    referral = message.referral
+    return ReportPatient(
+        first_name=referral.patient_first_name,
+        last_name=referral.patient_last_name,
+        date_of_birth=referral.patient_birth_date,
+        sex=referral.patient_sex,
+        health_card_number=referral.patient_health_card_number,
+        health_card_version=referral.patient_health_card_version,
+        health_card_province=referral.patient_province,
+    )
+
+
+def _content(part: _Part, message: Message) -> ReportText | ReportFile:
+    if part.attachment is None:
+        return ReportText(message.text)
+    with part.attachment.file.open("rb") as handle:
+        return ReportFile(data=handle.read(), file_extension=part.attachment.extension)
+
+
+def message_parts(message: Message) -> list[_Part]:
+    """The typed text (when there is any) and each attachment: each becomes its own report, as
+    HRM carries either text or one file per report."""
+    parts = [_Part(None)] if message.text else []
+    return parts + [_Part(a) for a in message.attachments.order_by("id")]
+
+
+def message_reports_create(*, message: Message, recipients: Iterable[Listing]) -> list[HrmReport]:
+    """Create the outbox rows for every part of ``message`` and each recipient listing, in the
+    caller's transaction. The files themselves are built by ``report_xml_ensure`` in the worker,
+    so pressing Send costs the clinician no XML work."""
+    rows = []
+    for part in message_parts(message):
+        report_number = report_number_for(message, part.key)
+        for listing in recipients:
+            rows.append(
+                HrmReport(
+                    message=message,
+                    attachment=part.attachment,
+                    recipient=listing,
+                    deliver_to_user_id=listing.clinician_professional_id,
+                    recipient_name=listing.clinician_name,
+                    transaction_id=transaction_id_for(
+                        report_number, listing.clinician_professional_id
+                    ),
+                    report_number=report_number,
+                    xml=b"",
+                )
+            )
+    return HrmReport.objects.bulk_create(rows)
+
+
+def report_build_for(report: HrmReport) -> Report:
+    """The report ``report`` stands for, from its message, referral, part and recipient."""
+    message = report.message
+    listing = report.recipient
+    part = _Part(report.attachment)
+    return Report(
+        patient=_patient(message),
+        author=ReportPerson(
+            first_name=message.author.first_name, last_name=message.author.last_name
+        ),
+        recipient=ReportRecipient(
+            professional_id=report.deliver_to_user_id,
+            first_name=listing.clinician_first_name,
+            last_name=listing.clinician_surname,
+        ),
+        event_datetime=message.created_at,
+        sending_facility=settings.HRM_SENDING_FACILITY,
+        sending_facility_report_number=report.report_number,
+        transaction_id=report.transaction_id,
+        content=_content(part, message),
+        report_class=settings.HRM_REPORT_CLASS,
+        subclass=settings.HRM_REPORT_SUBCLASS,
+    )
+
+
+def report_xml_ensure(report: HrmReport) -> bytes:
+    """The exact bytes of ``report``'s file: built and validated once, then stored and reused by
+    every retry and re-send. Raises ``ReportInvalid`` (with the problems in plain words) for a
+    file an EMR would drop or misfile; such a file is never stored or uploaded."""
+    if report.xml:
+        return bytes(report.xml)
+    xml = report_build(report_build_for(report))
+    report_validate(xml, settings.HRM_SCHEMA)
+    # Only the first build is kept: a concurrent builder of the same row stores nothing new.
+    HrmReport.objects.filter(pk=report.pk, xml=b"").update(xml=xml)
+    stored = HrmReport.objects.values_list("xml", flat=True).get(pk=report.pk)
+    report.xml = stored
+    return bytes(stored)

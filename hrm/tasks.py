@@ -1,0 +1,37 @@
+"""Celery tasks: thin wrappers that take row ids only (never patient data) and call one service."""
+
+from celery import shared_task
+from django.conf import settings
+
+from hrm.services.delivery import Outcome, report_deliver, reports_fan_out, reports_redrive
+from hrm.transport_config import transport_get
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    max_retries=None,
+    soft_time_limit=settings.HRM_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.HRM_TASK_TIME_LIMIT,
+)
+def report_deliver_task(self, report_id: int) -> str:
+    result = report_deliver(report_id, transport_get())
+    if (
+        result.outcome is Outcome.RETRY
+        and result.retry_in <= settings.HRM_RETRY_MAX_COUNTDOWN_SECONDS
+    ):
+        raise self.retry(countdown=result.retry_in)
+    # Longer waits are the beat re-drive's job: no countdown comes near the visibility timeout.
+    return result.outcome.value
+
+
+@shared_task(ignore_result=True)
+def reports_redrive_task() -> int:
+    return len(reports_redrive())
+
+
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def reports_fan_out_task(report_ids: list[int]) -> None:
+    reports_fan_out(report_ids)

@@ -1,0 +1,76 @@
+"""The sandbox EMR inbox in a real browser: a letter sent in the referral, delivered by the real
+Celery worker through the loopback SFTP server and filed by the sandbox EMR, is read and
+downloaded there; a report that matches no chart is flagged in words."""
+
+import pytest
+from playwright.sync_api import expect
+
+from hrm.models import HrmReport
+from hrm.sandbox.models import EmrPatient
+from hrm.sandbox.services import sandbox_charts_sync, sandbox_poll
+from referrals import services
+
+from ..delivery_fixtures import AES_KEY, wait_for
+from ..factories import PASSWORD, pdf_upload
+from .conftest import sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def deliver_and_poll(live, hrm_sftp, text, files=()):
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text=text, files=list(files)
+    )
+    expected = [HrmReport.Status.SENT] * message.hrm_reports.count()
+    wait_for(
+        lambda: list(message.hrm_reports.values_list("status", flat=True)) == expected,
+        message="the worker to deliver every report",
+    )
+    sandbox_poll(hrm_sftp.login, AES_KEY)
+    return message
+
+
+def test_a_clinician_reads_and_downloads_a_letter_in_the_sandbox_emr(
+    live, worker, hrm_sftp, live_server, page, settings, artifacts_dir
+):
+    settings.HRM_SANDBOX_ENABLED = True
+    sandbox_charts_sync()
+    message = deliver_and_poll(
+        live,
+        hrm_sftp,
+        "Seen today <b>not bold</b>.\nPlan: stress test.",
+        [pdf_upload("Consultation letter.pdf", ["Consultation letter", "Plan: stress test"])],
+    )
+    letter = message.attachments.get()
+    # The EMR's chart disagrees about the patient's sex: the next report cannot be linked.
+    EmrPatient.objects.update(sex="M")
+    addendum = deliver_and_poll(live, hrm_sftp, "Addendum: echo booked.")
+
+    sign_in(page, live_server, "dr.nguyen", PASSWORD)
+    page.goto(f"{live_server.url}/sandbox/emr/")
+    expect(page.get_by_role("heading", name="Sandbox EMR inboxes")).to_be_visible()
+    page.get_by_role("link", name="Alice Nguyen").click()
+
+    inbox = page.locator("article.emr-document")
+    expect(inbox).to_have_count(3)
+    text_report = inbox.filter(has_text="Plan: stress test.").filter(has_text="Seen today")
+    expect(text_report.get_by_label("Report text")).to_have_text(
+        "Seen today <b>not bold</b>.\nPlan: stress test.", use_inner_text=True
+    )
+    expect(text_report).to_contain_text("Linked to chart #")
+    expect(text_report.get_by_role("note")).to_have_count(0)
+
+    with page.expect_download() as caught:
+        page.get_by_role("link", name="Download Tremblay-Hélène-Consultant_Report.pdf").click()
+    download = caught.value
+    assert download.suggested_filename == "Tremblay-Hélène-Consultant_Report.pdf"
+    with open(download.path(), "rb") as saved, letter.file.open("rb") as sent:
+        assert saved.read() == sent.read()
+
+    transaction_id = addendum.hrm_reports.get(deliver_to_user_id="D12345").transaction_id
+    unmatched = inbox.filter(has_text=transaction_id)
+    expect(unmatched.get_by_role("note")).to_have_text(
+        "⚠ Not linked to a patient: no chart matches health card, last name, sex and date of birth."
+    )
+    expect(unmatched).to_contain_text("Addendum: echo booked.")
+    page.screenshot(path=str(artifacts_dir / "sandbox-emr-inbox.png"), full_page=True)

@@ -1,0 +1,189 @@
+"""The outbox state machine, one attempt at a time, against the real SFTP server on loopback."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from hrm.crypto import report_decrypt
+from hrm.models import HrmReport
+from hrm.report_xml import report_parse
+from hrm.services.delivery import Outcome, report_deliver, report_resend, reports_redrive
+from hrm.transport_config import transport_get
+from referrals import services
+
+from ..delivery_fixtures import AES_KEY, delivered_files
+from ..factories import pdf_upload
+
+Status = HrmReport.Status
+
+
+@pytest.fixture
+def reports(live, hrm_sftp):
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen.", files=[pdf_upload()]
+    )
+    return list(message.hrm_reports.order_by("id"))
+
+
+def deliver(report):
+    return report_deliver(report.pk, transport_get())
+
+
+def test_a_report_is_uploaded_encrypted_and_marked_sent(reports, hrm_sftp):
+    report = reports[0]
+    assert deliver(report).outcome is Outcome.SENT
+    report.refresh_from_db()
+    assert report.status == Status.SENT and report.attempts == 1 and report.sent_at
+    [name] = delivered_files(hrm_sftp)
+    plain = report_decrypt((hrm_sftp.inbox / name).read_bytes(), AES_KEY)
+    assert plain == bytes(report.xml)
+    assert report_parse(plain).transaction_id == report.transaction_id
+
+
+def test_a_sent_report_is_not_sent_again(reports, hrm_sftp):
+    deliver(reports[0])
+    assert deliver(reports[0]).outcome is Outcome.SKIPPED
+    assert len(delivered_files(hrm_sftp)) == 1
+
+
+def test_server_down_is_retried_later(reports, hrm_sftp):
+    hrm_sftp.stop()
+    result = deliver(reports[0])
+    assert result.outcome is Outcome.RETRY and result.retry_in > 0
+    report = HrmReport.objects.get(pk=reports[0].pk)
+    assert report.status == Status.QUEUED and report.attempts == 1
+    assert report.next_attempt_at > timezone.now() - timedelta(seconds=1)
+    assert "refused the connection" in report.last_error
+    # Not due yet: a second attempt right away is skipped.
+    assert deliver(report).outcome is Outcome.SKIPPED
+
+
+def test_authentication_refused_fails_at_once(reports, hrm_sftp):
+    hrm_sftp.refuse_auth = True
+    assert deliver(reports[0]).outcome is Outcome.FAILED
+    report = HrmReport.objects.get(pk=reports[0].pk)
+    assert report.status == Status.FAILED
+    assert report.last_error
+
+
+def test_retries_stop_after_the_age_limit(reports, hrm_sftp, settings):
+    settings.HRM_DELIVERY_MAX_AGE_SECONDS = 60
+    HrmReport.objects.filter(pk=reports[0].pk).update(
+        delivery_started_at=timezone.now() - timedelta(seconds=61)
+    )
+    hrm_sftp.stop()
+    assert deliver(reports[0]).outcome is Outcome.FAILED
+    report = HrmReport.objects.get(pk=reports[0].pk)
+    assert report.status == Status.FAILED
+    assert report.last_error.startswith("Gave up after 1 attempt over 0.0 hours. Last error:")
+
+
+def test_retries_stop_after_the_attempt_limit(reports, hrm_sftp, settings):
+    settings.HRM_DELIVERY_MAX_ATTEMPTS = 2
+    hrm_sftp.stop()
+    assert deliver(reports[0]).outcome is Outcome.RETRY
+    HrmReport.objects.filter(pk=reports[0].pk).update(next_attempt_at=timezone.now())
+    assert deliver(reports[0]).outcome is Outcome.FAILED
+    assert "Gave up after 2 attempts" in HrmReport.objects.get(pk=reports[0].pk).last_error
+
+
+def test_resend_queues_the_same_file_under_the_same_transaction_id(live, reports, hrm_sftp):
+    hrm_sftp.refuse_auth = True
+    deliver(reports[0])
+    failed = HrmReport.objects.get(pk=reports[0].pk)
+    xml, transaction_id = bytes(failed.xml), failed.transaction_id
+    hrm_sftp.refuse_auth = False
+    assert report_resend(report=failed, by=live.world.specialist)
+    resent = HrmReport.objects.get(pk=failed.pk)
+    assert resent.status == Status.QUEUED and resent.resent_by == live.world.specialist
+    assert deliver(resent).outcome is Outcome.SENT
+    resent.refresh_from_db()
+    assert (bytes(resent.xml), resent.transaction_id) == (xml, transaction_id)
+    [name] = delivered_files(hrm_sftp)
+    assert (
+        report_parse(report_decrypt((hrm_sftp.inbox / name).read_bytes(), AES_KEY)).transaction_id
+        == transaction_id
+    )
+
+
+def test_only_failed_reports_are_resent(live, reports):
+    assert report_resend(report=reports[0], by=live.world.specialist) is False
+
+
+def test_an_upload_already_on_the_server_counts_as_sent(reports, hrm_sftp):
+    deliver(reports[0])
+    HrmReport.objects.filter(pk=reports[0].pk).update(status=Status.QUEUED)
+    assert deliver(reports[0]).outcome is Outcome.SENT
+    assert len(delivered_files(hrm_sftp)) == 1
+
+
+def test_a_dropped_connection_mid_upload_leaves_no_delivered_file(reports, hrm_sftp):
+    hrm_sftp.drop_after(100)
+    assert deliver(reports[1]).outcome is Outcome.RETRY
+    assert delivered_files(hrm_sftp) == []
+    HrmReport.objects.filter(pk=reports[1].pk).update(next_attempt_at=timezone.now())
+    assert deliver(reports[1]).outcome is Outcome.SENT
+    assert len(delivered_files(hrm_sftp)) == 1
+
+
+def test_redrive_picks_up_rows_never_enqueued_and_rows_stuck_sending(reports, settings):
+    settings.HRM_SENDING_STALE_SECONDS = 60
+    stuck = reports[1]
+    HrmReport.objects.filter(pk=stuck.pk).update(
+        status=Status.SENDING, sending_since=timezone.now() - timedelta(seconds=61), attempts=1
+    )
+    HrmReport.objects.filter(pk=reports[2].pk).update(status=Status.SENT)
+    redriven = reports_redrive()
+    assert sorted(redriven) == sorted([reports[0].pk, stuck.pk, reports[3].pk])
+    stuck.refresh_from_db()
+    assert stuck.status == Status.QUEUED and stuck.attempts == 1
+
+
+def test_redrive_leaves_recent_sending_rows_alone(reports, settings):
+    settings.HRM_SENDING_STALE_SECONDS = 60
+    HrmReport.objects.filter(pk=reports[0].pk).update(
+        status=Status.SENDING, sending_since=timezone.now()
+    )
+    assert reports[0].pk not in reports_redrive()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_delivery_running_twice_at_once_uploads_once(live, hrm_sftp):
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen."
+    )
+    report = message.hrm_reports.first()
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def run():
+        from hrm.transport_config import _build
+
+        transport = _build()  # each worker process has its own connection
+        barrier.wait()
+        try:
+            outcomes.append(report_deliver(report.pk, transport).outcome)
+        finally:
+            transport.close()
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == sorted([Outcome.SENT, Outcome.SKIPPED])
+    assert len(delivered_files(hrm_sftp)) == 1
+    assert HrmReport.objects.get(pk=report.pk).attempts == 1
+
+
+def test_a_missing_attachment_fails_with_a_clear_error_instead_of_hanging(reports):
+    pdf_report = next(r for r in reports if r.attachment_id)
+    pdf_report.attachment.file.storage.delete(pdf_report.attachment.file.name)
+    assert deliver(pdf_report).outcome is Outcome.FAILED
+    failed = HrmReport.objects.get(pk=pdf_report.pk)
+    assert failed.status == Status.FAILED
+    assert failed.last_error == "The attached file is missing from storage; it cannot be sent."

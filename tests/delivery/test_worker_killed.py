@@ -1,0 +1,82 @@
+"""A worker killed with SIGKILL in the middle of an upload: after a restart and the re-drive,
+every report is in HRM's drop folder exactly once."""
+
+import pytest
+from django.db import connection
+
+from hrm.models import HrmReport
+from hrm.tasks import reports_redrive_task
+from referrals import services
+
+from ..delivery_fixtures import AES_KEY, delivered_files, wait_for
+from ..processes import kill_process_group, start_worker_process
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def worker_environment(broker, server) -> dict[str, str]:
+    login = server.login
+    return {
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        # The worker works on the test database itself, not on a copy of it.
+        "TEST_DATABASE_URL": (
+            f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}"
+        ),
+        "TEST_CELERY_BROKER_URL": broker.url,
+        "HRM_TRANSPORT": "sftp",
+        "HRM_SFTP_HOST": login.host,
+        "HRM_SFTP_PORT": str(login.port),
+        "HRM_SFTP_USER": login.user,
+        "HRM_SFTP_KEY_FILE": str(login.key_file),
+        "HRM_SFTP_KNOWN_HOSTS": str(login.known_hosts_file),
+        "HRM_SFTP_DIR": login.remote_dir,
+        "HRM_AES_KEY": AES_KEY,
+        "HRM_SENDING_STALE_SECONDS": "1",
+        "HRM_REDRIVE_GRACE_SECONDS": "0",
+    }
+
+
+def test_a_worker_killed_mid_upload_delivers_each_report_exactly_once(
+    live, broker, hrm_sftp, tmp_path
+):
+    hrm_sftp.stall_writes = True
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen today."
+    )
+    reports = list(message.hrm_reports.all())
+    assert len(reports) == 2
+    first = start_worker_process(
+        worker_environment(broker, hrm_sftp), tmp_path / "first.log", name="first"
+    )
+    try:
+        wait_for(hrm_sftp.write_stalled.is_set, message="an upload in progress")
+        assert HrmReport.objects.filter(message=message, status="sending").count() == 1
+    finally:
+        kill_process_group(first)
+    assert delivered_files(hrm_sftp) == []  # the half-written .part never counts
+
+    hrm_sftp.stall_writes = False
+    second = start_worker_process(
+        worker_environment(broker, hrm_sftp), tmp_path / "second.log", name="second"
+    )
+    try:
+        # What beat does every minute: reset the row stuck in "sending", enqueue what is due.
+        def redriven_and_sent():
+            reports_redrive_task.delay()
+            statuses = set(
+                HrmReport.objects.filter(message=message).values_list("status", flat=True)
+            )
+            return statuses == {"sent"}
+
+        wait_for(redriven_and_sent, timeout=60, interval=1, message="delivery after the restart")
+    finally:
+        second.terminate()
+        second.wait(30)
+    files = delivered_files(hrm_sftp)
+    assert len(files) == 2
+    expected = {f"{r.transaction_id}.xml.enc" for r in reports}
+    assert set(files) == expected
+    assert [r.attempts for r in HrmReport.objects.filter(message=message).order_by("id")] in (
+        [2, 1],
+        [1, 2],
+    )

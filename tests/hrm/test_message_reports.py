@@ -1,0 +1,169 @@
+"""Building and storing the HRM files of a message, and exporting them for support."""
+
+import base64
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from lxml import etree
+
+from hrm.models import HrmReport
+from hrm.report_xml import ReportInvalid, report_parse, report_validate
+from hrm.services.reports import message_reports_create, report_xml_ensure
+from referrals import services
+from referrals.sample_files import consultation_letter_pdf
+
+from ..factories import pdf_upload
+
+
+@pytest.fixture
+def recipients(world):
+    """Two live-looking stakeholders with Clinician Information."""
+    world.practice_listing.clinician_first_name = "Alice"
+    world.practice_listing.clinician_surname = "Nguyen"
+    world.practice_listing.clinician_professional_id = "D12345"
+    world.practice_listing.save()
+    world.intake_listing.clinician_first_name = "Grace"
+    world.intake_listing.clinician_surname = "Okafor"
+    world.intake_listing.clinician_professional_id = "N1234567"
+    world.intake_listing.save()
+    return [world.practice_listing, world.intake_listing]
+
+
+def build_all(message, recipients):
+    rows = message_reports_create(message=message, recipients=recipients)
+    for row in rows:
+        report_xml_ensure(row)
+    return rows
+
+
+@pytest.fixture
+def letter_message(world, referral):
+    text = "Seen today <b>&</b> booked.\nPlan: stress test.\x01 Hélène, François"
+    letter = pdf_upload("Consultation letter.pdf", ["Impression: stable angina"])
+    return services.message_post(
+        referral=referral, author=world.specialist, text=text, files=[letter]
+    )
+
+
+def test_text_and_pdf_to_two_recipients_make_four_valid_files(letter_message, recipients, settings):
+    rows = build_all(letter_message, recipients)
+    assert len(rows) == 4 == HrmReport.objects.count()
+    for row in HrmReport.objects.all():
+        report_validate(bytes(row.xml), settings.HRM_SCHEMA)
+    assert len({r.transaction_id for r in rows}) == 4
+    # One report number per part, shared by the recipients of that part.
+    numbers = {(r.attachment_id, r.report_number) for r in rows}
+    assert len(numbers) == 2
+    assert {r.deliver_to_user_id for r in rows} == {"D12345", "N1234567"}
+
+
+def test_files_carry_the_referral_patient_author_and_recipient(
+    letter_message, recipients, referral
+):
+    build_all(letter_message, recipients)
+    text_report = HrmReport.objects.get(attachment=None, recipient=recipients[0])
+    parsed = report_parse(bytes(text_report.xml))
+    assert parsed.patient_first_name == "Hélène" and parsed.patient_last_name == "Tremblay"
+    assert parsed.date_of_birth == "1961-04-18" and parsed.sex == "F"
+    assert parsed.health_card_number == "9876543217" and parsed.health_card_version == "AB"
+    assert parsed.health_card_province == "CA-ON"
+    assert (parsed.author_first_name, parsed.author_last_name) == ("François", "Lee")
+    assert parsed.recipient_id == "D12345"
+    assert (parsed.recipient_first_name, parsed.recipient_last_name) == ("Alice", "Nguyen")
+    assert parsed.report_class == "Consultant Report"
+    assert parsed.subclass == "11488-4^Consult note"
+    assert parsed.transaction_id == text_report.transaction_id
+    assert parsed.format == "Text"
+    # Markup arrives as literal text, the line break and accents survive, the control character
+    # XML cannot carry is gone.
+    assert parsed.text == "Seen today <b>&</b> booked.\nPlan: stress test. Hélène, François"
+
+
+def test_the_pdf_travels_as_a_binary_report(letter_message, recipients):
+    build_all(letter_message, recipients)
+    attachment = letter_message.attachments.get()
+    row = HrmReport.objects.get(attachment=attachment, recipient=recipients[1])
+    parsed = report_parse(bytes(row.xml))
+    assert parsed.format == "Binary" and parsed.file_extension == ".pdf"
+    assert parsed.text is None
+    assert parsed.file_data == attachment.file.open("rb").read()
+    assert parsed.file_data.startswith(b"%PDF")
+
+
+def test_files_are_one_compact_line_with_cds_as_default_namespace(letter_message, recipients):
+    build_all(letter_message, recipients)
+    xml = bytes(HrmReport.objects.filter(attachment=None).first().xml)
+    assert xml.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+    body = xml.split(b"?>", 1)[1]
+    assert b"><" in body and b">\n<" not in body and b"> <" not in body
+    root = etree.fromstring(xml)
+    assert root.nsmap[None] == "cds"
+
+
+def test_an_invalid_report_is_never_stored(letter_message, recipients):
+    recipients[1].clinician_professional_id = "d12345"  # OSCAR routes by an upper-case prefix
+    rows = message_reports_create(message=letter_message, recipients=recipients)
+    for row in rows:
+        if row.recipient == recipients[1]:
+            with pytest.raises(ReportInvalid) as invalid:
+                report_xml_ensure(row)
+            assert any("Professional ID" in problem for problem in invalid.value.problems)
+        else:
+            report_xml_ensure(row)
+    stored = {r.recipient_id: bool(bytes(r.xml)) for r in HrmReport.objects.all()}
+    assert stored == {recipients[0].pk: True, recipients[1].pk: False}
+
+
+def test_the_file_is_built_once_and_reused(letter_message, recipients):
+    row = message_reports_create(message=letter_message, recipients=recipients[:1])[0]
+    first = report_xml_ensure(row)
+    letter_message.text = "Changed afterwards"
+    letter_message.save()
+    assert report_xml_ensure(HrmReport.objects.get(pk=row.pk)) == first
+
+
+def test_a_file_only_message_has_no_text_report(world, referral, recipients):
+    message = services.message_post(
+        referral=referral, author=world.specialist, files=[pdf_upload()]
+    )
+    rows = build_all(message, recipients[:1])
+    assert [r.attachment_id for r in rows] == [message.attachments.get().pk]
+
+
+def test_hrm_export_writes_the_exact_bytes_named_by_transaction_id(
+    letter_message, recipients, tmp_path
+):
+    rows = build_all(letter_message, recipients)
+    out = io.StringIO()
+    call_command("hrm_export", str(tmp_path), "--message", str(letter_message.pk), stdout=out)
+    assert "Exported 4 reports" in out.getvalue()
+    for row in rows:
+        exported = tmp_path / f"{row.transaction_id}.xml"
+        assert exported.read_bytes() == bytes(row.xml)
+
+
+def test_hrm_export_names_are_safe_for_any_transaction_id(letter_message, recipients, tmp_path):
+    row = build_all(letter_message, recipients)[0]
+    HrmReport.objects.filter(pk=row.pk).update(transaction_id="../evil^id/with space")
+    call_command("hrm_export", str(tmp_path), stdout=io.StringIO())
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 4
+    assert all("/" not in n and not n.startswith(".") and " " not in n for n in names)
+    assert any(n.startswith("___evil_id_with_space_") for n in names)
+
+
+def test_hrm_export_of_an_unknown_message_is_a_clear_error(db, tmp_path):
+    with pytest.raises(CommandError, match="Message 424242 has no HRM reports"):
+        call_command("hrm_export", str(tmp_path), "--message", "424242")
+
+
+def test_a_large_letter_round_trips(world, referral, recipients):
+    body = consultation_letter_pdf(["Long letter"], padding_bytes=2 * 1024 * 1024)
+    message = services.message_post(
+        referral=referral, author=world.specialist, files=[SimpleUploadedFile("big.pdf", body)]
+    )
+    row = build_all(message, recipients[:1])[0]
+    media = etree.fromstring(bytes(row.xml)).find(".//{cds_dt}Media")
+    assert base64.b64decode(media.text) == body

@@ -1,0 +1,99 @@
+"""Real processes for drills and benchmarks: a redis-server of our own on a free loopback port
+(so a drill can stop it without touching the machine's shared Redis) and `celery worker`
+processes. No Django imports here, so benchmarks can use it before Django is set up."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def wait_for(condition, timeout=30.0, interval=0.1, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"Timed out after {timeout}s waiting for {message}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of the tests' own, so drills can stop it without touching the machine's."""
+
+    def __init__(self, workdir: Path):
+        self.port = _free_port()
+        self.workdir = workdir
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        redis_server = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.process = subprocess.Popen(
+            [
+                redis_server,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for(self._answers, timeout=10, message="the private Redis to start")
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def start_worker_process(
+    environment: dict[str, str], log_path: Path, *, name: str, concurrency: int = 1
+) -> subprocess.Popen:
+    """A real `celery worker` process (prefork), as production runs it, in its own process group
+    so a drill can kill it and its children at once."""
+    log = log_path.open("w")
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "hrm,celery",
+         "-P", "prefork", "-c", str(concurrency), "--without-mingle", "--without-gossip",
+         "-n", f"{name}@%h"],
+        cwd=REPO, env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def kill_process_group(process: subprocess.Popen) -> None:
+    """SIGKILL: no clean-up, no acknowledgement, exactly like a worker lost to the OOM killer."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
