@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class HrmConfig(AppConfig):
     name = "hrm"
     verbose_name = "HRM"
+
+    def ready(self):
+        from . import checks  # noqa: F401 — registers the settings checks

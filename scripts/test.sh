@@ -15,5 +15,6 @@ export DJANGO_SETTINGS_MODULE=config.settings.test
 .venv/bin/python manage.py makemigrations --check --dry-run
 DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY="$(head -c 48 /dev/urandom | base64)" \
   ALLOWED_HOSTS=ereferral.example DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+  HRM_AES_KEY="$(openssl rand -hex 16)" \
   .venv/bin/python manage.py check --deploy --fail-level WARNING
 exec .venv/bin/pytest "$@"

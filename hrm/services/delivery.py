@@ -18,14 +18,14 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from hrm.crypto import report_encrypt
 from hrm.models import HrmMessageDecision, HrmReport
 from hrm.report_xml import ReportInvalid
 from hrm.selectors.delivery import message_hrm_eligibility
-from hrm.services.reports import message_reports_create, report_xml_ensure
+from hrm.services.reports import AttachmentMissing, message_reports_create, report_xml_ensure
 from hrm.transports import Transport, TransportError, remote_name_for
 
 logger = logging.getLogger(__name__)
@@ -69,23 +69,28 @@ def retry_delay(attempts: int) -> float:
 
 
 def report_claim(report_id: int) -> HrmReport | None:
-    """Mark a due, queued row as sending and count the attempt; None if it is not ours to send."""
+    """Mark a due, queued row as sending and count the attempt; None if it is not ours to send.
+
+    A single conditional UPDATE decides: when two workers race for the same row, exactly one
+    update matches, and the other worker leaves the row alone."""
     now = timezone.now()
-    with transaction.atomic():
-        report = (
-            HrmReport.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("message__referral", "message__author", "recipient", "attachment")
-            .filter(pk=report_id, status=Status.QUEUED, next_attempt_at__lte=now)
-            .first()
+    claimed = HrmReport.objects.filter(
+        pk=report_id, status=Status.QUEUED, next_attempt_at__lte=now
+    ).update(
+        status=Status.SENDING,
+        sending_since=now,
+        last_attempt_at=now,
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        return None
+    return (
+        HrmReport.objects.select_related(
+            "message__referral", "message__author", "recipient", "attachment"
         )
-        if report is None:
-            return None
-        report.status = Status.SENDING
-        report.sending_since = now
-        report.last_attempt_at = now
-        report.attempts += 1
-        report.save(update_fields=["status", "sending_since", "last_attempt_at", "attempts"])
-    return report
+        .defer("xml")
+        .get(pk=report_id)
+    )
 
 
 def _record_sent(report: HrmReport) -> DeliveryResult:
@@ -140,10 +145,17 @@ def report_deliver(report_id: int, transport: Transport) -> DeliveryResult:
         return _record_failure(
             report, f"The report was not sent because {problems}.", permanent=True
         )
-    except FileNotFoundError:
+    except AttachmentMissing:
         logger.exception("HRM report %s: attachment missing from storage", report.pk)
         return _record_failure(
             report, "The attached file is missing from storage; it cannot be sent.", permanent=True
+        )
+    except Exception as error:  # noqa: BLE001 — e.g. the schema file missing: fix, then it goes
+        logger.exception("HRM report %s: could not build the report", report.pk)
+        return _record_failure(
+            report,
+            f"The report could not be built ({type(error).__name__}: {error}); will retry.",
+            permanent=False,
         )
     try:
         transport.upload(

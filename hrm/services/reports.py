@@ -60,11 +60,18 @@ def _patient(message: Message) -> ReportPatient:
     )
 
 
+class AttachmentMissing(Exception):
+    """The attachment's file is no longer in storage."""
+
+
 def _content(part: _Part, message: Message) -> ReportText | ReportFile:
     if part.attachment is None:
         return ReportText(message.text)
-    with part.attachment.file.open("rb") as handle:
-        return ReportFile(data=handle.read(), file_extension=part.attachment.extension)
+    try:
+        with part.attachment.file.open("rb") as handle:
+            return ReportFile(data=handle.read(), file_extension=part.attachment.extension)
+    except FileNotFoundError as missing:
+        raise AttachmentMissing(part.attachment.file.name) from missing
 
 
 def message_parts(message: Message) -> list[_Part]:
@@ -128,12 +135,13 @@ def report_xml_ensure(report: HrmReport) -> bytes:
     """The exact bytes of ``report``'s file: built and validated once, then stored and reused by
     every retry and re-send. Raises ``ReportInvalid`` (with the problems in plain words) for a
     file an EMR would drop or misfile; such a file is never stored or uploaded."""
-    if report.xml:
-        return bytes(report.xml)
+    stored = HrmReport.objects.values_list("xml", flat=True).get(pk=report.pk)
+    if stored:
+        return bytes(stored)
     xml = report_build(report_build_for(report))
     report_validate(xml, settings.HRM_SCHEMA)
-    # Only the first build is kept: a concurrent builder of the same row stores nothing new.
-    HrmReport.objects.filter(pk=report.pk, xml=b"").update(xml=xml)
-    stored = HrmReport.objects.values_list("xml", flat=True).get(pk=report.pk)
-    report.xml = stored
-    return bytes(stored)
+    # Only the first build is kept: if a concurrent builder of the same row got there first,
+    # its bytes are the ones every attempt uploads.
+    if not HrmReport.objects.filter(pk=report.pk, xml=b"").update(xml=xml):
+        xml = bytes(HrmReport.objects.values_list("xml", flat=True).get(pk=report.pk))
+    return xml

@@ -9,6 +9,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from directory.models import Listing, Site, User
+from hrm.models import HrmReceiver, SenderApproval
+from hrm.services.receivers import receiver_list_import
+from hrm.services.senders import sender_approval_enter
 from referrals import services
 from referrals.models import Referral
 from referrals.sample_files import consultation_letter_pdf
@@ -27,6 +30,7 @@ USERS = [
     ("rn.okafor", "Grace", "Okafor", "N1234567", "Lakeshore Central Intake"),
     ("dr.lee", "François", "Lee", "D67890", "St. Brigid's Hospital"),
     ("dr.patel", "Priya", "Patel", "D24680", "St. Brigid's Hospital"),
+    ("dr.haddad", "Omar", "Haddad", "D13579", "Maple Family Health Team"),
 ]
 # name, service, site, requires sign-in, clinician (first, last, id) or None
 LISTINGS = [
@@ -36,6 +40,13 @@ LISTINGS = [
         "Maple Family Health Team",
         True,
         ("Alice", "Nguyen", "D12345"),
+    ),
+    (
+        "Dr. Omar Haddad, Family Medicine",
+        "Family Medicine",
+        "Maple Family Health Team",
+        True,
+        ("Omar", "Haddad", "D13579"),
     ),
     ("Lakeshore Cardiology Central Intake", "Cardiology", "Lakeshore Central Intake", False, None),
     (
@@ -55,6 +66,20 @@ LISTINGS = [
 ]
 
 
+# OntarioMD's list of approved HRM receivers, as the demo's import file holds it.
+RECEIVERS = [
+    ("D12345", "Alice", "Nguyen"),
+    ("D67890", "François", "Lee"),
+    ("D24680", "Priya", "Patel"),
+    ("D13579", "Omar", "Haddad"),
+]
+# username, site, UPI: senders support has approved
+SENDERS = [
+    ("dr.lee", "St. Brigid's Hospital", "UPI-67890"),
+    ("dr.patel", "St. Brigid's Hospital", "UPI-24680"),
+]
+
+
 class Command(BaseCommand):
     help = "Create (or complete) the demo sites, clinicians, listings and referrals."
 
@@ -63,6 +88,7 @@ class Command(BaseCommand):
             sites = self._sites()
             users = self._users(sites)
             listings = self._listings(sites)
+            self._hrm(users, sites)
         self._referrals(users, listings)
         self.stdout.write(self.style.SUCCESS("Demo data is ready."))
         self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}):")
@@ -127,6 +153,28 @@ class Command(BaseCommand):
             )
         return listings
 
+    def _hrm(self, users, sites):
+        """OntarioMD's receiver list (through the real import) and the senders support approved:
+        Dr. Lee and Dr. Patel may send; Nurse Okafor has not asked yet."""
+        if not HrmReceiver.objects.exists():
+            rows = "\n".join(f"{pid},{first},{last}" for pid, first, last in RECEIVERS)
+            receiver_list_import(
+                content=f"Professional ID,First Name,Last Name\n{rows}\n".encode(),
+                file_name="demo-hrm-receivers.csv",
+                actor_name="seed_demo",
+            )
+        support = User.objects.get(username="support")
+        for username, site, upi in SENDERS:
+            user = users[username]
+            if not SenderApproval.objects.filter(user=user, site=sites[site]).exists():
+                sender_approval_enter(
+                    user=user,
+                    site=sites[site],
+                    upi=upi,
+                    actor=support,
+                    note="Demo: UPI confirmed by OntarioMD's service desk.",
+                )
+
     def _referral(self, key, **fields):
         """Create the referral once; a second run finds it by its fixed reference."""
         reference = uuid.uuid5(_NAMESPACE, key)
@@ -135,19 +183,22 @@ class Command(BaseCommand):
             return existing, False
         referral = services.referral_create(**fields)
         Referral.objects.filter(pk=referral.pk).update(reference=reference)
+        referral.reference = reference
         return referral, True
 
     def _referrals(self, users, listings):
-        alice, grace, francois, priya = (
+        alice, grace, francois, priya, omar = (
             users["dr.nguyen"],
             users["rn.okafor"],
             users["dr.lee"],
             users["dr.patel"],
+            users["dr.haddad"],
         )
         maple = listings["Dr. Alice Nguyen, Family Medicine"]
         intake = listings["Lakeshore Cardiology Central Intake"]
         cardiology = listings["St. Brigid's Cardiology, Dr. Lee"]
         ortho = listings["St. Brigid's Orthopaedics, Dr. Patel"]
+        haddad = listings["Dr. Omar Haddad, Family Medicine"]
 
         referral, created = self._referral(
             "cardiology-forwarded",
@@ -205,6 +256,39 @@ class Command(BaseCommand):
                 referral=referral,
                 author=priya,
                 text="Received. We will book a clinic visit within 6 weeks.",
+            )
+
+        # Dr. Patel's letter goes via HRM to Dr. Haddad, whom the demo's HRM sandbox refuses
+        # (hrm_sandbox --refuse-deliver-to D13579): the red "!" with its details and re-send.
+        referral, created = self._referral(
+            "ortho-refused",
+            referrer_user=omar,
+            referrer_listing=haddad,
+            target_listing=ortho,
+            patient_first_name="Olivia",
+            patient_last_name="Côté",
+            patient_birth_date=datetime.date(1955, 7, 9),
+            patient_sex="F",
+            patient_health_card_number="2345678904",
+            patient_health_card_version="ZX",
+            reason="Painful right hip since a fall in March.",
+        )
+        if created:
+            services.referral_status_change(referral=referral, status="accepted", actor=priya)
+            letter = consultation_letter_pdf(
+                [
+                    "St. Brigid's Hospital, Orthopaedic Surgery",
+                    "Consultation letter",
+                    "Patient: Olivia Cote, born 1955-07-09",
+                    "Dear Dr. Haddad, X-rays show early osteoarthritis; physiotherapy first.",
+                    "Dr. Priya Patel, CPSO 24680",
+                ]
+            )
+            services.message_post(
+                referral=referral,
+                author=priya,
+                text="Consultation letter attached.",
+                files=[SimpleUploadedFile("Consultation letter - Cote.pdf", letter)],
             )
 
         self._referral(

@@ -1,0 +1,66 @@
+"""Start-up checks of the HRM settings, so a misconfiguration shows at `manage.py check` rather
+than as failed deliveries."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+from hrm.crypto import key_from_hex
+
+
+@register(Tags.compatibility)
+def hrm_settings_check(app_configs, **kwargs):
+    problems = []
+    if settings.HRM_TRANSPORT not in ("folder", "sftp"):
+        problems.append(Error("HRM_TRANSPORT must be 'folder' or 'sftp'.", id="hrm.E001"))
+    if not 1 <= len(settings.HRM_SENDING_FACILITY) <= 4:
+        problems.append(
+            Error("HRM_SENDING_FACILITY must be 1 to 4 characters (OntarioMD's ID).", id="hrm.E002")
+        )
+    if settings.HRM_AES_KEY:
+        try:
+            key_from_hex(settings.HRM_AES_KEY)
+        except ValueError as error:
+            problems.append(Error(f"HRM_AES_KEY: {error}", id="hrm.E003"))
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    limits = [
+        ("HRM_SFTP_TIMEOUT_SECONDS", settings.HRM_SFTP_TIMEOUT_SECONDS),
+        ("HRM_TASK_SOFT_TIME_LIMIT", settings.HRM_TASK_SOFT_TIME_LIMIT),
+        ("HRM_TASK_TIME_LIMIT", settings.HRM_TASK_TIME_LIMIT),
+        ("HRM_SENDING_STALE_SECONDS", settings.HRM_SENDING_STALE_SECONDS),
+        ("visibility_timeout", visibility),
+    ]
+    for (low_name, low), (high_name, high) in zip(limits, limits[1:], strict=False):
+        if not low < high:
+            problems.append(
+                Error(
+                    f"{low_name} ({low}) must be below {high_name} ({high}), or a late-acked "
+                    "delivery could run twice.",
+                    id="hrm.E004",
+                )
+            )
+    max_countdown = settings.HRM_RETRY_MAX_COUNTDOWN_SECONDS
+    if max_countdown * 2 > visibility:
+        problems.append(
+            Error(
+                "HRM_RETRY_MAX_COUNTDOWN_SECONDS must be at most half the visibility timeout.",
+                id="hrm.E005",
+            )
+        )
+    if not Path(settings.HRM_SCHEMA).is_file():
+        problems.append(
+            Warning(
+                f"HRM_SCHEMA {settings.HRM_SCHEMA} is not a file: reports cannot be validated, "
+                "so none will be sent.",
+                id="hrm.W001",
+            )
+        )
+    return problems
+
+
+@register(Tags.security, deploy=True)
+def hrm_deploy_check(app_configs, **kwargs):
+    if not settings.HRM_AES_KEY:
+        return [Warning("HRM_AES_KEY is not set: no report can be encrypted.", id="hrm.W002")]
+    return []

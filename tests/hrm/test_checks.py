@@ -1,0 +1,27 @@
+"""The HRM settings checks catch what would otherwise show up as failed deliveries."""
+
+from django.core import checks
+
+
+def ids(**kwargs):
+    return {message.id for message in checks.run_checks(**kwargs)}
+
+
+def test_default_test_settings_pass():
+    assert not {i for i in ids() if i.startswith("hrm.")}
+
+
+def test_bad_settings_are_named(settings, tmp_path):
+    settings.HRM_TRANSPORT = "ftp"
+    settings.HRM_SENDING_FACILITY = "TOO-LONG"
+    settings.HRM_AES_KEY = "not-hex"
+    settings.HRM_TASK_TIME_LIMIT = 10_000
+    settings.HRM_SCHEMA = tmp_path / "missing.xsd"
+    assert {"hrm.E001", "hrm.E002", "hrm.E003", "hrm.E004", "hrm.W001"} <= ids()
+
+
+def test_deploy_check_wants_an_aes_key(settings):
+    settings.HRM_AES_KEY = ""
+    assert "hrm.W002" in ids(include_deployment_checks=True)
+    settings.HRM_AES_KEY = "00112233445566778899aabbccddeeff"
+    assert "hrm.W002" not in ids(include_deployment_checks=True)
