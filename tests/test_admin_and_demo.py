@@ -6,6 +6,10 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from directory.models import Listing, Site, User
+from hrm.models import HrmReport
+from hrm.selectors.delivery import HrmIcon, message_hrm_icon
+from hrm.services.delivery import report_deliver
+from hrm.transport_config import transport_get
 from referrals.models import Attachment, Message, Referral, ReferralEvent
 
 
@@ -25,8 +29,9 @@ def test_seed_demo_is_idempotent_and_complete(demo):
     assert Listing.objects.filter(requires_sign_in=True).exists()
     assert Listing.objects.filter(requires_sign_in=False).exists()
     assert ReferralEvent.objects.filter(kind="forwarded").exists()
-    letter = Attachment.objects.get(content_type="application/pdf")
-    assert letter.file.read().startswith(b"%PDF")
+    letters = Attachment.objects.filter(content_type="application/pdf")
+    assert letters.exists()
+    assert all(letter.file.read().startswith(b"%PDF") for letter in letters)
 
 
 def test_demo_logins_work(demo, client):
@@ -46,3 +51,23 @@ def test_every_model_has_a_working_admin_changelist(demo, client):
             args=[model.objects.first().pk],
         )
         assert client.get(change).status_code == 200, change
+
+
+def test_demo_shows_a_checkmark_a_red_mark_and_a_reason(db, hrm_sftp):
+    """What the README promises a person trying the demo, once the worker has run."""
+    hrm_sftp.refuse_deliver_to("D13579")  # as scripts/demo.sh starts the sandbox
+    call_command("seed_demo", stdout=io.StringIO())
+    transport = transport_get()
+    for report in HrmReport.objects.all():
+        report_deliver(report.pk, transport)
+    icons = {}
+    for message in Message.objects.select_related("author"):
+        reports = list(message.hrm_reports.all())
+        icons.setdefault(message_hrm_icon(reports), []).append(message)
+    assert {HrmIcon.SENT, HrmIcon.FAILED, HrmIcon.NONE} <= set(icons)
+    assert any(m.author.username == "dr.lee" for m in icons[HrmIcon.SENT])
+    assert any(m.author.username == "dr.patel" for m in icons[HrmIcon.FAILED])
+    reasons = [m.hrm_decision.reasons for m in icons[HrmIcon.NONE]]
+    assert ["The referrer was not signed in when sending the eReferral."] in [
+        r[:1] for r in reasons
+    ]

@@ -135,13 +135,15 @@ def report_xml_ensure(report: HrmReport) -> bytes:
     """The exact bytes of ``report``'s file: built and validated once, then stored and reused by
     every retry and re-send. Raises ``ReportInvalid`` (with the problems in plain words) for a
     file an EMR would drop or misfile; such a file is never stored or uploaded."""
-    stored = HrmReport.objects.values_list("xml", flat=True).get(pk=report.pk)
+    stored = bytes(HrmReport.objects.values_list("xml", flat=True).get(pk=report.pk))
     if stored:
-        return bytes(stored)
+        report.xml = stored
+        return stored
     xml = report_build(report_build_for(report))
     report_validate(xml, settings.HRM_SCHEMA)
     # Only the first build is kept: if a concurrent builder of the same row got there first,
     # its bytes are the ones every attempt uploads.
     if not HrmReport.objects.filter(pk=report.pk, xml=b"").update(xml=xml):
         xml = bytes(HrmReport.objects.values_list("xml", flat=True).get(pk=report.pk))
+    report.xml = xml
     return xml
