@@ -28,6 +28,7 @@ MESSAGES = int(os.environ.get("BENCH_DELIVERY_MESSAGES", "500"))
 KEY = "00112233445566778899aabbccddeeff"
 TIMEOUT_SECONDS = 900
 TARGET_RATIO = 0.5
+WORKER_PROCESSES = int(os.environ.get("BENCH_WORKER_PROCESSES", "2"))
 
 
 def main() -> int:
@@ -55,7 +56,7 @@ def main() -> int:
                     {**environment, "TEST_DATABASE_URL": url},
                     workdir / "worker.log",
                     name="bench",
-                    concurrency=2,
+                    concurrency=WORKER_PROCESSES,
                 )
                 try:
                     return run(server)
@@ -105,6 +106,14 @@ def run(server: SandboxSftpServer) -> int:
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     pipeline_rate = expected / elapsed
+    work = sorted(
+        (sent_at - attempt_at).total_seconds()
+        for sent_at, attempt_at in HrmReport.objects.values_list("sent_at", "last_attempt_at")
+    )
+    waited = sorted(
+        (attempt_at - created_at).total_seconds()
+        for attempt_at, created_at in HrmReport.objects.values_list("last_attempt_at", "created_at")
+    )
 
     files = [
         (remote_name_for("BARE-" + transaction_id), report_encrypt(bytes(xml), KEY))
@@ -125,7 +134,11 @@ def run(server: SandboxSftpServer) -> int:
         f"reports, {size / 1024:.0f} KB encrypted on average"
     )
     print(f"  posting took {posted:.1f} s; Send to last report sent {elapsed:.1f} s")
-    print(f"  pipeline (1 worker, 2 processes)  {pipeline_rate:7.1f} reports/s")
+    print(
+        f"  per report: claim to sent median {work[len(work) // 2] * 1000:.0f} ms, "
+        f"waiting in the queue median {waited[len(waited) // 2] * 1000:.0f} ms"
+    )
+    print(f"  pipeline (1 worker, {WORKER_PROCESSES} processes)  {pipeline_rate:7.1f} reports/s")
     print(f"  bare paramiko, one connection     {bare_rate:7.1f} uploads/s")
     print(f"  ratio {pipeline_rate / bare_rate:.2f}   target >= {TARGET_RATIO}")
     return 0

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 
 from directory.health_card import health_card_normalise
 from directory.models import Listing
+from hrm.report_xml import xml_text_clean
 
 from .attachments import ALLOWED_TYPES_TEXT, attachment_inspect
 from .models import Referral
@@ -92,6 +93,14 @@ class MessageForm(forms.Form):
         # An empty upload must reach our own check, which names the file.
         allow_empty_file=True,
     )
+
+    def clean_text(self):
+        # The thread shows exactly what EMRs receive: characters an HRM file cannot carry
+        # (invisible control characters, usually pasted debris) are dropped here, and the author
+        # is told.
+        cleaned = xml_text_clean(self.cleaned_data.get("text", ""), multiline=True)
+        self.removed_characters = cleaned.removed
+        return cleaned.text
 
     def clean_files(self):
         files = self.cleaned_data.get("files") or []

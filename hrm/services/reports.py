@@ -29,9 +29,6 @@ class _Part:
     def key(self) -> str:
         return "T" if self.attachment is None else f"A{self.attachment.pk}"
 
-    def label(self) -> str:
-        return "Typed message" if self.attachment is None else self.attachment.original_name
-
 
 def report_number_for(message: Message, part_key: str) -> str:
     """``SendingFacilityReportNumber``: one per message part, the same for every recipient.

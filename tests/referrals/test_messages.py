@@ -187,3 +187,16 @@ def test_a_referrer_not_signed_in_is_emailed_at_their_address(
     with django_capture_on_commit_callbacks(execute=True):
         post(client_for(world.intake), referral, text="Received")
     assert [m.to for m in mail.outbox] == [["haddad@walkin.example"]]
+
+
+def test_characters_emrs_cannot_receive_are_removed_and_the_author_told(
+    world, referral, client_for
+):
+    client = client_for(world.specialist)
+    response = client.post(
+        f"/referrals/{referral.pk}/messages/", {"text": "BP\x07 120/80\x01.\nPlan: <b>&</b> rest"}
+    )
+    assert response.status_code == 302
+    assert Message.objects.get().text == "BP 120/80.\nPlan: <b>&</b> rest"
+    page = client.get(response["Location"]).content.decode()
+    assert "2 invisible control character(s) that cannot be sent to EMRs were removed" in page
