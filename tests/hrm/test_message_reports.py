@@ -167,3 +167,13 @@ def test_a_large_letter_round_trips(world, referral, recipients):
     row = build_all(message, recipients[:1])[0]
     media = etree.fromstring(bytes(row.xml)).find(".//{cds_dt}Media")
     assert base64.b64decode(media.text) == body
+
+
+def test_hrm_export_skips_reports_not_built_yet(letter_message, recipients, tmp_path):
+    rows = message_reports_create(message=letter_message, recipients=recipients)
+    report_xml_ensure(rows[0])
+    out = io.StringIO()
+    call_command("hrm_export", str(tmp_path), stdout=out)
+    assert "Exported 1 report to" in out.getvalue()
+    assert "3 report(s) not built yet" in out.getvalue()
+    assert [p.name for p in tmp_path.iterdir()] == [f"{rows[0].transaction_id}.xml"]

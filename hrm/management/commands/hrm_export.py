@@ -28,8 +28,16 @@ class Command(BaseCommand):
             if not reports.exists():
                 raise CommandError(f"Message {message} has no HRM reports.")
         directory.mkdir(parents=True, exist_ok=True)
-        count = 0
+        count = not_built = 0
         for report in reports.only("transaction_id", "xml").iterator(chunk_size=50):
+            if not report.xml:
+                # Built by the worker on the first attempt; nothing was sent for it yet.
+                not_built += 1
+                continue
             (directory / export_name_for(report.transaction_id)).write_bytes(bytes(report.xml))
             count += 1
         self.stdout.write(f"Exported {count} report{'s' if count != 1 else ''} to {directory}")
+        if not_built:
+            self.stdout.write(
+                f"{not_built} report(s) not built yet (waiting for their first delivery attempt)."
+            )
