@@ -22,22 +22,16 @@ for creating and dropping the benchmark database.
 import argparse
 import csv
 import io
-import os
 import random
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-from psycopg import sql
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _support import throwaway_django  # noqa: E402
 
 DATABASE = "bench_receivers"
-SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 TARGET_SECONDS = 5.0
 TARGET_RATIO = 10.0
 
@@ -49,26 +43,6 @@ LAST_NAMES = [
     "Nguyen", "Lee", "Patel", "Okafor", "Tremblay", "Côté", "Gagnon", "Roy", "Singh", "Wong",
     "Lefèvre-D'Amour", "O'Brien", "Martin", "Bouchard", "Li", "Smith", "Brown", "Chen", "Ahmed",
 ]  # fmt: skip
-
-
-def _database_url(name: str) -> str:
-    parts = urlsplit(SERVER_URL)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _create_database() -> None:
-    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-
-
-def _drop_database() -> None:
-    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
-        )
 
 
 def _receivers(count: int, seed: int = 2026) -> list[tuple[str, str, str, str]]:
@@ -103,29 +77,15 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=50_000)
     args = parser.parse_args()
 
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    os.environ["TEST_DATABASE_URL"] = _database_url(DATABASE)
-    _create_database()
-    try:
+    with throwaway_django(DATABASE):
         return _run(args.rows)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        _drop_database()
 
 
 def _run(rows: int) -> int:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
     from django.db import connection
 
     from hrm.models import HrmReceiver, ReceiverImport
     from hrm.services.receivers import receiver_list_import
-
-    call_command("migrate", verbosity=0)
 
     receivers = _receivers(rows)
     rng = random.Random(7)
