@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from hrm.services.delivery import Outcome, report_deliver, reports_fan_out, reports_redrive
+from hrm.services.delivery import Outcome, report_deliver, reports_deliver, reports_redrive
 from hrm.transport_config import transport_get
 
 
@@ -32,6 +32,18 @@ def reports_redrive_task() -> int:
     return len(reports_redrive())
 
 
-@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
-def reports_fan_out_task(report_ids: list[int]) -> None:
-    reports_fan_out(report_ids)
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    soft_time_limit=settings.HRM_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.HRM_TASK_TIME_LIMIT,
+)
+def reports_deliver_task(report_ids: list[int]) -> None:
+    """A few reports (usually one message's) over one connection; each retry goes on alone."""
+    for report_id, result in reports_deliver(report_ids, transport_get()).items():
+        if (
+            result.outcome is Outcome.RETRY
+            and result.retry_in <= settings.HRM_RETRY_MAX_COUNTDOWN_SECONDS
+        ):
+            report_deliver_task.apply_async((report_id,), countdown=result.retry_in)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 
-def wait_for(condition, timeout=30.0, interval=0.1, message="condition"):
+def wait_for(condition, timeout=60.0, interval=0.1, message="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = condition()

@@ -161,6 +161,9 @@ HRM_SFTP_DIR = env.str("HRM_SFTP_DIR", default=".")
 # has had this many attempts; then it fails and the clinician sees the red "!".
 HRM_DELIVERY_MAX_AGE_SECONDS = env.int("HRM_DELIVERY_MAX_AGE_SECONDS", default=24 * 60 * 60)
 HRM_DELIVERY_MAX_ATTEMPTS = env.int("HRM_DELIVERY_MAX_ATTEMPTS", default=200)
+# Reports handed to a worker together (one claim, one connection). Kept small so a batch stays
+# well inside the task's time limit even when an upload runs into the SFTP timeout.
+HRM_DELIVERY_BATCH_SIZE = env.int("HRM_DELIVERY_BATCH_SIZE", default=4)
 # Exponential backoff between attempts, with jitter: first wait, and the longest wait.
 HRM_RETRY_FIRST_DELAY_SECONDS = env.float("HRM_RETRY_FIRST_DELAY_SECONDS", default=10)
 HRM_RETRY_MAX_DELAY_SECONDS = env.float("HRM_RETRY_MAX_DELAY_SECONDS", default=15 * 60)

@@ -68,37 +68,36 @@ def retry_delay(attempts: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def report_claim(report_id: int) -> HrmReport | None:
-    """Mark a due, queued row as sending and count the attempt; None if it is not ours to send.
+def reports_claim(report_ids: list[int]) -> list[HrmReport]:
+    """Mark the due, queued rows among ``report_ids`` as sending and count the attempt; return
+    the rows this call claimed (with what building their files needs).
 
-    A single conditional UPDATE decides: when two workers race for the same row, exactly one
-    update matches, and the other worker leaves the row alone."""
+    One conditional UPDATE decides: when two workers race for a row, exactly one update matches
+    it. The claim's time marks the rows it took, so another worker's claim is never mistaken for
+    this one's."""
     now = timezone.now()
-    claimed = HrmReport.objects.filter(
-        pk=report_id, status=Status.QUEUED, next_attempt_at__lte=now
+    HrmReport.objects.filter(
+        pk__in=report_ids, status=Status.QUEUED, next_attempt_at__lte=now
     ).update(
         status=Status.SENDING,
         sending_since=now,
         last_attempt_at=now,
         attempts=F("attempts") + 1,
     )
-    if not claimed:
-        return None
-    return (
+    return list(
         HrmReport.objects.select_related(
             "message__referral", "message__author", "recipient", "attachment"
         )
-        .defer("xml")
-        .get(pk=report_id)
+        .filter(pk__in=report_ids, status=Status.SENDING, sending_since=now)
+        .order_by("pk")
     )
 
 
-def _record_sent(report: HrmReport) -> DeliveryResult:
+def _record_sent(report_ids: list[int]) -> None:
     # Once uploaded, the file is on HRM's server whatever any other worker thinks: sent wins.
-    HrmReport.objects.filter(pk=report.pk).exclude(status=Status.SENT).update(
+    HrmReport.objects.filter(pk__in=report_ids).exclude(status=Status.SENT).update(
         status=Status.SENT, sent_at=timezone.now(), sending_since=None, last_error=""
     )
-    return DeliveryResult(Outcome.SENT)
 
 
 def _record_failure(report: HrmReport, error: str, *, permanent: bool) -> DeliveryResult:
@@ -132,45 +131,65 @@ def _record_failure(report: HrmReport, error: str, *, permanent: bool) -> Delive
     return DeliveryResult(Outcome.FAILED, 0) if fail else DeliveryResult(Outcome.RETRY, delay)
 
 
-def report_deliver(report_id: int, transport: Transport) -> DeliveryResult:
-    """One delivery attempt of one report: claim, build once, encrypt, upload, record. Whatever
-    goes wrong after the claim is recorded on the row, so no report is left "sending"."""
-    report = report_claim(report_id)
-    if report is None:
-        return DeliveryResult(Outcome.SKIPPED)
+def _attempt(report: HrmReport, transport: Transport) -> tuple[DeliveryResult | None, str]:
+    """Build (once), encrypt and upload one claimed report. Returns the recorded failure, or None
+    when the file is on the server, and the error when it was the server being unreachable."""
     try:
         xml = report_xml_ensure(report)
     except ReportInvalid as invalid:
         problems = "; ".join(invalid.problems)
-        return _record_failure(
-            report, f"The report was not sent because {problems}.", permanent=True
-        )
+        failure = f"The report was not sent because {problems}."
+        return _record_failure(report, failure, permanent=True), ""
     except AttachmentMissing:
         logger.exception("HRM report %s: attachment missing from storage", report.pk)
-        return _record_failure(
-            report, "The attached file is missing from storage; it cannot be sent.", permanent=True
-        )
+        failure = "The attached file is missing from storage; it cannot be sent."
+        return _record_failure(report, failure, permanent=True), ""
     except Exception as error:  # noqa: BLE001 — e.g. the schema file missing: fix, then it goes
         logger.exception("HRM report %s: could not build the report", report.pk)
-        return _record_failure(
-            report,
-            f"The report could not be built ({type(error).__name__}: {error}); will retry.",
-            permanent=False,
-        )
+        failure = f"The report could not be built ({type(error).__name__}: {error}); will retry."
+        return _record_failure(report, failure, permanent=False), ""
     try:
         transport.upload(
             remote_name_for(report.transaction_id), report_encrypt(xml, settings.HRM_AES_KEY)
         )
     except TransportError as error:
-        return _record_failure(report, error.message, permanent=error.permanent)
+        unreachable = "" if error.permanent else error.message
+        return _record_failure(report, error.message, permanent=error.permanent), unreachable
     except Exception as error:  # noqa: BLE001 — unforeseen: keep the row retrying, log it all
         logger.exception("HRM report %s: unexpected error during upload", report.pk)
-        return _record_failure(
-            report,
-            f"Unexpected error during the upload ({type(error).__name__}); will retry.",
-            permanent=False,
-        )
-    return _record_sent(report)
+        failure = f"Unexpected error during the upload ({type(error).__name__}); will retry."
+        return _record_failure(report, failure, permanent=False), ""
+    return None, ""
+
+
+def reports_deliver(report_ids: list[int], transport: Transport) -> dict[int, DeliveryResult]:
+    """One delivery attempt for each of ``report_ids`` (typically one message's reports): one
+    claim, each file built once, encrypted and uploaded over the same connection, one update for
+    all that were sent. Whatever goes wrong after the claim is recorded on the row, so no report
+    is left "sending"."""
+    results = {report_id: DeliveryResult(Outcome.SKIPPED) for report_id in report_ids}
+    claimed = reports_claim(report_ids)
+    sent = []
+    for index, report in enumerate(claimed):
+        failure, unreachable = _attempt(report, transport)
+        if failure is None:
+            sent.append(report.pk)
+            results[report.pk] = DeliveryResult(Outcome.SENT)
+            continue
+        results[report.pk] = failure
+        if unreachable:
+            # The server is down or the network is: the rest would only wait out the same
+            # timeout one by one. They count this attempt and retry on their own schedules.
+            for rest in claimed[index + 1 :]:
+                results[rest.pk] = _record_failure(rest, unreachable, permanent=False)
+            break
+    _record_sent(sent)
+    return results
+
+
+def report_deliver(report_id: int, transport: Transport) -> DeliveryResult:
+    """One delivery attempt of one report (a retry, or a single re-send)."""
+    return reports_deliver([report_id], transport)[report_id]
 
 
 def report_resend(*, report: HrmReport, by) -> bool:
@@ -192,15 +211,18 @@ def report_resend(*, report: HrmReport, by) -> bool:
 
 
 def reports_enqueue(report_ids: list[int]) -> None:
-    """Hand the rows to the workers after the current transaction commits, as one broker message
-    (a worker fans it out), so pressing Send costs one publish whatever the number of reports.
-    If the broker is down the rows stay queued and the beat re-drive sends them later."""
+    """Hand the rows to the workers once the current transaction commits: one broker message
+    per few reports (a message's reports usually travel together), so pressing Send costs one
+    publish and a worker uploads them over one connection. If the broker is down the rows stay
+    queued and the beat re-drive sends them later."""
 
     def publish():
-        from hrm.tasks import reports_fan_out_task
+        from hrm.tasks import reports_deliver_task
 
+        batch = settings.HRM_DELIVERY_BATCH_SIZE
         try:
-            reports_fan_out_task.apply_async((report_ids,))
+            for start in range(0, len(report_ids), batch):
+                reports_deliver_task.apply_async((report_ids[start : start + batch],))
         except Exception:  # noqa: BLE001 — any broker failure: the rows are the truth
             logger.warning(
                 "Could not enqueue HRM reports %s (broker unreachable); the re-drive will "
@@ -210,15 +232,6 @@ def reports_enqueue(report_ids: list[int]) -> None:
             )
 
     transaction.on_commit(publish)
-
-
-def reports_fan_out(report_ids: list[int]) -> None:
-    """One delivery task per report, so each report retries on its own schedule."""
-    from hrm.tasks import report_deliver_task
-
-    with report_deliver_task.app.producer_or_acquire() as producer:
-        for report_id in report_ids:
-            report_deliver_task.apply_async((report_id,), producer=producer)
 
 
 def reports_redrive() -> list[int]:

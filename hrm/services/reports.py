@@ -132,10 +132,8 @@ def report_xml_ensure(report: HrmReport) -> bytes:
     """The exact bytes of ``report``'s file: built and validated once, then stored and reused by
     every retry and re-send. Raises ``ReportInvalid`` (with the problems in plain words) for a
     file an EMR would drop or misfile; such a file is never stored or uploaded."""
-    stored = bytes(HrmReport.objects.values_list("xml", flat=True).get(pk=report.pk))
-    if stored:
-        report.xml = stored
-        return stored
+    if report.xml:  # loaded with the row (or fetched now if the field was deferred)
+        return bytes(report.xml)
     xml = report_build(report_build_for(report))
     report_validate(xml, settings.HRM_SCHEMA)
     # Only the first build is kept: if a concurrent builder of the same row got there first,

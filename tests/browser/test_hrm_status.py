@@ -36,7 +36,7 @@ def test_pending_turns_into_a_checkmark_and_a_failure_can_be_resent(
     status = message.locator(".hrm-status")
     expect(status.get_by_text("Sending to EMR via HRM")).to_be_visible()
     hrm_sftp.start()
-    expect(status.get_by_text("Sent to EMR via HRM")).to_be_visible(timeout=30_000)
+    expect(status.get_by_text("Sent to EMR via HRM")).to_be_visible(timeout=60_000)
     expect(status.locator(".hrm-icon-sent")).to_have_text("✓")
 
     # A failure: the red "!" with the Transaction ID and the error in the details.
@@ -44,7 +44,7 @@ def test_pending_turns_into_a_checkmark_and_a_failure_can_be_resent(
     hrm_sftp.stop()
     message = send(page, "Addendum: results attached.", letter)
     status = message.locator(".hrm-status")
-    expect(status.get_by_text("HRM delivery failed")).to_be_visible(timeout=30_000)
+    expect(status.get_by_text("HRM delivery failed")).to_be_visible(timeout=60_000)
     expect(status.locator(".hrm-icon-failed")).to_have_text("!")
     status.get_by_text("HRM delivery failed").click()
     report = HrmReport.objects.filter(message__text="Addendum: results attached.").first()
@@ -65,6 +65,6 @@ def test_pending_turns_into_a_checkmark_and_a_failure_can_be_resent(
     status.get_by_role("button", name="Re-send all 3 failed reports").click()
     expect(page.get_by_role("status").first).to_contain_text("Re-sending 3 HRM reports.")
     status = page.locator("article.message").last.locator(".hrm-status")
-    expect(status.get_by_text("Sent to EMR via HRM")).to_be_visible(timeout=30_000)
+    expect(status.get_by_text("Sent to EMR via HRM")).to_be_visible(timeout=60_000)
     statuses = HrmReport.objects.filter(message=report.message).values_list("status", flat=True)
     assert set(statuses) == {HrmReport.Status.SENT}

@@ -10,7 +10,13 @@ from django.utils import timezone
 from hrm.crypto import report_decrypt
 from hrm.models import HrmReport
 from hrm.report_xml import report_parse
-from hrm.services.delivery import Outcome, report_deliver, report_resend, reports_redrive
+from hrm.services.delivery import (
+    Outcome,
+    report_deliver,
+    report_resend,
+    reports_deliver,
+    reports_redrive,
+)
 from hrm.transport_config import transport_get
 from referrals import services
 
@@ -187,3 +193,28 @@ def test_a_missing_attachment_fails_with_a_clear_error_instead_of_hanging(report
     failed = HrmReport.objects.get(pk=pdf_report.pk)
     assert failed.status == Status.FAILED
     assert failed.last_error == "The attached file is missing from storage; it cannot be sent."
+
+
+def test_a_messages_reports_go_together_over_one_connection(reports, hrm_sftp):
+    results = reports_deliver([r.pk for r in reports], transport_get())
+    assert {result.outcome for result in results.values()} == {Outcome.SENT}
+    assert len(delivered_files(hrm_sftp)) == 4
+    assert hrm_sftp.connections_made == 1
+    assert set(HrmReport.objects.values_list("status", "attempts")) == {(Status.SENT, 1)}
+
+
+def test_an_unreachable_server_stops_the_batch_and_every_report_retries(reports, hrm_sftp):
+    hrm_sftp.stop()
+    results = reports_deliver([r.pk for r in reports], transport_get())
+    assert {result.outcome for result in results.values()} == {Outcome.RETRY}
+    rows = HrmReport.objects.all()
+    assert {(r.status, r.attempts) for r in rows} == {(Status.QUEUED, 1)}
+    assert all("refused the connection" in r.last_error for r in rows)
+
+
+def test_a_refused_recipient_does_not_hold_up_the_others(live, reports, hrm_sftp):
+    hrm_sftp.refuse_deliver_to("N1234567")
+    reports_deliver([r.pk for r in reports], transport_get())
+    statuses = dict(HrmReport.objects.values_list("deliver_to_user_id", "status").distinct())
+    assert statuses == {"D12345": Status.SENT, "N1234567": Status.FAILED}
+    assert len(delivered_files(hrm_sftp)) == 2
