@@ -3,6 +3,12 @@
 # reinstalled unless pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# python-magic decides attachment types with the system's libmagic.
+if ! ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1'; then
+  echo "Installing Debian's libmagic1..."
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmagic1 >/dev/null
+fi
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 if [ ! -x .venv/bin/python ]; then
