@@ -206,8 +206,22 @@ class SenderApprovalAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/hrm/senderapproval/enter.html", context)
 
 
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Records that change only through their own process (a decision, an import): support
+    reads them here and never adds, edits or deletes them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(SenderApprovalLog)
-class SenderApprovalLogAdmin(admin.ModelAdmin):
+class SenderApprovalLogAdmin(ViewOnlyAdmin):
     list_display = ["created_at", "approval", "action", "actor_name", "upi", "note"]
     list_filter = ["action"]
     search_fields = [
@@ -220,21 +234,14 @@ class SenderApprovalLogAdmin(admin.ModelAdmin):
     list_select_related = ["approval__user", "approval__site"]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 # --- The receiver list -----------------------------------------------------------------------
 
 
 @admin.register(HrmReceiver)
-class HrmReceiverAdmin(admin.ModelAdmin):
+class HrmReceiverAdmin(ViewOnlyAdmin):
+    """OntarioMD's list: it changes only by importing their file."""
+
     list_display = [
         "professional_id_shown",
         "last_name",
@@ -268,16 +275,6 @@ class HrmReceiverAdmin(admin.ModelAdmin):
         if stored:
             results = results | queryset.filter(professional_id=stored)
         return results, may_have_duplicates
-
-    # The list is OntarioMD's: it changes only by importing their file.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ReceiverImport)
