@@ -53,7 +53,7 @@ def main() -> int:
         try:
             with throwaway_django(f"bench_delivery_{os.getpid()}", **environment) as url:
                 worker = start_worker_process(
-                    {**environment, "TEST_DATABASE_URL": url},
+                    {**environment, "TEST_DATABASE_URL": url, "CONN_MAX_AGE": "60"},
                     workdir / "worker.log",
                     name="bench",
                     concurrency=WORKER_PROCESSES,

@@ -1005,10 +1005,21 @@ def _report_problems(record: _Fields) -> list[_Problem]:
     return problems
 
 
+# Base64 characters enough for the longest signature above (8 bytes).
+_HEAD_CHARS = 16
+
+
 def _attached_file_problems(encoded: str, extension: str) -> list[_Problem]:
     key = "ReportsReceived/Content/Media"
+    # Only the file's first bytes are checked here; the schema checks that all of it is base64.
+    # Decoding the whole file would cost about 0.8 ms per 200 KB, on every report.
+    head = "".join(encoded[:4096].split())
+    if len(head) < _HEAD_CHARS and len(encoded) > 4096:
+        head = "".join(encoded.split())  # a file that opens with a lot of white space
+    if len(head) > _HEAD_CHARS:
+        head = head[:_HEAD_CHARS]
     try:
-        data = base64.b64decode("".join(encoded.split()), validate=True)
+        data = base64.b64decode(head, validate=True)
     except binascii.Error:
         return []  # the schema reports bad base64 in its own words
     if not data:

@@ -21,9 +21,13 @@ def _referrer_address(referral: Referral) -> str:
     return referral.referrer_email
 
 
-def _addresses_except(referral: Referral, excluded: Listing | None) -> list[str]:
+def _addresses_except(
+    referral: Referral, excluded: Listing | None, stakeholders: list[Listing] | None = None
+) -> list[str]:
     addresses = []
-    for listing in referral_stakeholder_listings(referral):
+    if stakeholders is None:
+        stakeholders = referral_stakeholder_listings(referral)
+    for listing in stakeholders:
         if listing != excluded and listing != referral.referrer_listing:
             addresses.append(listing.notification_address)
     if excluded is None or excluded != referral.referrer_listing:
@@ -47,8 +51,9 @@ def _referral_url(referral: Referral) -> str:
     return settings.SITE_URL + reverse("referrals:detail", args=[referral.pk])
 
 
-def message_notify(message: Message) -> None:
-    """Tell every stakeholder except the author's own listing that a message was posted."""
+def message_notify(message: Message, stakeholders: list[Listing] | None = None) -> None:
+    """Tell every stakeholder except the author's own listing that a message was posted.
+    ``stakeholders``: the referral's stakeholder listings, when the caller has them."""
     referral = message.referral
     body = (
         f"{message.author} ({message.author_listing or 'no listing'}) posted a message on "
@@ -57,7 +62,7 @@ def message_notify(message: Message) -> None:
     _send(
         f"New message on referral #{referral.pk}",
         body,
-        _addresses_except(referral, message.author_listing),
+        _addresses_except(referral, message.author_listing, stakeholders),
     )
 
 

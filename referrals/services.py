@@ -15,7 +15,11 @@ from hrm.services.delivery import message_hrm_dispatch
 from . import notifications
 from .attachments import attachment_inspect
 from .models import Attachment, Message, Referral, ReferralEvent, ReferralOwnership
-from .selectors import referral_acting_listing, referral_attachments_total
+from .selectors import (
+    referral_acting_listing,
+    referral_attachments_total,
+    referral_stakeholder_listings,
+)
 
 
 def _event(referral: Referral, kind: str, actor: User | None, description: str, name: str = ""):
@@ -172,7 +176,7 @@ def message_post(
         message = Message.objects.create(
             referral=referral, author=author, author_listing=author_listing, text=text
         )
-        for upload, content_type, sha256 in inspected:
+        attachments = [
             Attachment.objects.create(
                 message=message,
                 file=upload,
@@ -181,19 +185,23 @@ def message_post(
                 size=upload.size,
                 sha256=sha256,
             )
+            for upload, content_type, sha256 in inspected
+        ]
+        # Read once under the lock: HRM's recipients and the emails go to the same stakeholders.
+        stakeholders = referral_stakeholder_listings(referral)
         parts = []
         if text:
             parts.append("text")
         if files:
             parts.append(f"{len(files)} file{'s' if len(files) > 1 else ''}")
-        message_hrm_dispatch(message)
+        message_hrm_dispatch(message, stakeholders=stakeholders, attachments=attachments)
         _event(
             referral,
             ReferralEvent.Kind.MESSAGE_POSTED,
             author,
             "Message posted (" + ", ".join(parts) + ")",
         )
-        transaction.on_commit(lambda: notifications.message_notify(message))
+        transaction.on_commit(lambda: notifications.message_notify(message, stakeholders))
     return message
 
 

@@ -126,6 +126,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Celery's Django fix-up closes the database connection before and after every task unless this
+# is set: a new PostgreSQL connection for every delivery. With it, workers keep their connection
+# and treat it as Django treats requests (config/celery.py): closed when broken or older than
+# CONN_MAX_AGE. The fix-up still closes it every this many tasks.
+CELERY_DB_REUSE_MAX = 1000
 
 LOGGING = {
     "version": 1,

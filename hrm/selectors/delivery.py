@@ -25,11 +25,16 @@ class HrmEligibility:
 
 
 def message_hrm_eligibility(
-    *, referral: Referral, author: User, author_listing: Listing | None
+    *,
+    referral: Referral,
+    author: User,
+    author_listing: Listing | None,
+    stakeholders: list[Listing] | None = None,
 ) -> HrmEligibility:
     """Ocean's rules: the original referrer was signed in when sending the eReferral, the author
     can send via HRM (Professional ID and approved UPI at the site they write for), and at least
-    one stakeholder other than the author's own listing is live on HRM."""
+    one stakeholder other than the author's own listing is live on HRM. ``stakeholders``: the
+    referral's stakeholder listings, when the caller has them."""
     reasons = []
     if not referral.referrer_signed_in:
         reasons.append("The referrer was not signed in when sending the eReferral.")
@@ -37,9 +42,9 @@ def message_hrm_eligibility(
         reasons.append("You are not writing for one of this referral's listings.")
     else:
         reasons.extend(user_can_send_via_hrm(author, author_listing.site).missing)
-    others = [
-        listing for listing in referral_stakeholder_listings(referral) if listing != author_listing
-    ]
+    if stakeholders is None:
+        stakeholders = referral_stakeholder_listings(referral)
+    others = [listing for listing in stakeholders if listing != author_listing]
     live = listings_live_on_hrm(others)
     recipients = tuple(listing for listing in others if live[listing.pk].is_live)
     if not recipients:

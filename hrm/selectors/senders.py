@@ -43,9 +43,10 @@ def site_get_for_member_or_404(user: User, site_id: int) -> Site:
 
 
 def user_can_send_via_hrm(user: User, site: Site) -> SenderStatus:
-    """Whether ``user`` may send HRM reports acting for ``site`` (two queries at most)."""
-    is_member = user.sites.filter(pk=site.pk).exists()
-    approval = SenderApproval.objects.filter(user=user, site=site).first() if is_member else None
+    """Whether ``user`` may send HRM reports acting for ``site`` (one query for a member with an
+    approval, two at most)."""
+    approval = SenderApproval.objects.filter(user=user, site=site, site__members=user).first()
+    is_member = approval is not None or user.sites.filter(pk=site.pk).exists()
     return _sender_status(user, site, approval, is_member=is_member)
 
 

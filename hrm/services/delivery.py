@@ -45,18 +45,25 @@ class DeliveryResult:
     retry_in: float = 0.0  # seconds, for RETRY
 
 
-def message_hrm_dispatch(message) -> list[HrmReport]:
+def message_hrm_dispatch(message, *, stakeholders=None, attachments=None) -> list[HrmReport]:
     """Decide whether ``message`` goes out via HRM and, if so, create one outbox row per part and
-    live stakeholder, in the caller's transaction; the rows are enqueued once it commits."""
+    live stakeholder, in the caller's transaction; the rows are enqueued once it commits.
+    ``stakeholders`` and ``attachments``: the referral's stakeholder listings and the message's
+    attachments, when the caller has them (Send does, and saves the queries)."""
     eligibility = message_hrm_eligibility(
-        referral=message.referral, author=message.author, author_listing=message.author_listing
+        referral=message.referral,
+        author=message.author,
+        author_listing=message.author_listing,
+        stakeholders=stakeholders,
     )
     HrmMessageDecision.objects.create(
         message=message, attempted=bool(eligibility.recipients), reasons=list(eligibility.reasons)
     )
     if not eligibility.recipients:
         return []
-    reports = message_reports_create(message=message, recipients=eligibility.recipients)
+    reports = message_reports_create(
+        message=message, recipients=eligibility.recipients, attachments=attachments
+    )
     reports_enqueue([report.pk for report in reports])
     return reports
 

@@ -4,7 +4,10 @@ and the receivers' rules, stored byte for byte so every retry sends the same fil
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import psycopg
 from django.conf import settings
+from django.db import connection
+from psycopg import sql
 
 from directory.models import Listing
 from hrm.models import HrmReport
@@ -71,19 +74,27 @@ def _content(part: _Part, message: Message) -> ReportText | ReportFile:
         raise AttachmentMissing(part.attachment.file.name) from missing
 
 
-def message_parts(message: Message) -> list[_Part]:
+def message_parts(message: Message, attachments: Iterable[Attachment] | None = None) -> list[_Part]:
     """The typed text (when there is any) and each attachment: each becomes its own report, as
-    HRM carries either text or one file per report."""
+    HRM carries either text or one file per report. ``attachments``: the message's attachments,
+    when the caller has them."""
+    if attachments is None:
+        attachments = message.attachments.all()
     parts = [_Part(None)] if message.text else []
-    return parts + [_Part(a) for a in message.attachments.order_by("id")]
+    return parts + [_Part(a) for a in sorted(attachments, key=lambda attachment: attachment.pk)]
 
 
-def message_reports_create(*, message: Message, recipients: Iterable[Listing]) -> list[HrmReport]:
+def message_reports_create(
+    *,
+    message: Message,
+    recipients: Iterable[Listing],
+    attachments: Iterable[Attachment] | None = None,
+) -> list[HrmReport]:
     """Create the outbox rows for every part of ``message`` and each recipient listing, in the
     caller's transaction. The files themselves are built by ``report_xml_ensure`` in the worker,
     so pressing Send costs the clinician no XML work."""
     rows = []
-    for part in message_parts(message):
+    for part in message_parts(message, attachments):
         report_number = report_number_for(message, part.key)
         for listing in recipients:
             rows.append(
@@ -138,7 +149,25 @@ def report_xml_ensure(report: HrmReport) -> bytes:
     report_validate(xml, settings.HRM_SCHEMA)
     # Only the first build is kept: if a concurrent builder of the same row got there first,
     # its bytes are the ones every attempt uploads.
-    if not HrmReport.objects.filter(pk=report.pk, xml=b"").update(xml=xml):
+    if not _xml_store_first(report.pk, xml):
         xml = bytes(HrmReport.objects.values_list("xml", flat=True).get(pk=report.pk))
     report.xml = xml
     return xml
+
+
+def _xml_store_first(report_id: int, xml: bytes) -> bool:
+    """Store ``xml`` as the row's file unless it has one already; True when this call stored it.
+
+    On PostgreSQL the bytes travel as a binary parameter. Django's psycopg backend binds
+    parameters on the client, which turns a bytea into an escaped hex literal twice its size for
+    the server to parse: 3.6 ms to store a 260 KB file that way against 1.0 ms in binary
+    (``bench/hrm_store.py``), on every report's path."""
+    if connection.vendor != "postgresql":
+        return bool(HrmReport.objects.filter(pk=report_id, xml=b"").update(xml=xml))
+    statement = sql.SQL("UPDATE {} SET xml = %b WHERE id = %s AND xml = ''::bytea").format(
+        sql.Identifier(HrmReport._meta.db_table)
+    )
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(statement, [xml, report_id])
+        return cursor.rowcount == 1

@@ -1,0 +1,105 @@
+"""What storing one report's exact bytes costs in PostgreSQL, the way the worker stores them and
+the ways it could.
+
+Run from the repository root: ``.venv/bin/python bench/hrm_store.py``. It builds a report
+carrying a 200 KB PDF (about 270 KB of XML), once from a compressible PDF (the benchmarks' letter)
+and once from an incompressible one (as real, internally compressed PDFs are), and stores it into
+empty rows of a scratch table in a throwaway database:
+
+- bound on the client (Django's default with psycopg 3: the bytes become an escaped hex literal)
+  or as a binary parameter (what ``hrm.services.reports`` does);
+- with the column compressed by pglz (PostgreSQL's default) or lz4 (what migration 0003 sets).
+
+Prints the median milliseconds per stored file. Bounded: a few hundred rows per case.
+"""
+
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _support import throwaway_django  # noqa: E402
+
+ROWS = 200
+
+
+def main() -> None:
+    with throwaway_django(f"bench_store_{os.getpid()}"):
+        run()
+
+
+def report_xml(pdf: bytes) -> bytes:
+    from hrm.report_xml import (
+        Report,
+        ReportFile,
+        ReportPatient,
+        ReportPerson,
+        ReportRecipient,
+        report_build,
+    )
+
+    return report_build(
+        Report(
+            patient=ReportPatient("Hélène", "Tremblay", date(1980, 2, 3), "F", "1234567890"),
+            author=ReportPerson("Ann", "Lee"),
+            recipient=ReportRecipient("D12345", "Raj", "Patel"),
+            event_datetime=datetime(2024, 1, 5, 14, 30, tzinfo=UTC),
+            sending_facility="EREF",
+            sending_facility_report_number="BENCH-1-A1",
+            transaction_id="BENCH-1-A1-D12345",
+            content=ReportFile(pdf, ".pdf"),
+        )
+    )
+
+
+def run() -> None:
+    import psycopg
+    from django.db import connection
+
+    from referrals.sample_files import consultation_letter_pdf
+
+    files = {
+        "compressible PDF": report_xml(consultation_letter_pdf(["Letter"], padding_bytes=200_000)),
+        "incompressible PDF": report_xml(b"%PDF-1.7\n" + os.urandom(200_000)),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_store (id int PRIMARY KEY, xml bytea NOT NULL)")
+    connection.ensure_connection()
+    raw = connection.connection
+
+    def client_bound(row: int, xml: bytes) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE bench_store SET xml = %s WHERE id = %s", [xml, row])
+
+    def binary(row: int, xml: bytes) -> None:
+        with psycopg.Cursor(raw) as cursor:
+            cursor.execute("UPDATE bench_store SET xml = %b WHERE id = %s", [xml, row])
+
+    print(f"Storing one report's XML in PostgreSQL, median of {ROWS} rows (ms per file)")
+    for compression in ("pglz", "lz4"):
+        for name, xml in files.items():
+            for way, store in (("client-bound", client_bound), ("binary", binary)):
+                with connection.cursor() as cursor:
+                    cursor.execute("TRUNCATE bench_store")
+                    cursor.execute(
+                        f"ALTER TABLE bench_store ALTER COLUMN xml SET COMPRESSION {compression}"
+                    )
+                    cursor.execute(
+                        "INSERT INTO bench_store SELECT g, '' FROM generate_series(1, %s) g", [ROWS]
+                    )
+                timings = []
+                for row in range(1, ROWS + 1):
+                    started = time.perf_counter()
+                    store(row, xml)
+                    timings.append((time.perf_counter() - started) * 1000)
+                print(
+                    f"  {compression:<5} {name:<19} {len(xml) // 1024} KB  {way:<13} "
+                    f"{statistics.median(timings):6.2f}"
+                )
+
+
+if __name__ == "__main__":
+    main()
