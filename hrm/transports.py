@@ -6,7 +6,10 @@ Every transport has the same contract, which is what makes a Celery retry safe:
   ``remote_name`` only once every byte is written, so a reader never sees half a file under the
   final name;
 - a file already present under the final name counts as delivered (``ALREADY_PRESENT``): an
-  earlier attempt finished but its outcome was lost. A ``.part`` never counts;
+  earlier attempt finished but its outcome was lost. A ``.part`` never counts. A caller that knows
+  no earlier attempt can have delivered the file (a report's first attempt) passes
+  ``may_be_delivered=False`` and saves the check, a round trip to the server; should the file be
+  there after all, the rename replaces it with the same bytes under the same name;
 - failures raise ``TransportError`` with ``permanent`` set when retrying cannot help (wrong key,
   unknown host key, no permission, no such folder) and a message support can act on.
 
@@ -57,7 +60,9 @@ class TransportError(Exception):
 
 
 class Transport(Protocol):
-    def upload(self, remote_name: str, data: bytes) -> UploadResult: ...
+    def upload(
+        self, remote_name: str, data: bytes, *, may_be_delivered: bool = True
+    ) -> UploadResult: ...
 
     def close(self) -> None: ...
 
@@ -90,12 +95,14 @@ class FolderTransport:
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
 
-    def upload(self, remote_name: str, data: bytes) -> UploadResult:
+    def upload(
+        self, remote_name: str, data: bytes, *, may_be_delivered: bool = True
+    ) -> UploadResult:
         _check_remote_name(remote_name)
         final = self.directory / remote_name
         part = self.directory / (remote_name + PART_SUFFIX)
         try:
-            if final.exists():
+            if may_be_delivered and final.exists():
                 return UploadResult.ALREADY_PRESENT
             with open(part, "wb") as stream:
                 stream.write(data)
@@ -180,8 +187,9 @@ class SftpTransport:
     Authentication is by the private key in ``key_file`` only (no agent, no other keys). The
     server's host key must be pinned in ``known_hosts_file`` (OpenSSH format; for a port other
     than 22 the host is written ``[host]:port``): an unknown or changed key is a permanent error,
-    never accepted. Per upload: stat the final name, write ``.part`` (pipelined, every
-    acknowledgement checked), rename with ``posix-rename@openssh.com``.
+    never accepted. Per upload: stat the final name (unless the caller knows no earlier attempt
+    can have delivered it), write ``.part`` (pipelined, every acknowledgement checked), rename
+    with ``posix-rename@openssh.com``.
     """
 
     def __init__(
@@ -334,14 +342,16 @@ class SftpTransport:
 
     # Upload --------------------------------------------------------------------------------
 
-    def upload(self, remote_name: str, data: bytes) -> UploadResult:
+    def upload(
+        self, remote_name: str, data: bytes, *, may_be_delivered: bool = True
+    ) -> UploadResult:
         _check_remote_name(remote_name)
         reused = self._sftp is not None and self._alive()
         if not reused:
             self._disconnect()
             self._connect()
         try:
-            return self._put(remote_name, data)
+            return self._put(remote_name, data, may_be_delivered)
         except _ConnectionLost as lost:
             self._disconnect()
             if not reused:
@@ -351,7 +361,7 @@ class SftpTransport:
             logger.info("%s: kept connection was gone; reconnecting once", self.where)
         self._connect()
         try:
-            return self._put(remote_name, data)
+            return self._put(remote_name, data, may_be_delivered)
         except _ConnectionLost as lost:
             self._disconnect()
             raise lost.error from lost.__cause__
@@ -359,7 +369,7 @@ class SftpTransport:
     def _remote_path(self, name: str) -> str:
         return posixpath.join(self.remote_dir, name) if self.remote_dir else name
 
-    def _put(self, remote_name: str, data: bytes) -> UploadResult:
+    def _put(self, remote_name: str, data: bytes, may_be_delivered: bool) -> UploadResult:
         sftp = self._sftp
         assert sftp is not None
         final = self._remote_path(remote_name)
@@ -367,8 +377,9 @@ class SftpTransport:
         stage = "check for"
         try:
             try:
-                sftp.stat(final)
-                return UploadResult.ALREADY_PRESENT
+                if may_be_delivered:
+                    sftp.stat(final)
+                    return UploadResult.ALREADY_PRESENT
             except OSError as exc:
                 if exc.errno != errno.ENOENT:
                     raise

@@ -157,7 +157,10 @@ def _attempt(report: HrmReport, transport: Transport) -> tuple[DeliveryResult | 
         return _record_failure(report, failure, permanent=False), ""
     try:
         transport.upload(
-            remote_name_for(report.transaction_id), report_encrypt(xml, settings.HRM_AES_KEY)
+            remote_name_for(report.transaction_id),
+            report_encrypt(xml, settings.HRM_AES_KEY),
+            # Only a retry or a re-send can find its file delivered by an earlier attempt.
+            may_be_delivered=report.attempts > 1 or report.resent_at is not None,
         )
     except TransportError as error:
         unreachable = "" if error.permanent else error.message

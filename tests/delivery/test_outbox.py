@@ -18,6 +18,7 @@ from hrm.services.delivery import (
     reports_redrive,
 )
 from hrm.transport_config import transport_get
+from hrm.transports import remote_name_for
 from referrals import services
 
 from ..delivery_fixtures import AES_KEY, delivered_files
@@ -124,6 +125,26 @@ def test_an_upload_already_on_the_server_counts_as_sent(reports, hrm_sftp):
     HrmReport.objects.filter(pk=reports[0].pk).update(status=Status.QUEUED)
     assert deliver(reports[0]).outcome is Outcome.SENT
     assert len(delivered_files(hrm_sftp)) == 1
+
+
+def test_only_a_retry_or_a_re_send_looks_for_a_file_an_earlier_attempt_delivered(
+    live, reports, hrm_sftp
+):
+    name = remote_name_for(reports[0].transaction_id)
+    earlier = hrm_sftp.inbox / name
+    earlier.write_bytes(b"delivered by an earlier attempt")
+    # A first attempt does not ask (no earlier attempt exists): its upload takes the name.
+    assert deliver(reports[0]).outcome is Outcome.SENT
+    assert earlier.read_bytes() != b"delivered by an earlier attempt"
+    # A retry (second attempt) and a re-send find the file and upload nothing.
+    earlier.write_bytes(b"delivered by an earlier attempt")
+    HrmReport.objects.filter(pk=reports[0].pk).update(status=Status.QUEUED)
+    assert deliver(reports[0]).outcome is Outcome.SENT
+    HrmReport.objects.filter(pk=reports[0].pk).update(status=Status.FAILED)
+    assert report_resend(report=reports[0], by=live.world.specialist)
+    assert deliver(reports[0]).outcome is Outcome.SENT
+    assert earlier.read_bytes() == b"delivered by an earlier attempt"
+    assert delivered_files(hrm_sftp) == [name]
 
 
 def test_a_dropped_connection_mid_upload_leaves_no_delivered_file(reports, hrm_sftp):

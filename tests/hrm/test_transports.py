@@ -191,6 +191,15 @@ def test_re_upload_of_a_delivered_file_is_already_present(sftp_server, sftp_tran
     assert uploaded_names(sftp_server) == ["r.xml.enc"]
 
 
+def test_an_upload_that_cannot_have_been_delivered_before_does_not_ask(sftp_server, sftp_transport):
+    # A report's first attempt: no earlier attempt can have left the file, so no stat; were it
+    # there after all, the rename puts the same file in its place.
+    assert sftp_transport.upload("r.xml.enc", b"old", may_be_delivered=False) == "uploaded"
+    assert sftp_transport.upload("r.xml.enc", DATA, may_be_delivered=False) == "uploaded"
+    assert (sftp_server.inbox / "r.xml.enc").read_bytes() == DATA
+    assert uploaded_names(sftp_server) == ["r.xml.enc"]
+
+
 def test_a_part_file_never_counts_as_delivered(sftp_server, sftp_transport):
     (sftp_server.inbox / "r.xml.enc.part").write_bytes(DATA)  # a complete-looking leftover
     assert sftp_transport.upload("r.xml.enc", DATA + b"!") == UploadResult.UPLOADED
