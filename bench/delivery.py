@@ -3,11 +3,14 @@ next to a bare paramiko loop uploading the same encrypted files over one connect
 at least 0.5).
 
 Run from the repository root: ``.venv/bin/python bench/delivery.py``. It uses a throwaway
-PostgreSQL database, a private Redis, the sandbox SFTP server and one `celery worker` process
-(prefork, 2 children: this machine has 2 cores). It posts 500 messages, each a typed note and a
-200 KB PDF, on a referral with two live stakeholders (2,000 reports), and times from the first
-Send to the last report marked sent. Then it uploads the same 2,000 encrypted files with bare
-paramiko and compares. Bounded: it stops by itself (a few minutes at most).
+PostgreSQL database, a private Redis, the sandbox SFTP server (in this process, as in
+``bench/hrm_transport.py``) and one `celery worker` process started as the README runs it in
+production (prefork, 4 children, persistent database connections; ``BENCH_WORKER_PROCESSES``
+changes the number). A process of its own plays the clinicians, as a web server would: it posts
+500 messages, each a typed note and a 200 KB PDF, on referrals with two live stakeholders (2,000
+reports). The clock runs from the first Send to the last report marked sent. Then this process
+uploads the same 2,000 encrypted files with bare paramiko and compares. Bounded: it stops by
+itself (a few minutes at most).
 """
 
 import io
@@ -29,7 +32,7 @@ MESSAGES = int(os.environ.get("BENCH_DELIVERY_MESSAGES", "500"))
 KEY = "00112233445566778899aabbccddeeff"
 TIMEOUT_SECONDS = 900
 TARGET_RATIO = 0.5
-WORKER_PROCESSES = int(os.environ.get("BENCH_WORKER_PROCESSES", "2"))
+WORKER_PROCESSES = int(os.environ.get("BENCH_WORKER_PROCESSES", "4"))
 PER_REFERRAL = 100  # a referral holds at most 50 MB of attachments
 
 

@@ -7,6 +7,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django import db
+from django.db import connection
 from django.utils import timezone
 
 from config.celery import app as celery_app
@@ -127,3 +128,25 @@ def worker(broker, hrm_sftp):
             yield running
     finally:
         task_postrun.disconnect(_close_worker_connection)
+
+
+def worker_environment(broker, server) -> dict[str, str]:
+    login = server.login
+    return {
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        # The worker works on the test database itself, not on a copy of it.
+        "TEST_DATABASE_URL": (
+            f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}"
+        ),
+        "TEST_CELERY_BROKER_URL": broker.url,
+        "HRM_TRANSPORT": "sftp",
+        "HRM_SFTP_HOST": login.host,
+        "HRM_SFTP_PORT": str(login.port),
+        "HRM_SFTP_USER": login.user,
+        "HRM_SFTP_KEY_FILE": str(login.key_file),
+        "HRM_SFTP_KNOWN_HOSTS": str(login.known_hosts_file),
+        "HRM_SFTP_DIR": login.remote_dir,
+        "HRM_AES_KEY": AES_KEY,
+        "HRM_SENDING_STALE_SECONDS": "1",
+        "HRM_REDRIVE_GRACE_SECONDS": "0",
+    }

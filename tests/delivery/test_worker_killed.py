@@ -2,38 +2,15 @@
 every report is in HRM's drop folder exactly once."""
 
 import pytest
-from django.db import connection
 
 from hrm.models import HrmReport
 from hrm.tasks import reports_redrive_task
 from referrals import services
 
-from ..delivery_fixtures import AES_KEY, delivered_files, wait_for
+from ..delivery_fixtures import delivered_files, wait_for, worker_environment
 from ..processes import kill_process_group, start_worker_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def worker_environment(broker, server) -> dict[str, str]:
-    login = server.login
-    return {
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        # The worker works on the test database itself, not on a copy of it.
-        "TEST_DATABASE_URL": (
-            f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}"
-        ),
-        "TEST_CELERY_BROKER_URL": broker.url,
-        "HRM_TRANSPORT": "sftp",
-        "HRM_SFTP_HOST": login.host,
-        "HRM_SFTP_PORT": str(login.port),
-        "HRM_SFTP_USER": login.user,
-        "HRM_SFTP_KEY_FILE": str(login.key_file),
-        "HRM_SFTP_KNOWN_HOSTS": str(login.known_hosts_file),
-        "HRM_SFTP_DIR": login.remote_dir,
-        "HRM_AES_KEY": AES_KEY,
-        "HRM_SENDING_STALE_SECONDS": "1",
-        "HRM_REDRIVE_GRACE_SECONDS": "0",
-    }
 
 
 def test_a_worker_killed_mid_upload_delivers_each_report_exactly_once(
