@@ -58,7 +58,12 @@ def main() -> int:
         try:
             with throwaway_django(f"bench_delivery_{os.getpid()}", **environment) as url:
                 worker = start_worker_process(
-                    {**environment, "TEST_DATABASE_URL": url, "CONN_MAX_AGE": "60"},
+                    {
+                        **environment,
+                        "TEST_DATABASE_URL": url,
+                        "CONN_MAX_AGE": "60",
+                        "CONN_HEALTH_CHECKS": "true",
+                    },
                     workdir / "worker.log",
                     name="bench",
                     concurrency=WORKER_PROCESSES,
@@ -129,11 +134,18 @@ def run(server: SandboxSftpServer) -> int:
         args=(referral_ids, world.specialist.pk, pdf, ready, go, done_writer),
     )
     poster.start()
-    ready.wait(60)
+    if not ready.wait(60):
+        print("stopped: the posting process did not start", file=sys.stderr)
+        poster.kill()
+        return 1
     started = time.perf_counter()
     go.set()
     poster.join(TIMEOUT_SECONDS)
-    posted = done_reader.recv() if done_reader.poll() else float("nan")
+    if poster.exitcode != 0 or not done_reader.poll():
+        print(f"stopped: the posting process ended with {poster.exitcode}", file=sys.stderr)
+        poster.kill()
+        return 1
+    posted = done_reader.recv()
     deadline = time.monotonic() + TIMEOUT_SECONDS
     while (sent := HrmReport.objects.filter(status="sent").count()) < expected:
         if time.monotonic() > deadline or HrmReport.objects.filter(status="failed").exists():

@@ -12,9 +12,12 @@ app.autodiscover_tasks()
 
 @task_prerun.connect
 @task_postrun.connect
-def _close_old_connections(**kwargs):
+def _close_old_connections(task=None, **kwargs):
     """What Django does around each request: drop a connection that is broken or has outlived
-    CONN_MAX_AGE (see CELERY_DB_REUSE_MAX in the settings)."""
+    CONN_MAX_AGE (see CELERY_DB_REUSE_MAX in the settings). A task run eagerly runs in its
+    caller's connection, perhaps inside its transaction: that one is left alone."""
+    if task is not None and task.request.is_eager:
+        return
     from django.db import close_old_connections
 
     close_old_connections()

@@ -357,11 +357,12 @@ class SftpTransport:
             if not reused:
                 raise lost.error from lost.__cause__
             # The connection kept from an earlier upload had died (servers close idle sessions):
-            # reconnect once and try again. Safe: the .part is rewritten from the start.
+            # reconnect once and try again. Safe: the .part is rewritten from the start, and the
+            # final name is looked for first, as the lost connection may have carried the rename.
             logger.info("%s: kept connection was gone; reconnecting once", self.where)
         self._connect()
         try:
-            return self._put(remote_name, data, may_be_delivered)
+            return self._put(remote_name, data, True)
         except _ConnectionLost as lost:
             self._disconnect()
             raise lost.error from lost.__cause__
@@ -426,9 +427,14 @@ class SftpTransport:
                 False,
             ), False
         if not alive or isinstance(exc, EOFError | paramiko.SSHException | ConnectionError):
+            outcome = (
+                "the retry will look for the file first"
+                if stage == "rename"
+                else "nothing was delivered under the final name"
+            )
             return TransportError(
                 f"the connection to {where} dropped while trying to {stage} {name}; "
-                "nothing was delivered under the final name; will retry",
+                f"{outcome}; will retry",
                 False,
             ), True
         return TransportError(f"{where} could not {stage} {name} ({exc}); will retry", False), False

@@ -19,6 +19,8 @@ Fault switches (plain attributes, safe to flip from any thread):
   ``fail_write_at(offset)`` fails only the one write request covering that byte;
 - ``drop_after(n_bytes, times=1)``: the next upload(s) get ``n_bytes`` written, then the
   connection is cut;
+- ``drop_after_rename``: the next rename is done, then the connection is cut before its reply
+  (the client cannot know whether the file arrived);
 - ``disconnect_all()``: cut every open connection (like an idle-session timeout);
 - ``stop()`` / ``start()``: stop listening (connections are refused) and listen again on the same
   port;
@@ -154,7 +156,11 @@ class _SandboxSftp(asyncssh.SFTPServer):
     def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
         self._deny_if_read_only()
         self._deny_if_refused(newpath)
-        return super().posix_rename(oldpath, newpath)
+        super().posix_rename(oldpath, newpath)
+        if self._sandbox.drop_after_rename:
+            self._sandbox.drop_after_rename = False
+            self.channel.get_connection().abort()
+            raise asyncssh.SFTPConnectionLost("Connection dropped by the sandbox")
 
     def remove(self, path: bytes) -> None:
         self._deny_if_read_only()
@@ -192,6 +198,7 @@ class SandboxSftpServer:
         self.disk_full = False
         self.refuse_names: re.Pattern[str] | None = None
         self.stall_writes = False
+        self.drop_after_rename = False
         self.write_stalled = threading.Event()
         self.connections_made = 0
         self._fail_write_at: int | None = None

@@ -21,12 +21,14 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from directory.models import Listing
 from hrm.crypto import report_encrypt
 from hrm.models import HrmMessageDecision, HrmReport
 from hrm.report_xml import ReportInvalid
 from hrm.selectors.delivery import message_hrm_eligibility
 from hrm.services.reports import AttachmentMissing, message_reports_create, report_xml_ensure
 from hrm.transports import Transport, TransportError, remote_name_for
+from referrals.models import Attachment, Message
 
 logger = logging.getLogger(__name__)
 Status = HrmReport.Status
@@ -45,7 +47,12 @@ class DeliveryResult:
     retry_in: float = 0.0  # seconds, for RETRY
 
 
-def message_hrm_dispatch(message, *, stakeholders=None, attachments=None) -> list[HrmReport]:
+def message_hrm_dispatch(
+    message: Message,
+    *,
+    stakeholders: list[Listing] | None = None,
+    attachments: list[Attachment] | None = None,
+) -> list[HrmReport]:
     """Decide whether ``message`` goes out via HRM and, if so, create one outbox row per part and
     live stakeholder, in the caller's transaction; the rows are enqueued once it commits.
     ``stakeholders`` and ``attachments``: the referral's stakeholder listings and the message's

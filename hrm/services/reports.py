@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import connections, router
 from psycopg import sql
 
 from directory.models import Listing
@@ -162,12 +162,19 @@ def _xml_store_first(report_id: int, xml: bytes) -> bool:
     parameters on the client, which turns a bytea into an escaped hex literal twice its size for
     the server to parse: 3.6 ms to store a 260 KB file that way against 1.0 ms in binary
     (``bench/hrm_store.py``), on every report's path."""
+    connection = connections[router.db_for_write(HrmReport)]
     if connection.vendor != "postgresql":
         return bool(HrmReport.objects.filter(pk=report_id, xml=b"").update(xml=xml))
-    statement = sql.SQL("UPDATE {} SET xml = %b WHERE id = %s AND xml = ''::bytea").format(
-        sql.Identifier(HrmReport._meta.db_table)
+    meta = HrmReport._meta
+    statement = sql.SQL("UPDATE {} SET {} = %b WHERE {} = %s AND {} = ''::bytea").format(
+        sql.Identifier(meta.db_table),
+        sql.Identifier(meta.get_field("xml").column),
+        sql.Identifier(meta.pk.column),
+        sql.Identifier(meta.get_field("xml").column),
     )
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(statement, [xml, report_id])
-        return cursor.rowcount == 1
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(statement, [xml, report_id])
+            return cursor.rowcount == 1

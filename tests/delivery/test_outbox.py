@@ -17,6 +17,7 @@ from hrm.services.delivery import (
     reports_deliver,
     reports_redrive,
 )
+from hrm.tasks import reports_redrive_task
 from hrm.transport_config import transport_get
 from hrm.transports import remote_name_for
 from referrals import services
@@ -205,6 +206,13 @@ def test_the_same_delivery_running_twice_at_once_uploads_once(live, hrm_sftp):
     assert sorted(outcomes) == sorted([Outcome.SENT, Outcome.SKIPPED])
     assert len(delivered_files(hrm_sftp)) == 1
     assert HrmReport.objects.get(pk=report.pk).attempts == 1
+
+
+def test_a_task_run_in_its_callers_transaction_leaves_the_connection_alone(reports):
+    # Workers drop stale connections around each task; a task run eagerly (``apply()``) shares
+    # its caller's connection, here inside the test's transaction, which must survive it.
+    reports_redrive_task.apply()
+    assert HrmReport.objects.filter(status=Status.QUEUED).count() == 4
 
 
 def test_a_missing_attachment_fails_with_a_clear_error_instead_of_hanging(reports):

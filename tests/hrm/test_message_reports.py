@@ -137,14 +137,18 @@ def test_when_two_workers_build_the_same_file_the_first_stored_is_the_one_sent(
     assert bytes(HrmReport.objects.get(pk=row.pk).xml) == first
 
 
-def test_report_files_are_compressed_with_lz4(db):
+def test_report_files_are_compressed_with_lz4_where_postgresql_has_it(db):
     # pglz, PostgreSQL's default, spends milliseconds per file failing to compress base64.
     with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        )
+        (has_lz4,) = cursor.fetchone()
         cursor.execute(
             "SELECT attcompression FROM pg_attribute "
             "WHERE attrelid = 'hrm_hrmreport'::regclass AND attname = 'xml'"
         )
-        assert cursor.fetchone() == ("l",)
+        assert cursor.fetchone() == ("l" if has_lz4 else "",)
 
 
 def test_a_file_only_message_has_no_text_report(world, referral, recipients):

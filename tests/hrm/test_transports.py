@@ -233,6 +233,26 @@ def test_reconnects_once_when_the_kept_connection_was_closed_by_the_server(
     assert sftp_server.connections_made == 2
 
 
+def test_a_reconnect_after_a_rename_whose_reply_was_lost_does_not_upload_again(
+    sftp_server, sftp_transport
+):
+    sftp_transport.upload("a.xml.enc", DATA)  # the connection is kept
+    sftp_server.drop_after_rename = True  # the rename happens; its reply never comes
+    result = sftp_transport.upload("r.xml.enc", DATA, may_be_delivered=False)
+    assert result == UploadResult.ALREADY_PRESENT  # looked before writing again
+    assert sftp_server.connections_made == 2
+    assert uploaded_names(sftp_server) == ["a.xml.enc", "r.xml.enc"]
+    assert (sftp_server.inbox / "r.xml.enc").read_bytes() == DATA
+
+
+def test_a_rename_whose_reply_was_lost_says_the_retry_will_look(sftp_server, sftp_transport):
+    sftp_server.drop_after_rename = True
+    error = transport_error(lambda: sftp_transport.upload("r.xml.enc", DATA))
+    assert not error.permanent
+    assert "dropped while trying to rename r.xml.enc" in error.message
+    assert "the retry will look for the file first" in error.message
+
+
 def test_drop_mid_upload_is_transient_leaves_nothing_delivered_and_a_retry_completes(
     sftp_server, sftp_transport
 ):
