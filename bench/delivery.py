@@ -26,7 +26,12 @@ from _support import throwaway_django  # noqa: E402
 from hrm_transport import bare_sftp  # noqa: E402
 
 from hrm.sandbox.sftp_server import SandboxSftpServer  # noqa: E402
-from tests.processes import PrivateRedis, kill_process_group, start_worker_process  # noqa: E402
+from tests.processes import (  # noqa: E402
+    PrivateRedis,
+    kill_process_group,
+    sftp_environment,
+    start_worker_process,
+)
 
 MESSAGES = int(os.environ.get("BENCH_DELIVERY_MESSAGES", "500"))
 KEY = "00112233445566778899aabbccddeeff"
@@ -42,17 +47,9 @@ def main() -> int:
         redis = PrivateRedis(workdir)
         redis.start()
         server = SandboxSftpServer(workdir / "sftp").start()
-        login = server.login
         environment = {
             "TEST_CELERY_BROKER_URL": redis.url,
-            "HRM_TRANSPORT": "sftp",
-            "HRM_SFTP_HOST": login.host,
-            "HRM_SFTP_PORT": str(login.port),
-            "HRM_SFTP_USER": login.user,
-            "HRM_SFTP_KEY_FILE": str(login.key_file),
-            "HRM_SFTP_KNOWN_HOSTS": str(login.known_hosts_file),
-            "HRM_SFTP_DIR": login.remote_dir,
-            "HRM_AES_KEY": KEY,
+            **sftp_environment(server.login, KEY),
             "PRIVATE_MEDIA_ROOT": str(workdir / "private"),
         }
         try:

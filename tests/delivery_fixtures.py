@@ -15,7 +15,7 @@ from hrm.models import HrmReceiver, SenderApproval
 from hrm.sandbox.sftp_server import SandboxSftpServer
 from hrm.transport_config import transport_close
 
-from .processes import PrivateRedis, wait_for  # noqa: F401 — wait_for is used by the tests
+from .processes import PrivateRedis, sftp_environment, wait_for  # noqa: F401 — wait_for: tests
 
 AES_KEY = "00112233445566778899aabbccddeeff"
 
@@ -131,7 +131,8 @@ def worker(broker, hrm_sftp):
 
 
 def worker_environment(broker, server) -> dict[str, str]:
-    login = server.login
+    """What a `celery worker` process started by a test needs: the test database, the test's
+    broker and the sandbox SFTP server, with quick re-drives."""
     return {
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         # The worker works on the test database itself, not on a copy of it.
@@ -139,14 +140,7 @@ def worker_environment(broker, server) -> dict[str, str]:
             f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}"
         ),
         "TEST_CELERY_BROKER_URL": broker.url,
-        "HRM_TRANSPORT": "sftp",
-        "HRM_SFTP_HOST": login.host,
-        "HRM_SFTP_PORT": str(login.port),
-        "HRM_SFTP_USER": login.user,
-        "HRM_SFTP_KEY_FILE": str(login.key_file),
-        "HRM_SFTP_KNOWN_HOSTS": str(login.known_hosts_file),
-        "HRM_SFTP_DIR": login.remote_dir,
-        "HRM_AES_KEY": AES_KEY,
+        **sftp_environment(server.login, AES_KEY),
         "HRM_SENDING_STALE_SECONDS": "1",
         "HRM_REDRIVE_GRACE_SECONDS": "0",
     }

@@ -78,6 +78,21 @@ class PrivateRedis:
 REPO = Path(__file__).resolve().parents[1]
 
 
+def sftp_environment(login, aes_key: str) -> dict[str, str]:
+    """The settings, as environment variables, that send HRM reports to the SFTP server
+    ``login`` describes (a sandbox's ``SftpLogin``), encrypted with ``aes_key``."""
+    return {
+        "HRM_TRANSPORT": "sftp",
+        "HRM_SFTP_HOST": login.host,
+        "HRM_SFTP_PORT": str(login.port),
+        "HRM_SFTP_USER": login.user,
+        "HRM_SFTP_KEY_FILE": str(login.key_file),
+        "HRM_SFTP_KNOWN_HOSTS": str(login.known_hosts_file),
+        "HRM_SFTP_DIR": login.remote_dir,
+        "HRM_AES_KEY": aes_key,
+    }
+
+
 def start_worker_process(
     environment: dict[str, str], log_path: Path, *, name: str, concurrency: int = 1
 ) -> subprocess.Popen:
