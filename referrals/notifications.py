@@ -10,7 +10,6 @@ from django.urls import reverse
 from directory.models import Listing
 
 from .models import Message, Referral
-from .selectors import referral_stakeholder_listings
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +21,9 @@ def _referrer_address(referral: Referral) -> str:
 
 
 def _addresses_except(
-    referral: Referral, excluded: Listing | None, stakeholders: list[Listing] | None = None
+    referral: Referral, excluded: Listing | None, stakeholders: list[Listing]
 ) -> list[str]:
     addresses = []
-    if stakeholders is None:
-        stakeholders = referral_stakeholder_listings(referral)
     for listing in stakeholders:
         if listing != excluded and listing != referral.referrer_listing:
             addresses.append(listing.notification_address)
@@ -51,9 +48,9 @@ def _referral_url(referral: Referral) -> str:
     return settings.SITE_URL + reverse("referrals:detail", args=[referral.pk])
 
 
-def message_notify(message: Message, stakeholders: list[Listing] | None = None) -> None:
+def message_notify(message: Message, stakeholders: list[Listing]) -> None:
     """Tell every stakeholder except the author's own listing that a message was posted.
-    ``stakeholders``: the referral's stakeholder listings, when the caller has them."""
+    ``stakeholders``: the referral's stakeholder listings (``referral_stakeholder_listings``)."""
     referral = message.referral
     body = (
         f"{message.author} ({message.author_listing or 'no listing'}) posted a message on "

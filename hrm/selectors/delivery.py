@@ -9,7 +9,7 @@ from django.http import Http404
 
 from directory.models import Listing, User
 from referrals.models import Message, Referral
-from referrals.selectors import referral_get_for_user_or_404, referral_stakeholder_listings
+from referrals.selectors import referral_get_for_user_or_404
 
 from ..models import HrmMessageDecision, HrmReport
 from .receivers import listings_live_on_hrm
@@ -29,12 +29,12 @@ def message_hrm_eligibility(
     referral: Referral,
     author: User,
     author_listing: Listing | None,
-    stakeholders: list[Listing] | None = None,
+    stakeholders: list[Listing],
 ) -> HrmEligibility:
     """Ocean's rules: the original referrer was signed in when sending the eReferral, the author
     can send via HRM (Professional ID and approved UPI at the site they write for), and at least
     one stakeholder other than the author's own listing is live on HRM. ``stakeholders``: the
-    referral's stakeholder listings, when the caller has them."""
+    referral's stakeholder listings (``referral_stakeholder_listings``)."""
     reasons = []
     if not referral.referrer_signed_in:
         reasons.append("The referrer was not signed in when sending the eReferral.")
@@ -42,8 +42,6 @@ def message_hrm_eligibility(
         reasons.append("You are not writing for one of this referral's listings.")
     else:
         reasons.extend(user_can_send_via_hrm(author, author_listing.site).missing)
-    if stakeholders is None:
-        stakeholders = referral_stakeholder_listings(referral)
     others = [listing for listing in stakeholders if listing != author_listing]
     live = listings_live_on_hrm(others)
     recipients = tuple(listing for listing in others if live[listing.pk].is_live)

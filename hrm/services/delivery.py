@@ -50,13 +50,13 @@ class DeliveryResult:
 def message_hrm_dispatch(
     message: Message,
     *,
-    stakeholders: list[Listing] | None = None,
-    attachments: list[Attachment] | None = None,
+    stakeholders: list[Listing],
+    attachments: list[Attachment],
 ) -> list[HrmReport]:
     """Decide whether ``message`` goes out via HRM and, if so, create one outbox row per part and
     live stakeholder, in the caller's transaction; the rows are enqueued once it commits.
     ``stakeholders`` and ``attachments``: the referral's stakeholder listings and the message's
-    attachments, when the caller has them (Send does, and saves the queries)."""
+    attachments, which Send has read already."""
     eligibility = message_hrm_eligibility(
         referral=message.referral,
         author=message.author,

@@ -1,6 +1,7 @@
 """The HRM files of a message: one per (message part, recipient), validated against the schema
 and the receivers' rules, stored byte for byte so every retry sends the same file."""
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -165,16 +166,18 @@ def _xml_store_first(report_id: int, xml: bytes) -> bool:
     connection = connections[router.db_for_write(HrmReport)]
     if connection.vendor != "postgresql":
         return bool(HrmReport.objects.filter(pk=report_id, xml=b"").update(xml=xml))
-    meta = HrmReport._meta
-    statement = sql.SQL("UPDATE {} SET {} = %b WHERE {} = %s AND {} = ''::bytea").format(
-        sql.Identifier(meta.db_table),
-        sql.Identifier(meta.get_field("xml").column),
-        sql.Identifier(meta.pk.column),
-        sql.Identifier(meta.get_field("xml").column),
-    )
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors:
         connection.ensure_connection()
         with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(statement, [xml, report_id])
+            cursor.execute(_xml_store_statement(), [xml, report_id])
             return cursor.rowcount == 1
+
+
+@functools.cache
+def _xml_store_statement() -> sql.Composed:
+    meta = HrmReport._meta
+    xml_column = sql.Identifier(meta.get_field("xml").column)
+    return sql.SQL("UPDATE {table} SET {xml} = %b WHERE {pk} = %s AND {xml} = ''::bytea").format(
+        table=sql.Identifier(meta.db_table), xml=xml_column, pk=sql.Identifier(meta.pk.column)
+    )
