@@ -2,12 +2,19 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from .professional_id import professional_id_display, professional_id_normalise
+from .professional_id import TYPED_MAX_LENGTH, professional_id_display, professional_id_normalise
 
 
 class ProfessionalIdFormField(forms.CharField):
     """Accepts what people type (``CPSO 12345``, ``D12345``), cleans to the stored form, and shows
-    the stored form back the way people type it."""
+    the stored form back the way people type it.
+
+    The input takes up to ``TYPED_MAX_LENGTH`` characters whatever the stored form's length: the
+    stored ``D24680`` is 6 characters, but people type ``CPSO 24680``."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["max_length"] = TYPED_MAX_LENGTH
+        super().__init__(*args, **kwargs)
 
     def prepare_value(self, value):
         if isinstance(value, str) and value[:1] in ("D", "N") and value[1:].isdigit():

@@ -1,9 +1,17 @@
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
 from .fields import ProfessionalIdField
 from .professional_id import professional_id_display
+from .text_limits import (
+    AUTHOR_NAMES_MAX,
+    CLINICIAN_NAME_MAX,
+    Utf16MaxLengthValidator,
+    author_names_validate,
+    clinician_name_validate,
+)
 
 
 class Site(models.Model):
@@ -31,6 +39,19 @@ class Site(models.Model):
 class User(AbstractUser):
     """A person who signs in. Clinical Contact Information lives on the account, as in Ocean."""
 
+    # A clinician's name is the author HRM shows in the EMR: it must fit HRM's author field.
+    first_name = models.CharField(
+        "first name",
+        max_length=150,
+        blank=True,
+        validators=[Utf16MaxLengthValidator(AUTHOR_NAMES_MAX), clinician_name_validate],
+    )
+    last_name = models.CharField(
+        "last name",
+        max_length=150,
+        blank=True,
+        validators=[Utf16MaxLengthValidator(AUTHOR_NAMES_MAX), clinician_name_validate],
+    )
     sites = models.ManyToManyField(Site, related_name="members", blank=True)
     professional_id = ProfessionalIdField(
         blank=True,
@@ -56,6 +77,13 @@ class User(AbstractUser):
     def __str__(self):
         return self.get_full_name() or self.username
 
+    def clean(self):
+        super().clean()
+        try:
+            author_names_validate(self.first_name, self.last_name)
+        except ValidationError as error:
+            raise ValidationError({"last_name": error}) from None
+
     @property
     def professional_id_display(self) -> str:
         return professional_id_display(self.professional_id)
@@ -76,8 +104,18 @@ class Listing(models.Model):
         default=True,
         help_text="When on, only signed-in users can send referrals to this listing.",
     )
-    clinician_first_name = models.CharField("First name", max_length=100, blank=True)
-    clinician_surname = models.CharField("Surname", max_length=100, blank=True)
+    clinician_first_name = models.CharField(
+        "First name",
+        max_length=100,
+        blank=True,
+        validators=[Utf16MaxLengthValidator(CLINICIAN_NAME_MAX), clinician_name_validate],
+    )
+    clinician_surname = models.CharField(
+        "Surname",
+        max_length=100,
+        blank=True,
+        validators=[Utf16MaxLengthValidator(CLINICIAN_NAME_MAX), clinician_name_validate],
+    )
     clinician_professional_id = ProfessionalIdField(blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

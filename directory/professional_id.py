@@ -14,8 +14,15 @@ PREFIX_BY_BODY = {CPSO: "D", CNO: "N"}
 BODY_BY_PREFIX = {prefix: body for body, prefix in PREFIX_BY_BODY.items()}
 
 STORED_PATTERN = re.compile(r"^[DN][0-9]{1,8}$")
-# "CPSO 12345", "cpso#12345", "D12345", "d 12345", "N 1234567", "CNO: 1234567"
-_TYPED_PATTERN = re.compile(r"^(?P<body>CPSO|CNO|D|N)?[\s#:.\-]*(?P<number>[0-9]{1,8})$")
+# What people type: "CPSO 12345", "cpso12345", "CPSO #12345", "CPSO no. 12345", "D12345", "d 12345",
+# "N 1234567", "CNO: 1234567", "CPSO 12-345". Spaces and dashes may also sit between the digits.
+_TYPED_PATTERN = re.compile(
+    r"^(?P<body>CPSO|CNO|D|N)?[\s#:.\-]*(?:(?:NO|NUMBER)\.?[\s#:.\-]*)?"
+    r"(?P<number>[0-9](?:[\s\-]?[0-9])*)$"
+)
+# The longest form a person may type, for input fields: never cut what they type short (a browser
+# silently drops what is typed past an input's maxlength, and "CPSO 24680" would become D2468).
+TYPED_MAX_LENGTH = 32
 
 
 def professional_id_normalise(value: str, licence_type: str = "") -> str:
@@ -25,7 +32,7 @@ def professional_id_normalise(value: str, licence_type: str = "") -> str:
     typed in the value wins over nothing, and must agree with it when both are given.
     """
     text = (value or "").strip().upper()
-    match = _TYPED_PATTERN.match(text)
+    match = _TYPED_PATTERN.match(text) if len(text) <= TYPED_MAX_LENGTH else None
     if not match:
         raise ValidationError(
             "Enter a CPSO number (for example CPSO 12345 or D12345) or a CNO number "
@@ -50,7 +57,12 @@ def professional_id_normalise(value: str, licence_type: str = "") -> str:
             "Say whether this is a CPSO or a CNO number, for example CPSO 12345 or CNO 1234567.",
             code="professional_id_needs_college",
         )
-    number = match["number"]
+    number = re.sub(r"[\s\-]", "", match["number"])
+    if len(number) > 8:
+        raise ValidationError(
+            f"{value.strip()!r} has {len(number)} digits; a CPSO or CNO number has at most 8.",
+            code="invalid_professional_id",
+        )
     if int(number) == 0:
         raise ValidationError(
             "A registration number cannot be zero.", code="invalid_professional_id"

@@ -17,8 +17,16 @@ def account(request):
     hrm_statuses = user_sender_statuses(request.user)
     form = ClinicalContactForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        flash.success(request, "Your Clinical Contact Information was saved.")
+        user = form.save()
+        flash.success(
+            request,
+            "Your Clinical Contact Information was saved"
+            + (
+                f", with Professional ID {user.professional_id_display}."
+                if user.professional_id
+                else "."
+            ),
+        )
         if "hrm_upi" in form.changed_data and any(s.approval for s in hrm_statuses):
             flash.warning(
                 request,
@@ -58,8 +66,13 @@ def listing_settings(request, listing_id):
     hrm_status = listing_is_live_on_hrm(listing)
     form = ListingSettingsForm(request.POST or None, instance=listing)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        flash.success(request, f"Settings for {listing} were saved.")
+        listing = form.save()
+        saved_id = listing.clinician_professional_id_display
+        flash.success(
+            request,
+            f"Settings for {listing} were saved"
+            + (f", with Professional ID {saved_id}." if saved_id else "."),
+        )
         return redirect("directory:listing_settings", listing.pk)
     return render(
         request,

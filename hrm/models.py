@@ -173,6 +173,16 @@ class HrmReport(models.Model):
     transaction_id = models.CharField("Transaction ID", max_length=250, unique=True)
     report_number = models.CharField("SendingFacilityReportNumber", max_length=75)
     xml = models.BinaryField(help_text="The exact plain XML that is encrypted and uploaded.")
+    event_at = models.DateTimeField(
+        "EventDateTime",
+        null=True,
+        blank=True,
+        help_text=(
+            "The report's date and time in the EMR: when the message was sent, a second later for "
+            "each further part, so no two reports to one clinician for one patient share it "
+            "(OSCAR would hide the second as a version of the first)."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     status = models.CharField(

@@ -10,7 +10,7 @@ recipient. Three public steps:
 - ``report_parse(xml_bytes) -> ParsedReport``: what an EMR reads from a file (for the sandbox).
 
 Text XML 1.0 cannot carry is cleaned, never escaped, by ``xml_text_clean`` (see its docstring);
-``report_cleanups`` tells the author what the cleaning changed.
+``emr_text_prepare`` also keeps typed text from acting as markup in OSCAR and says what it changed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import html.entities
 import re
 import threading
 import unicodedata
@@ -28,6 +29,8 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from lxml import etree
+
+from directory.text_limits import EARLIEST_BIRTH_DATE, utf16_length
 
 CDS = "cds"
 CDS_DT = "cds_dt"
@@ -51,8 +54,13 @@ DEFAULT_SUBCLASS = "11488-4^Consult note"
 SEXES = ("M", "F", "O", "U")
 # HRM writes local Ontario time without an offset; receivers treat it as their (Ontario) local time.
 REPORT_TIME_ZONE = ZoneInfo("America/Toronto")
-# OSCAR picks a MIME type from the exact extension; these spellings are the ones it knows.
-_EXTENSION_ALIASES = {".jpeg": ".jpg", ".tif": ".tiff", ".htm": ".html"}
+# What every real HRM text report carries in FileExtensionAndVersion; Open-O refuses a text report
+# with anything else (HRM-FORMAT.md section 9).
+TEXT_FILE_EXTENSION = "From OMD Report Manager"
+# The binary extensions of OntarioMD's HRM data dictionary: Open-O refuses a binary report with any
+# other (``.jpg``, ``.tif`` and ``.txt`` included), and OSCAR knows a MIME type for each.
+BINARY_FILE_EXTENSIONS = (".pdf", ".tiff", ".rtf", ".jpeg", ".gif", ".png", ".html")
+_EXTENSION_ALIASES = {".jpg": ".jpeg", ".jpe": ".jpeg", ".tif": ".tiff", ".htm": ".html"}
 
 
 # --- What a report is ---------------------------------------------------------------------------
@@ -100,8 +108,8 @@ class ReportText:
 @dataclass(frozen=True)
 class ReportFile:
     """One attached file, sent as a binary report. ``file_extension`` may be ``.PDF``, ``pdf`` or a
-    file name; it is sent as the lower-case dotted extension (``.jpeg`` as ``.jpg``, ``.tif`` as
-    ``.tiff``, the spellings OSCAR maps to a MIME type)."""
+    file name; it is sent as the lower-case dotted extension of the HRM data dictionary (``.jpg``
+    as ``.jpeg``, ``.tif`` as ``.tiff``)."""
 
     data: bytes
     file_extension: str
@@ -178,34 +186,59 @@ def _line(text: str) -> str:
     return xml_text_clean(text).text
 
 
-def report_cleanups(report: Report) -> list[str]:
-    """Plain-words notes for the author about characters dropped from the report when built."""
-    fields = [
-        ("the patient's first name", report.patient.first_name),
-        ("the patient's last name", report.patient.last_name),
-        ("the author's first name", report.author.first_name),
-        ("the author's last name", report.author.last_name),
-        ("the recipient's first name", report.recipient.first_name),
-        ("the recipient's last name", report.recipient.last_name),
-    ]
-    notes = []
-    if isinstance(report.content, ReportText):
-        removed = xml_text_clean(report.content.text, multiline=True).removed
-        if removed:
-            notes.append(
-                f"{removed} invisible control character(s) that an HRM file cannot carry "
-                "were removed from the message text."
-            )
-    for label, value in fields:
-        removed = xml_text_clean(value).removed
-        if removed:
-            notes.append(f"{removed} invisible control character(s) were removed from {label}.")
-    return notes
+# OSCAR and Open-O print TextContent into their page without escaping it (HRM-FORMAT.md section 9):
+# text that starts a tag (``<b``, ``</``, ``<!``, ``<?``) or a character reference (``&amp;``,
+# ``&#60;``, ``&copy``) would act as markup there. An invisible WORD JOINER after the ``<`` or ``&``
+# makes each one plain text for an HTML parser, so every EMR shows the characters as typed.
+_MARKUP_GUARD = "\u2060"
+# Names with their ";" (``&Tab;``), and the legacy ones browsers also read without it (``&amp``).
+_ENTITY_NAMES = sorted(html.entities.html5, key=len, reverse=True)
+_MARKUP_START = re.compile(
+    r"<(?=[A-Za-z/!?])|&(?=#[0-9]|#[xX][0-9A-Fa-f]|(?:"
+    + "|".join(re.escape(name) for name in _ENTITY_NAMES)
+    + r"))"
+)
+# Markup a receiver would act on, as the validator looks for it (a guarded one does not match).
+MARKUP_PATTERN = _MARKUP_START
+
+
+class PreparedText(NamedTuple):
+    text: str
+    changes: tuple[str, ...]  # what was changed, in plain words for the author
+
+
+def emr_text_prepare(text: str) -> PreparedText:
+    """Typed text as every EMR should show it: ``xml_text_clean``ed, trimmed, and with markup-like
+    sequences guarded so OSCAR shows them as typed. ``changes`` tells the author what changed;
+    preparing prepared text changes nothing."""
+    cleaned = xml_text_clean(text, multiline=True)
+    guarded, marked = _MARKUP_START.subn(lambda start: start[0] + _MARKUP_GUARD, cleaned.text)
+    changes = []
+    if cleaned.removed:
+        changes.append(
+            f"{cleaned.removed} invisible control character(s) that cannot be sent to EMRs "
+            "were removed."
+        )
+    if marked:
+        changes.append(
+            f"{marked} place(s) where a < or & would have started formatting in an EMR got an "
+            "invisible mark, so every EMR shows the text exactly as typed."
+        )
+    return PreparedText(guarded.strip(), tuple(changes))
+
+
+def author_name_hrm(first_name: str, last_name: str) -> str:
+    """The author as HRM writes it, an HL7 caret name in ``AuthorPhysician/LastName``:
+    ``ID^LAST^FIRST^MIDDLE^SUFFIX^PREFIX^DEGREE`` with only the names filled, ``^Lee^Ann^^^^``.
+    Open-O and Juno show an author only in that 7-part shape; a ``^`` inside a name would shift
+    the parts, so it becomes a space."""
+    first, last = (_line(name).replace("^", " ").strip() for name in (first_name, last_name))
+    return f"^{last}^{first}^^^^"
 
 
 def file_extension_normalise(value: str) -> str:
-    """``"PDF"``, ``".Pdf"``, ``"letter.pdf"`` -> ``".pdf"``; ``.jpeg`` -> ``.jpg``, ``.tif`` ->
-    ``.tiff`` (OSCAR downloads other spellings as application/octet-stream)."""
+    """``"PDF"``, ``".Pdf"``, ``"letter.pdf"`` -> ``".pdf"``; ``.jpg`` -> ``.jpeg``, ``.tif`` ->
+    ``.tiff``, the spellings of OntarioMD's data dictionary (``BINARY_FILE_EXTENSIONS``)."""
     text = _line(value).lower()
     extension = "." + text.rsplit(".", 1)[-1]
     return _EXTENSION_ALIASES.get(extension, extension)
@@ -249,6 +282,11 @@ def _add_name(parent: etree._Element, tag: str, first: str, last: str) -> None:
     _add(person, _dt("LastName"), _line(last))
 
 
+def _add_author(parent: etree._Element, author: ReportPerson) -> None:
+    person = _add(parent, _cds("AuthorPhysician"))
+    _add(person, _dt("LastName"), author_name_hrm(author.first_name, author.last_name))
+
+
 def _build_demographics(record: etree._Element, patient: ReportPatient) -> None:
     demographics = _add(record, _cds("Demographics"))
     legal = _add(_add(demographics, _cds("Names")), _dt("LegalName"))
@@ -282,9 +320,9 @@ def _build_reports_received(record: etree._Element, report: Report) -> None:
     content = report.content
     if isinstance(content, ReportText):
         _add(received, _cds("Format"), "Text")
-        _add(received, _cds("FileExtensionAndVersion"), ".txt")
+        _add(received, _cds("FileExtensionAndVersion"), TEXT_FILE_EXTENSION)
         body = _add(received, _cds("Content"))
-        _add(body, _dt("TextContent"), xml_text_clean(content.text, multiline=True).text)
+        _add(body, _dt("TextContent"), emr_text_prepare(content.text).text)
     elif isinstance(content, ReportFile):
         _add(received, _cds("Format"), "Binary")
         _add(
@@ -303,7 +341,7 @@ def _build_reports_received(record: etree._Element, report: Report) -> None:
         _add(received, _cds("SubClass"), subclass)
     when = event_datetime_text(report.event_datetime)
     _add(_add(received, _cds("EventDateTime")), _dt("DateTime"), when)
-    _add_name(received, "AuthorPhysician", report.author.first_name, report.author.last_name)
+    _add_author(received, report.author)
     _add(received, _cds("SendingFacility"), _line(report.sending_facility))
     _add(
         received, _cds("SendingFacilityReportNumber"), _line(report.sending_facility_report_number)
@@ -781,9 +819,10 @@ _FILE_EXTENSION = re.compile(r"\.[a-z0-9]+")
 _SIGNATURES = {
     ".pdf": (b"%PDF",),
     ".png": (b"\x89PNG\r\n\x1a\n",),
-    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
     ".gif": (b"GIF87a", b"GIF89a"),
     ".tiff": (b"II*\x00", b"MM\x00*"),
+    ".rtf": (b"{\\rtf",),
 }
 
 
@@ -812,12 +851,68 @@ def _rule_problems(tree: etree._ElementTree) -> list[_Problem]:
             f"the file must carry exactly one recipient (TransactionInformation), it has "
             f"{recipients}",
         )
+    problems.extend(_length_problems(record))
     if record.has("Demographics"):
         problems.extend(_patient_problems(record))
     if reports:
         problems.extend(_report_problems(record))
     if recipients:
         problems.extend(_recipient_problems(record))
+    named = {found.key for found in problems}
+    problems.extend(found for found in _empty_problems(element) if found.key not in named)
+    return problems
+
+
+def _today_in_ontario() -> date:
+    return datetime.now(REPORT_TIME_ZONE).date()
+
+
+def _empty_problems(record: etree._Element) -> list[_Problem]:
+    """Row 21: Open-O refuses a file with a required element present but empty. Every element
+    this sender writes is required once written, so none may be empty."""
+    problems = []
+    for element in record.iter():
+        if not isinstance(element.tag, str) or len(element):
+            continue
+        if not (element.text or "").strip():
+            key = _key(element)
+            problems.append(_Problem(key, f"{_label(key)} is empty"))
+    return problems
+
+
+# The schema's maximum lengths of the fields this sender fills. libxml2 counts characters; the
+# receivers' Java validators count UTF-16 code units, in which a character outside the basic plane
+# (an emoji, a mathematical letter) counts twice. Checked here the receivers' way.
+_MAX_UTF16_LENGTHS = {
+    "Demographics/Names/LegalName/FirstName/Part": 50,
+    "Demographics/Names/LegalName/LastName/Part": 50,
+    "Demographics/HealthCard/Number": 20,
+    "Demographics/HealthCard/Version": 2,
+    "ReportsReceived/FileExtensionAndVersion": 50,
+    "ReportsReceived/SubClass": 60,
+    "ReportsReceived/AuthorPhysician/FirstName": 60,
+    "ReportsReceived/AuthorPhysician/LastName": 60,
+    "ReportsReceived/SendingFacility": 4,
+    "ReportsReceived/SendingFacilityReportNumber": 75,
+    "TransactionInformation/MessageUniqueID": 250,
+    "TransactionInformation/DeliverToUserID": 9,
+    "TransactionInformation/Provider/FirstName": 60,
+    "TransactionInformation/Provider/LastName": 60,
+}
+
+
+def _length_problems(record: _Fields) -> list[_Problem]:
+    problems = []
+    for key, limit in _MAX_UTF16_LENGTHS.items():
+        length = utf16_length(record.text(key))
+        if length > limit:
+            problems.append(
+                _Problem(
+                    key,
+                    f"{_label(key)} is too long: it has {length} characters as the EMRs count "
+                    f"them, at most {limit} are allowed",
+                )
+            )
     return problems
 
 
@@ -845,6 +940,17 @@ def _patient_problems(record: _Fields) -> list[_Problem]:
             "the patient's date of birth must be a full date (year, month and day): the EMRs "
             "compare it with the chart",
         )
+    else:
+        born = record.text("Demographics/DateOfBirth/FullDate")
+        # Row 21: Open-O refuses a date of birth before 1800 or in the future.
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", born) and not (
+            EARLIEST_BIRTH_DATE.isoformat() <= born <= _today_in_ontario().isoformat()
+        ):
+            problem(
+                "DateOfBirth",
+                "the patient's date of birth must be between 1800 and today: Open-O refuses "
+                "any other",
+            )
     if not record.has("Demographics/HealthCard"):
         problem(
             "HealthCard", "the patient's health card is missing: OSCAR drops a report without one"
@@ -927,6 +1033,18 @@ def _report_problems(record: _Fields) -> list[_Problem]:
         )
     if report_format == "Text" and not has_text:
         problem("Content/TextContent", "a Text report must carry its text in TextContent")
+    if report_format == "Text" and extension != TEXT_FILE_EXTENSION:
+        problem(
+            "FileExtensionAndVersion",
+            f"a text report's FileExtensionAndVersion must be '{TEXT_FILE_EXTENSION}', as HRM "
+            f"writes it (Open-O refuses any other); it is '{extension}'",
+        )
+    if has_text and MARKUP_PATTERN.search(text("Content/TextContent")):
+        problem(
+            "Content/TextContent",
+            "the message text contains markup (a tag or a character reference) that OSCAR "
+            "would show as formatting, not as typed",
+        )
     if has_text and report_format != "Text":
         problem("Format", "a report carrying typed text must have Format 'Text'")
     if has_file and report_format != "Binary":
@@ -939,6 +1057,12 @@ def _report_problems(record: _Fields) -> list[_Problem]:
                 "FileExtensionAndVersion",
                 "the attached file's extension must be lower case with its leading dot, e.g. "
                 f"'.pdf'; it is '{extension}'",
+            )
+        elif extension not in BINARY_FILE_EXTENSIONS:
+            problem(
+                "FileExtensionAndVersion",
+                f"the attached file's extension must be one of {', '.join(BINARY_FILE_EXTENSIONS)} "
+                f"(OntarioMD's data dictionary; Open-O refuses any other); it is '{extension}'",
             )
         if has_file:
             problems.extend(_attached_file_problems(text("Content/Media"), extension))
@@ -984,10 +1108,18 @@ def _report_problems(record: _Fields) -> list[_Problem]:
                 f"after a single '^'; it is '{subclass}'",
             )
 
-    # Product rule: the chart shows who wrote the letter.
-    for which in ("FirstName", "LastName"):
-        if not text(f"AuthorPhysician/{which}").strip():
-            problem(f"AuthorPhysician/{which}", f"{_label('AuthorPhysician/' + which)} is missing")
+    # Product rule: the chart shows who wrote the letter, and Open-O and Juno show an author only
+    # from HRM's 7-part caret name in LastName (ID^LAST^FIRST^MIDDLE^SUFFIX^PREFIX^DEGREE).
+    author = text("AuthorPhysician/LastName")
+    parts = author.split("^")
+    if not author.strip():
+        problem("AuthorPhysician/LastName", "the author's name is missing")
+    elif len(parts) != 7 or not parts[1].strip():
+        problem(
+            "AuthorPhysician/LastName",
+            "the author's name must be HRM's caret name '^Last^First^^^^' (7 parts, the last "
+            "name second): Open-O and Juno show no author otherwise",
+        )
 
     # Rows 15 and 16: OSCAR's version key, and the status.
     if not text("SendingFacility").strip():

@@ -3,17 +3,34 @@ from django.core.exceptions import ValidationError
 
 from directory.health_card import health_card_normalise
 from directory.models import Listing
-from hrm.report_xml import xml_text_clean
+from directory.text_limits import (
+    EARLIEST_BIRTH_DATE,
+    PATIENT_NAME_MAX,
+    Utf16MaxLengthValidator,
+    birth_date_validate,
+)
+from hrm.report_xml import emr_text_prepare
 
 from .attachments import ALLOWED_TYPES_TEXT, attachment_inspect
 from .models import Referral
 
 
+def _patient_name_field(label: str) -> forms.CharField:
+    # No maxlength on the input: a browser would cut a long name silently; the validator says why.
+    return forms.CharField(
+        label=label,
+        validators=[Utf16MaxLengthValidator(PATIENT_NAME_MAX)],
+        help_text=f"As on the health card; at most {PATIENT_NAME_MAX} characters.",
+    )
+
+
 class PatientFieldsMixin(forms.Form):
-    patient_first_name = forms.CharField(label="Legal first name", max_length=100)
-    patient_last_name = forms.CharField(label="Legal last name", max_length=100)
+    patient_first_name = _patient_name_field("Legal first name")
+    patient_last_name = _patient_name_field("Legal last name")
     patient_birth_date = forms.DateField(
-        label="Date of birth", widget=forms.DateInput(attrs={"type": "date"})
+        label="Date of birth",
+        widget=forms.DateInput(attrs={"type": "date", "min": EARLIEST_BIRTH_DATE.isoformat()}),
+        validators=[birth_date_validate],
     )
     patient_sex = forms.ChoiceField(label="Sex", choices=Referral.Sex.choices)
     patient_health_card_number = forms.CharField(
@@ -95,12 +112,12 @@ class MessageForm(forms.Form):
     )
 
     def clean_text(self):
-        # The thread shows exactly what EMRs receive: characters an HRM file cannot carry
-        # (invisible control characters, usually pasted debris) are dropped here, and the author
-        # is told.
-        cleaned = xml_text_clean(self.cleaned_data.get("text", ""), multiline=True)
-        self.removed_characters = cleaned.removed
-        return cleaned.text
+        # The thread shows exactly what EMRs receive: what an HRM file cannot carry (invisible
+        # control characters, usually pasted debris) or an EMR would show as markup is changed
+        # here, and the author is told what (``text_changes``).
+        prepared = emr_text_prepare(self.cleaned_data.get("text", ""))
+        self.text_changes = prepared.changes
+        return prepared.text
 
     def clean_files(self):
         files = self.cleaned_data.get("files") or []

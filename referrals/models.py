@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from directory.health_card import health_card_display
 from directory.models import Listing
+from directory.text_limits import PATIENT_NAME_MAX, Utf16MaxLengthValidator, birth_date_validate
 
 
 class Referral(models.Model):
@@ -51,9 +52,18 @@ class Referral(models.Model):
         NU = "NU", "Nunavut"
 
     reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    patient_first_name = models.CharField("legal first name", max_length=100)
-    patient_last_name = models.CharField("legal last name", max_length=100, db_index=True)
-    patient_birth_date = models.DateField("date of birth")
+    patient_first_name = models.CharField(
+        "legal first name",
+        max_length=100,
+        validators=[Utf16MaxLengthValidator(PATIENT_NAME_MAX)],
+    )
+    patient_last_name = models.CharField(
+        "legal last name",
+        max_length=100,
+        db_index=True,
+        validators=[Utf16MaxLengthValidator(PATIENT_NAME_MAX)],
+    )
+    patient_birth_date = models.DateField("date of birth", validators=[birth_date_validate])
     patient_sex = models.CharField("sex", max_length=1, choices=Sex.choices)
     patient_health_card_number = models.CharField(
         "health card number", max_length=20, help_text="Ontario: the 10 digits only."

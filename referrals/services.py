@@ -10,6 +10,7 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
 from directory.models import Listing, User
+from hrm.report_xml import emr_text_prepare
 from hrm.services.delivery import message_hrm_dispatch
 
 from . import notifications
@@ -163,8 +164,9 @@ def message_post(
     *, referral: Referral, author: User, text: str = "", files: list[UploadedFile] = ()
 ) -> Message:
     """Post a message, with text, files or both, to the referral's thread and notify the other
-    stakeholders."""
-    text = text.strip()
+    stakeholders. The text is stored as every EMR will show it (``emr_text_prepare``): text that
+    was only characters an HRM file cannot carry is no text at all, never an empty report."""
+    text = emr_text_prepare(text).text
     if not text and not files:
         raise ValidationError("Write a message or attach a file.", code="empty_message")
     inspected = [(upload, *attachment_inspect(upload)) for upload in files]

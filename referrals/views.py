@@ -98,12 +98,8 @@ def message_create(request, referral_id):
             form.add_error(None, error)
         else:
             flash.success(request, "Message sent.")
-            if form.removed_characters:
-                flash.info(
-                    request,
-                    f"{form.removed_characters} invisible control character(s) that cannot be "
-                    "sent to EMRs were removed from your message.",
-                )
+            for change in form.text_changes:
+                flash.info(request, f"In your message: {change}")
             return redirect(f"{referral.get_absolute_url()}#thread")
     referral = selectors.referral_page_get(request.user, referral_id)
     return render(

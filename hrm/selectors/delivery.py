@@ -44,11 +44,34 @@ def message_hrm_eligibility(
         reasons.extend(user_can_send_via_hrm(author, author_listing.site).missing)
     others = [listing for listing in stakeholders if listing != author_listing]
     live = listings_live_on_hrm(others)
-    recipients = tuple(listing for listing in others if live[listing.pk].is_live)
-    if not recipients:
+    live_others = [listing for listing in others if live[listing.pk].is_live]
+    recipients = _distinct_clinicians(live_others, author_listing)
+    if live_others and not recipients:
+        reasons.append(
+            "The only stakeholders live on HRM have the Professional ID of the listing you write "
+            f"for ({author_listing.clinician_professional_id_display}): a message does not go "
+            "to its own side's EMR."
+        )
+    elif not recipients:
         why = " ".join(live[listing.pk].text for listing in others)
         reasons.append(f"No stakeholder is live on HRM: {why or 'there is no other stakeholder.'}")
     return HrmEligibility(recipients=() if reasons else recipients, reasons=tuple(reasons))
+
+
+def _distinct_clinicians(
+    listings: list[Listing], author_listing: Listing | None
+) -> tuple[Listing, ...]:
+    """One recipient per Professional ID, HRM's address: a clinician with two stakeholder
+    listings (a referral forwarded between them) gets one set of reports, through the first
+    listing in stakeholder order, and none when one of them is the author's own listing."""
+    seen = {author_listing.clinician_professional_id} if author_listing else set()
+    seen.discard("")
+    distinct = []
+    for listing in listings:
+        if listing.clinician_professional_id not in seen:
+            seen.add(listing.clinician_professional_id)
+            distinct.append(listing)
+    return tuple(distinct)
 
 
 class HrmIcon(StrEnum):

@@ -4,10 +4,11 @@ and the receivers' rules, stored byte for byte so every retry sends the same fil
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import psycopg
 from django.conf import settings
-from django.db import connections, router
+from django.db import connection, connections, router
 from psycopg import sql
 
 from directory.models import Listing
@@ -19,10 +20,11 @@ from hrm.report_xml import (
     ReportPerson,
     ReportRecipient,
     ReportText,
+    emr_text_prepare,
     report_build,
     report_validate,
 )
-from referrals.models import Attachment, Message
+from referrals.models import Attachment, Message, Referral
 
 
 @dataclass(frozen=True)
@@ -65,14 +67,33 @@ class AttachmentMissing(Exception):
     """The attachment's file is no longer in storage."""
 
 
+def attachment_text(data: bytes) -> str:
+    """A plain-text file's text: UTF-8 (with or without a byte-order mark), UTF-16 with one, else
+    Windows-1252, the other encoding Ontario's Windows workstations write."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
 def _content(part: _Part, message: Message) -> ReportText | ReportFile:
-    if part.attachment is None:
+    attachment = part.attachment
+    if attachment is None:
         return ReportText(message.text)
     try:
-        with part.attachment.file.open("rb") as handle:
-            return ReportFile(data=handle.read(), file_extension=part.attachment.extension)
+        with attachment.file.open("rb") as handle:
+            data = handle.read()
     except FileNotFoundError as missing:
-        raise AttachmentMissing(part.attachment.file.name) from missing
+        raise AttachmentMissing(attachment.file.name) from missing
+    if attachment.content_type == Attachment.Kind.TEXT:
+        # HRM carries no .txt file (Open-O refuses a binary report named .txt): a plain-text
+        # attachment travels as a text report, which every EMR shows inline. The heading says
+        # where the text came from, and keeps the report from ever being empty.
+        text = emr_text_prepare(attachment_text(data)).text
+        return ReportText(f"Attached file: {attachment.original_name}\n\n{text}")
+    return ReportFile(data=data, file_extension=attachment.extension)
 
 
 def message_parts(message: Message, attachments: Iterable[Attachment] | None = None) -> list[_Part]:
@@ -85,6 +106,45 @@ def message_parts(message: Message, attachments: Iterable[Attachment] | None = N
     return parts + [_Part(a) for a in sorted(attachments, key=lambda attachment: attachment.pk)]
 
 
+def _patient_lock(referral: Referral) -> None:
+    """Serialise, per patient, the choice of report times (``_event_times``) until the caller's
+    transaction ends: two messages for one patient may be sent at once from two referrals.
+    (SQLite, the demo's database, runs one writing transaction at a time anyway.)"""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"hrm-event-time:{referral.patient_health_card_number}"],
+            )
+
+
+def _event_times(
+    message: Message, parts: list[_Part], recipients: list[Listing]
+) -> dict[str, datetime]:
+    """One ``EventDateTime`` per message part: when the message was sent, then a second later for
+    each further part, skipping any second already used by a report to one of these recipients
+    for this patient. OSCAR and Open-O hide a report that shares its date with another for the
+    same patient as a "changed version" of it (HRM-FORMAT.md 11.4). Every recipient of a part gets
+    the same time, so the files of one letter still differ only in TransactionInformation."""
+    base = message.created_at.replace(microsecond=0)
+    used = set(
+        HrmReport.objects.filter(
+            deliver_to_user_id__in=[listing.clinician_professional_id for listing in recipients],
+            message__referral__patient_health_card_number=(
+                message.referral.patient_health_card_number
+            ),
+            event_at__gte=base,
+        ).values_list("event_at", flat=True)
+    )
+    times, moment = {}, base
+    for part in parts:
+        while moment in used:
+            moment += timedelta(seconds=1)
+        times[part.key] = moment
+        moment += timedelta(seconds=1)
+    return times
+
+
 def message_reports_create(
     *,
     message: Message,
@@ -94,8 +154,12 @@ def message_reports_create(
     """Create the outbox rows for every part of ``message`` and each recipient listing, in the
     caller's transaction. The files themselves are built by ``report_xml_ensure`` in the worker,
     so pressing Send costs the clinician no XML work."""
+    recipients = list(recipients)
+    parts = message_parts(message, attachments)
+    _patient_lock(message.referral)
+    times = _event_times(message, parts, recipients)
     rows = []
-    for part in message_parts(message, attachments):
+    for part in parts:
         report_number = report_number_for(message, part.key)
         for listing in recipients:
             rows.append(
@@ -109,6 +173,7 @@ def message_reports_create(
                         report_number, listing.clinician_professional_id
                     ),
                     report_number=report_number,
+                    event_at=times[part.key],
                     xml=b"",
                 )
             )
@@ -130,7 +195,7 @@ def report_build_for(report: HrmReport) -> Report:
             first_name=listing.clinician_first_name,
             last_name=listing.clinician_surname,
         ),
-        event_datetime=message.created_at,
+        event_datetime=report.event_at or message.created_at,
         sending_facility=settings.HRM_SENDING_FACILITY,
         sending_facility_report_number=report.report_number,
         transaction_id=report.transaction_id,

@@ -70,16 +70,19 @@ def test_files_carry_the_referral_patient_author_and_recipient(
     assert parsed.date_of_birth == "1961-04-18" and parsed.sex == "F"
     assert parsed.health_card_number == "9876543217" and parsed.health_card_version == "AB"
     assert parsed.health_card_province == "CA-ON"
-    assert (parsed.author_first_name, parsed.author_last_name) == ("François", "Lee")
+    # HRM's caret name, the only author Open-O and Juno show.
+    assert parsed.author_last_name == "^Lee^François^^^^"
     assert parsed.recipient_id == "D12345"
     assert (parsed.recipient_first_name, parsed.recipient_last_name) == ("Alice", "Nguyen")
     assert parsed.report_class == "Consultant Report"
     assert parsed.subclass == "11488-4^Consult note"
     assert parsed.transaction_id == text_report.transaction_id
     assert parsed.format == "Text"
-    # Markup arrives as literal text, the line break and accents survive, the control character
-    # XML cannot carry is gone.
-    assert parsed.text == "Seen today <b>&</b> booked.\nPlan: stress test. Hélène, François"
+    # The line break and accents survive, the control character XML cannot carry is gone, and
+    # the markup reads as typed but cannot act as markup in OSCAR (an invisible word joiner).
+    assert parsed.text == (
+        "Seen today <\u2060b>&<\u2060/b> booked.\nPlan: stress test. Hélène, François"
+    )
 
 
 def test_the_pdf_travels_as_a_binary_report(letter_message, recipients):

@@ -13,18 +13,23 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from directory.text_limits import utf16_length
 from hrm.report_xml import (
+    BINARY_FILE_EXTENSIONS,
+    MARKUP_PATTERN,
     MAX_FILE_BYTES,
     REPORT_CLASSES,
+    TEXT_FILE_EXTENSION,
     XML_DECLARATION,
     ReportFile,
     ReportInvalid,
     ReportText,
+    author_name_hrm,
+    emr_text_prepare,
     event_datetime_text,
     file_extension_normalise,
     province_code,
     report_build,
-    report_cleanups,
     report_parse,
     report_validate,
     schema_load,
@@ -36,11 +41,12 @@ PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n%%EOF\n"
 SIGNATURES = {
     ".pdf": b"%PDF-1.5\n",
     ".png": b"\x89PNG\r\n\x1a\n",
-    ".jpg": b"\xff\xd8\xff\xe0",
+    ".jpeg": b"\xff\xd8\xff\xe0",
     ".tiff": b"II*\x00",
     ".gif": b"GIF89a",
-    ".txt": b"",
+    ".rtf": b"{\\rtf1\\ansi ",
 }
+WJ = "\u2060"  # the invisible mark that keeps a < or & from starting markup in OSCAR
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -108,12 +114,13 @@ def test_text_report_is_the_documented_single_line_file(make_report, hrm_schema)
         "<cdsd:ProvinceCode>CA-ON</cdsd:ProvinceCode></HealthCard><Gender>F</Gender>"
         "<UniqueVendorIdSequence>0</UniqueVendorIdSequence><PersonStatusCode>A</PersonStatusCode>"
         "</Demographics><ReportsReceived><Media>Download</Media><Format>Text</Format>"
-        "<FileExtensionAndVersion>.txt</FileExtensionAndVersion><Content><cdsd:TextContent>"
+        "<FileExtensionAndVersion>From OMD Report Manager</FileExtensionAndVersion>"
+        "<Content><cdsd:TextContent>"
         "Seen today.\nPlan: follow up in 6 weeks.</cdsd:TextContent></Content>"
         "<Class>Consultant Report</Class><SubClass>11488-4^Consult note</SubClass>"
         "<EventDateTime><cdsd:DateTime>2024-01-05T09:30:00</cdsd:DateTime></EventDateTime>"
-        "<AuthorPhysician><cdsd:FirstName>Ann</cdsd:FirstName><cdsd:LastName>Lee</cdsd:LastName>"
-        "</AuthorPhysician><SendingFacility>1234</SendingFacility>"
+        "<AuthorPhysician><cdsd:LastName>^Lee^Ann^^^^</cdsd:LastName></AuthorPhysician>"
+        "<SendingFacility>1234</SendingFacility>"
         "<SendingFacilityReportNumber>MSG-42-TEXT</SendingFacilityReportNumber>"
         "<ResultStatus>S</ResultStatus></ReportsReceived><TransactionInformation>"
         "<MessageUniqueID>MSG-42-TEXT-D12345</MessageUniqueID>"
@@ -157,12 +164,13 @@ def test_unknown_content_is_refused(make_report):
         ("pdf", ".pdf"),
         ("Consult letter.Pdf", ".pdf"),
         (".png", ".png"),
-        (".jpg", ".jpg"),
-        (".jpeg", ".jpg"),
+        (".jpg", ".jpeg"),
+        (".jpeg", ".jpeg"),
+        ("photo.JPG", ".jpeg"),
         (".tif", ".tiff"),
         (".tiff", ".tiff"),
         (".gif", ".gif"),
-        (".txt", ".txt"),
+        (".rtf", ".rtf"),
     ],
 )
 def test_binary_reports_of_each_type_validate_and_round_trip(
@@ -207,7 +215,8 @@ def test_province_codes():
 
 
 def test_file_extensions_are_lower_case_and_dotted():
-    assert file_extension_normalise(" .JPEG ") == ".jpg"
+    assert file_extension_normalise(" .JPEG ") == ".jpeg"
+    assert file_extension_normalise("photo.jpg") == ".jpeg"
     assert file_extension_normalise("scan.TIF") == ".tiff"
     assert file_extension_normalise("rtf") == ".rtf"
 
@@ -231,24 +240,40 @@ def test_text_is_normalised_to_nfc_so_accents_match_the_chart():
     assert xml_text_clean(decomposed).text == "Hélène François"
 
 
-def test_markup_travels_as_literal_text(make_report, hrm_schema):
-    text = "<b>Urgent</b> & <script>x</script> &amp; &lt;"
+def test_markup_reads_as_typed_but_cannot_act_as_markup_in_oscar(make_report, hrm_schema):
+    # OSCAR prints TextContent into its page without escaping it: an invisible mark after each
+    # "<" or "&" that would start a tag or a character reference keeps it plain text.
+    text = "<b>Urgent</b> & <script>x</script> &amp; &lt; &#60; BP < 120, a<3, R&D, AT&T"
     xml = report_build(make_report(content=ReportText(text), patient={"last_name": "O'Brien <b>&"}))
     report_validate(xml, hrm_schema)
-    assert b"&lt;b&gt;Urgent&lt;/b&gt; &amp; &lt;script&gt;" in xml
     parsed = report_parse(xml)
-    assert parsed.text == text
+    assert parsed.text == (
+        f"<{WJ}b>Urgent<{WJ}/b> & <{WJ}script>x<{WJ}/script> &{WJ}amp; &{WJ}lt; &{WJ}#60; "
+        "BP < 120, a<3, R&D, AT&T"
+    )
+    assert parsed.text.replace(WJ, "") == text  # what the clinician reads
+    assert MARKUP_PATTERN.search(parsed.text) is None
     assert parsed.patient_last_name == "O'Brien <b>&"
 
 
-def test_report_cleanups_tell_the_author_what_was_removed(make_report):
-    report = make_report(content=ReportText("Plan\x00 A\x1b"), patient={"first_name": "Hél\x01ène"})
-    assert report_cleanups(report) == [
-        "2 invisible control character(s) that an HRM file cannot carry were removed from the "
-        "message text.",
-        "1 invisible control character(s) were removed from the patient's first name.",
-    ]
-    assert report_cleanups(make_report()) == []
+def test_text_preparation_tells_the_author_what_changed():
+    prepared = emr_text_prepare("  Plan\x00 A\x1b <i>now</i>  \n")
+    assert prepared.text == f"Plan A <{WJ}i>now<{WJ}/i>"
+    assert prepared.changes == (
+        "2 invisible control character(s) that cannot be sent to EMRs were removed.",
+        "2 place(s) where a < or & would have started formatting in an EMR got an invisible "
+        "mark, so every EMR shows the text exactly as typed.",
+    )
+    assert emr_text_prepare(prepared.text) == (prepared.text, ())  # idempotent
+    assert emr_text_prepare("Seen today.") == ("Seen today.", ())
+    removed = "2 invisible control character(s) that cannot be sent to EMRs were removed."
+    assert emr_text_prepare("\x00\x01 \x0b") == ("", (removed,))
+
+
+def test_the_author_is_written_as_hrm_writes_it():
+    assert author_name_hrm("Ann", "Lee") == "^Lee^Ann^^^^"
+    assert author_name_hrm(" François\x01", "Lee^Smith ") == "^Lee Smith^François^^^^"
+    assert len(author_name_hrm("A", "B").split("^")) == 7
 
 
 # --- property tests -----------------------------------------------------------------------------
@@ -283,6 +308,11 @@ SPECIALS = [
     "Ñ",
     "ß",
     "😀",
+    "𝓐",
+    "שלום",
+    "مرحبا",
+    "\u202e",
+    "\u200f",
     "'",
     '"',
     " ",
@@ -300,7 +330,11 @@ def test_any_names_build_a_valid_file_that_reads_back_cleaned(
     make_report, hrm_schema, first, last, author, recipient
 ):
     cleaned = [xml_text_clean(name).text for name in (first, last, author, recipient)]
-    assume(all(name.strip() and len(name) <= 50 for name in cleaned))
+    assume(all(name.strip() for name in cleaned))
+    # The limits the entry forms enforce, counted as the receivers count (UTF-16 units).
+    assume(utf16_length(cleaned[0]) <= 50 and utf16_length(cleaned[1]) <= 50)
+    assume(2 * utf16_length(cleaned[2].replace("^", " ").strip()) <= 54)
+    assume(utf16_length(cleaned[3]) <= 60)
     report = make_report(
         patient={"first_name": first, "last_name": last},
         author={"first_name": author, "last_name": author},
@@ -312,21 +346,54 @@ def test_any_names_build_a_valid_file_that_reads_back_cleaned(
     assert [
         parsed.patient_first_name,
         parsed.patient_last_name,
-        parsed.author_first_name,
+        parsed.author_last_name,
         parsed.recipient_last_name,
-    ] == cleaned
+    ] == [*cleaned[:2], author_name_hrm(author, author), cleaned[3]]
+
+
+@PROPERTY
+@given(prefix=st.text(st.characters(categories=["L"]), max_size=20), wide=st.integers(26, 45))
+def test_names_too_long_as_the_emrs_count_them_are_refused_in_words(
+    make_report, hrm_schema, prefix, wide
+):
+    # 26 emoji are 26 characters for the schema (which allows 50) but 52 for Java's validators.
+    name = prefix + "😀" * wide
+    assert utf16_length(xml_text_clean(name).text) > 50
+    problems = problems_of(report_build(make_report(patient={"last_name": name})), hrm_schema)
+    assert mentions(problems, "the patient's legal last name is too long")
 
 
 @PROPERTY
 @given(text=messy_text)
 def test_any_text_builds_a_valid_file_with_its_line_breaks(make_report, hrm_schema, text):
+    text = f"Plan:{text}."  # the ends are trimmed; keep the breaks inside
     xml = report_build(make_report(content=ReportText(text)))
     report_validate(xml, hrm_schema)
     parsed = report_parse(xml).text
-    assert parsed == xml_text_clean(text, multiline=True).text
+    assert parsed == emr_text_prepare(text).text
+    assert parsed.replace(WJ, "") == xml_text_clean(text, multiline=True).text.replace(WJ, "")
     line_breaks = len(re.findall("\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]", text))
     assert parsed.count("\n") == line_breaks
     assert "\r" not in parsed
+    assert MARKUP_PATTERN.search(parsed) is None
+
+
+@PROPERTY
+@given(text=messy_text)
+def test_text_that_cleans_to_nothing_never_makes_an_empty_report(make_report, hrm_schema, text):
+    prepared = emr_text_prepare(text).text
+    xml = report_build(make_report(content=ReportText(text)))
+    if prepared:
+        report_validate(xml, hrm_schema)
+    else:
+        assert mentions(problems_of(xml, hrm_schema), "the message text is empty")
+
+
+def test_a_megabyte_of_text_travels_whole(make_report, hrm_schema):
+    text = ("Ligne é 😀 <b> & שלום \u202e\r\n" * 40_000)[: 1024 * 1024]
+    xml = report_build(make_report(content=ReportText(text)))
+    report_validate(xml, hrm_schema)
+    assert report_parse(xml).text == emr_text_prepare(text).text
 
 
 @PROPERTY
@@ -346,7 +413,7 @@ def test_any_file_builds_a_valid_binary_report(make_pdf_report, hrm_schema, exte
     professional_id=st.from_regex(r"[DN][1-9][0-9]{0,7}", fullmatch=True),
     report_class=st.sampled_from(REPORT_CLASSES),
     sex=st.sampled_from("MFOU"),
-    born=st.dates(min_value=date(1900, 1, 1), max_value=date(2030, 12, 31)),
+    born=st.dates(min_value=date(1800, 1, 1), max_value=date(2025, 12, 31)),
     sent=st.datetimes(
         min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
     ),
@@ -407,8 +474,8 @@ def test_any_valid_fields_build_a_valid_file_that_reads_back(
 def test_schema_errors_come_in_plain_words_with_the_raw_detail_appended(make_report, hrm_schema):
     problems = problems_of(report_build(make_report(patient={"first_name": "x" * 51})), hrm_schema)
     assert problems == [
-        "the patient's legal first name is too long: it has 51 characters, at most 50 are "
-        "allowed [schema: Element '{cds_dt}Part': [facet 'maxLength'] The value has a length of "
+        "the patient's legal first name is too long: it has 51 characters as the EMRs count "
+        "them, at most 50 are allowed [schema: Element '{cds_dt}Part': [facet 'maxLength'] The value has a length of "
         "'51'; this exceeds the allowed maximum length of '50'. (line 1)]"
     ]
 
@@ -723,9 +790,16 @@ def test_row_11_attachment_is_a_lower_case_dotted_binary_report(make_pdf_report,
     assert node(received, "cds:FileExtensionAndVersion").text == ".pdf"
     assert base64.b64decode(node(received, "cds:Content/cdsd:Media").text).startswith(b"%PDF")
 
-    for extension in (".PDF", "pdf", ".p df", ""):
+    for extension in (".PDF", "pdf", ".p df"):
         bad = mutate(xml, set_text(f"{RR}/cds:FileExtensionAndVersion", extension))
         assert mentions(problems_of(bad, hrm_schema), "must be lower case with its leading dot")
+    # Only OntarioMD's data-dictionary extensions: Open-O refuses .jpg, .tif, .txt and others.
+    assert BINARY_FILE_EXTENSIONS == (".pdf", ".tiff", ".rtf", ".jpeg", ".gif", ".png", ".html")
+    for extension in (".jpg", ".tif", ".txt", ".doc"):
+        bad = mutate(xml, set_text(f"{RR}/cds:FileExtensionAndVersion", extension))
+        assert mentions(problems_of(bad, hrm_schema), "(OntarioMD's data dictionary")
+    not_a_jpeg = report_build(make_pdf_report(content=ReportFile(PDF, ".jpeg")))
+    assert mentions(problems_of(not_a_jpeg, hrm_schema), "its content is not a JPEG")
     not_a_pdf = report_build(make_pdf_report(content=ReportFile(b"<html>", ".pdf")))
     assert mentions(problems_of(not_a_pdf, hrm_schema), "its content is not a PDF")
     not_a_png = report_build(make_pdf_report(content=ReportFile(PDF, ".png")))
@@ -749,10 +823,16 @@ def test_row_12_typed_text_is_plain_text_with_line_breaks(make_report, hrm_schem
     report_validate(xml, hrm_schema)
     received = node(etree.fromstring(xml), RR)
     assert node(received, "cds:Format").text == "Text"
-    assert node(received, "cds:FileExtensionAndVersion").text == ".txt"
+    assert node(received, "cds:FileExtensionAndVersion").text == "From OMD Report Manager"
+    assert TEXT_FILE_EXTENSION == "From OMD Report Manager"
     assert node(received, "cds:Content/cdsd:TextContent").text == (
-        "Dear Dr Patel,\n\nSeen today.\tBP 120/80\nPlan: <b>MRI</b> & review.\n"
+        f"Dear Dr Patel,\n\nSeen today.\tBP 120/80\nPlan: <{WJ}b>MRI<{WJ}/b> & review."
     )
+    for extension in (".txt", "From OMD report manager", "txt"):
+        bad = mutate(xml, set_text(f"{RR}/cds:FileExtensionAndVersion", extension))
+        assert mentions(problems_of(bad, hrm_schema), "must be 'From OMD Report Manager'")
+    with_markup = mutate(xml, set_text(f"{RR}/cds:Content/cdsd:TextContent", "Plan: <b>MRI</b>"))
+    assert mentions(problems_of(with_markup, hrm_schema), "OSCAR would show as formatting")
     assert b"&#13;" not in xml and b"\r" not in xml
     assert mentions(
         problems_of(mutate(xml, set_text(f"{RR}/cds:Format", "Binary")), hrm_schema),

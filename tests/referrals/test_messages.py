@@ -197,6 +197,8 @@ def test_characters_emrs_cannot_receive_are_removed_and_the_author_told(
         f"/referrals/{referral.pk}/messages/", {"text": "BP\x07 120/80\x01.\nPlan: <b>&</b> rest"}
     )
     assert response.status_code == 302
-    assert Message.objects.get().text == "BP 120/80.\nPlan: <b>&</b> rest"
+    # Stored as every EMR shows it: markup reads as typed but cannot act as markup in OSCAR.
+    assert Message.objects.get().text == "BP 120/80.\nPlan: <\u2060b>&<\u2060/b> rest"
     page = client.get(response["Location"]).content.decode()
     assert "2 invisible control character(s) that cannot be sent to EMRs were removed" in page
+    assert "2 place(s) where a &lt; or &amp; would have started formatting in an EMR" in page

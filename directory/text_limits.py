@@ -1,0 +1,86 @@
+"""Limits on what people type, counted the way the receiving EMRs count.
+
+HRM files carry names in fields the v1.1.2 schema limits (a patient's name part 50 characters, a
+clinician's name 60), and the EMRs that validate them are Java programs: they count UTF-16 code
+units, so a character outside Unicode's basic plane (many emoji, some CJK, mathematical letters)
+counts twice. A limit enforced where the value is typed, counted that way, means nothing accepted
+at entry fails later at delivery.
+"""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.deconstruct import deconstructible
+
+PATIENT_NAME_MAX = 50  # LegalName FirstName/LastName Part
+CLINICIAN_NAME_MAX = 60  # Provider FirstName/LastName
+# The author travels as HRM's caret name in one 60-character field, ``^Last^First^^^^``: six
+# carets and both names.
+AUTHOR_NAMES_MAX = 60 - 6
+EARLIEST_BIRTH_DATE = datetime.date(1800, 1, 1)  # Open-O refuses earlier dates of birth
+
+
+def utf16_length(text: str) -> int:
+    """The length of ``text`` as Java (and so Open-O, OSCAR and Juno) counts it."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _counted(text: str) -> str:
+    return " ".join(text.split())
+
+
+@deconstructible
+class Utf16MaxLengthValidator:
+    """At most ``limit`` characters as the EMRs count them, with a message that says so."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __call__(self, value: str) -> None:
+        length = utf16_length(_counted(value or ""))
+        if length > self.limit:
+            raise ValidationError(
+                "At most %(limit)d characters, as the EMRs that receive HRM reports count them; "
+                "this has %(length)d (some symbols and emoji count as two).",
+                code="too_long_for_emr",
+                params={"limit": self.limit, "length": length},
+            )
+
+    def __eq__(self, other):
+        return isinstance(other, Utf16MaxLengthValidator) and other.limit == self.limit
+
+
+def clinician_name_validate(value: str) -> None:
+    """A clinician's name travels inside HRM's caret-separated author name: no ``^`` in it."""
+    if "^" in (value or ""):
+        raise ValidationError(
+            "A name cannot contain ^ (HRM uses it to separate the parts of a name).",
+            code="caret_in_name",
+        )
+
+
+def author_names_validate(first_name: str, last_name: str) -> None:
+    """First and last name together fit HRM's author field (``^Last^First^^^^``, 60 characters)."""
+    length = utf16_length(_counted(first_name or "")) + utf16_length(_counted(last_name or ""))
+    if length > AUTHOR_NAMES_MAX:
+        raise ValidationError(
+            "First and last name together may have at most %(limit)d characters, as the EMRs "
+            "that receive HRM reports count them (they show the author from one 60-character "
+            "field); these have %(length)d.",
+            code="author_name_too_long",
+            params={"limit": AUTHOR_NAMES_MAX, "length": length},
+        )
+
+
+def birth_date_validate(value: datetime.date) -> None:
+    """A date of birth EMRs accept: from 1800 to today (Open-O refuses the others)."""
+    if value is None:
+        return
+    if value < EARLIEST_BIRTH_DATE:
+        raise ValidationError(
+            "A date of birth before 1800 is not accepted by the EMRs that receive HRM reports.",
+            code="birth_date_too_early",
+        )
+    if value > timezone.localdate():
+        raise ValidationError("A date of birth cannot be in the future.", code="birth_date_future")
