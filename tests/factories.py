@@ -87,3 +87,15 @@ def make_world() -> SimpleNamespace:
     w.cardiology = make_listing(hospital, "St. Brigid's Cardiology")
     w.stranger_listing = make_listing(elsewhere, "Unrelated Clinic Listing")
     return w
+
+
+# The smallest JFIF file libmagic calls image/jpeg: a JPEG as a scanner would name it, ".jpg".
+JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
+
+
+def jpeg_upload(name="wound photo.jpg"):
+    return SimpleUploadedFile(name, JPEG_BYTES, "image/jpeg")
+
+
+def text_upload(name="notes.txt", text="Blood pressure 120/80\r\nPlan: echo", encoding="utf-8"):
+    return SimpleUploadedFile(name, text.encode(encoding), "text/plain")

@@ -98,3 +98,30 @@ def test_only_the_author_sees_why_there_is_no_icon(live, client_for):
     for page in (author_page, other_page):
         assert f'id="hrm-status-{message.pk}" data-hrm-icon="none"' in page
         assert "Sent to EMR via HRM" not in page and "HRM delivery failed" not in page
+
+
+def test_two_stakeholder_listings_with_one_professional_id_get_one_set_of_reports(live):
+    # One clinician with two listings, the referral forwarded between them.
+    world = live.world
+    world.intake_listing.clinician_first_name = "Alice"
+    world.intake_listing.clinician_surname = "Nguyen"
+    world.intake_listing.clinician_professional_id = "D12345"  # the practice listing's too
+    world.intake_listing.save()
+    message = post(world.specialist, live.referral, text="Letter attached", files=[pdf_upload()])
+    reports = list(message.hrm_reports.all())
+    assert len(reports) == 2  # text and PDF, once
+    assert {r.deliver_to_user_id for r in reports} == {"D12345"}
+    assert {r.recipient for r in reports} == {world.practice_listing}
+
+
+def test_a_stakeholder_with_the_authors_own_professional_id_gets_no_copy(live):
+    world = live.world
+    world.cardiology.clinician_professional_id = "D12345"  # the practice listing's clinician
+    world.cardiology.save()
+    world.intake_listing.clinician_professional_id = ""
+    world.intake_listing.save()
+    message = post(world.specialist, live.referral, text="Note")
+    assert (
+        "The only stakeholders live on HRM have the Professional ID of the listing you write for "
+        "(CPSO 12345)" in reasons_for(message)
+    )

@@ -15,7 +15,7 @@ from hrm.services.reports import message_reports_create, report_xml_ensure
 from referrals import services
 from referrals.sample_files import consultation_letter_pdf
 
-from ..factories import pdf_upload
+from ..factories import JPEG_BYTES, jpeg_upload, make_referral, pdf_upload, text_upload
 
 
 @pytest.fixture
@@ -207,3 +207,93 @@ def test_hrm_export_skips_reports_not_built_yet(letter_message, recipients, tmp_
     assert "Exported 1 report to" in out.getvalue()
     assert "3 report(s) not built yet" in out.getvalue()
     assert [p.name for p in tmp_path.iterdir()] == [f"{rows[0].transaction_id}.xml"]
+
+
+# --- what Open-O, OSCAR and Juno need of a message's reports -------------------------------------
+
+
+def parts_of(rows, recipient):
+    return [report_parse(bytes(row.xml)) for row in rows if row.recipient == recipient]
+
+
+def test_each_part_of_a_message_has_its_own_event_time(world, referral, recipients, settings):
+    # HRM-FORMAT.md 11.4 and row 22: OSCAR and Open-O hide a report that shares its
+    # EventDateTime with another for the same patient, as a "changed version" of it.
+    message = services.message_post(
+        referral=referral,
+        author=world.specialist,
+        text="Seen today.",
+        files=[pdf_upload(), jpeg_upload(), text_upload()],
+    )
+    rows = build_all(message, recipients)
+    for recipient in recipients:
+        times = [parsed.event_datetime for parsed in parts_of(rows, recipient)]
+        assert len(times) == 4 and len(set(times)) == 4
+    # Every recipient of one part gets the same time: one letter to N recipients is N files that
+    # differ only in TransactionInformation (OSCAR's "same report, another recipient").
+    by_part = {}
+    for row in rows:
+        parsed = report_parse(bytes(row.xml))
+        by_part.setdefault(row.attachment_id, set()).add(parsed.event_datetime)
+    assert all(len(times) == 1 for times in by_part.values())
+    for row in HrmReport.objects.all():
+        report_validate(bytes(row.xml), settings.HRM_SCHEMA)
+
+
+def test_row_22_no_two_reports_to_one_recipient_for_one_patient_share_an_event_time(
+    world, referral, recipients
+):
+    # Two messages in the same second, and a second referral for the same patient.
+    other = make_referral(world.referrer, world.practice_listing, world.cardiology)
+    messages = [
+        services.message_post(referral=referral, author=world.specialist, text="First."),
+        services.message_post(
+            referral=referral, author=world.specialist, text="Second.", files=[pdf_upload()]
+        ),
+        services.message_post(referral=other, author=world.specialist, text="Third."),
+    ]
+    second = messages[0].created_at.replace(microsecond=0)
+    from referrals.models import Message
+
+    Message.objects.filter(pk__in=[m.pk for m in messages]).update(created_at=second)
+    rows = []
+    for message in messages:
+        message.refresh_from_db()
+        rows += build_all(message, recipients)
+    for recipient in recipients:
+        times = [parsed.event_datetime for parsed in parts_of(rows, recipient)]
+        assert len(times) == 4 and len(set(times)) == 4, times
+
+
+def test_a_jpeg_travels_with_the_data_dictionary_extension(world, referral, recipients):
+    message = services.message_post(
+        referral=referral, author=world.specialist, files=[jpeg_upload()]
+    )
+    (parsed,) = parts_of(build_all(message, recipients[:1]), recipients[0])
+    assert (parsed.format, parsed.file_extension) == ("Binary", ".jpeg")
+    assert parsed.file_data == JPEG_BYTES
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "utf-16"])
+def test_a_plain_text_file_travels_as_a_text_report(
+    world, referral, recipients, encoding, settings
+):
+    # HRM carries no .txt file (Open-O refuses it): the file's text becomes a text report.
+    upload = text_upload("Notes é.txt", "Tension 120/80\r\nPlan: <b>écho</b> & suivi", encoding)
+    message = services.message_post(referral=referral, author=world.specialist, files=[upload])
+    rows = build_all(message, recipients[:1])
+    (parsed,) = parts_of(rows, recipients[0])
+    assert (parsed.format, parsed.file_extension) == ("Text", "From OMD Report Manager")
+    assert parsed.text == (
+        "Attached file: Notes é.txt\n\nTension 120/80\nPlan: <\u2060b>écho<\u2060/b> & suivi"
+    )
+    report_validate(bytes(rows[0].xml), settings.HRM_SCHEMA)
+
+
+def test_text_that_is_only_debris_is_no_text_report(world, referral, recipients):
+    message = services.message_post(
+        referral=referral, author=world.specialist, text="\x00\x01\u2028 \x0b", files=[pdf_upload()]
+    )
+    assert message.text == ""
+    rows = build_all(message, recipients[:1])
+    assert [row.attachment_id for row in rows] == [message.attachments.get().pk]

@@ -475,8 +475,8 @@ def test_schema_errors_come_in_plain_words_with_the_raw_detail_appended(make_rep
     problems = problems_of(report_build(make_report(patient={"first_name": "x" * 51})), hrm_schema)
     assert problems == [
         "the patient's legal first name is too long: it has 51 characters as the EMRs count "
-        "them, at most 50 are allowed [schema: Element '{cds_dt}Part': [facet 'maxLength'] The value has a length of "
-        "'51'; this exceeds the allowed maximum length of '50'. (line 1)]"
+        "them, at most 50 are allowed [schema: Element '{cds_dt}Part': [facet 'maxLength'] "
+        "The value has a length of '51'; this exceeds the allowed maximum length of '50'. (line 1)]"
     ]
 
 
@@ -944,3 +944,42 @@ def test_row_18_one_letter_to_n_recipients_differs_only_in_transaction_informati
     blank_id = re.compile(rb"<MessageUniqueID>.*?</MessageUniqueID>")
     assert blank_id.sub(b"", again) == blank_id.sub(b"", files[0])
     assert again != files[0]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{DEMO}/cds:Names/cdsd:LegalName/cdsd:FirstName/cdsd:Part",
+        f"{DEMO}/cds:HealthCard/cdsd:ProvinceCode",
+        f"{DEMO}/cds:UniqueVendorIdSequence",
+        f"{DEMO}/cds:PersonStatusCode",
+        f"{RR}/cds:FileExtensionAndVersion",
+        f"{RR}/cds:Content/cdsd:TextContent",
+        f"{RR}/cds:SendingFacilityReportNumber",
+        f"{RR}/cds:AuthorPhysician/cdsd:LastName",
+        f"{TI}/cds:MessageUniqueID",
+        f"{TI}/cds:DeliverToUserID",
+        f"{TI}/cds:Provider/cdsd:LastName",
+    ],
+)
+def test_row_21_no_element_present_but_empty(make_report, hrm_schema, path):
+    # Open-O's HRMXmlValidator refuses a file with a required element present but empty.
+    xml = mutate(report_build(make_report()), set_text(path, "  "))
+    problems = problems_of(xml, hrm_schema)
+    assert any(words in problem for problem in problems for words in ("empty", "missing", "must"))
+
+
+def test_row_21_every_element_of_a_built_file_has_content(make_report, make_pdf_report):
+    for report in (make_report(), make_pdf_report()):
+        root = etree.fromstring(report_build(report))
+        leaves = [element for element in root.iter() if not len(element)]
+        assert leaves and all((element.text or "").strip() for element in leaves)
+
+
+def test_row_21_date_of_birth_from_1800_to_today(make_report, hrm_schema):
+    today = datetime.now(UTC).date()
+    for born in (date(1800, 1, 1), date(1931, 12, 31)):
+        report_validate(report_build(make_report(patient={"date_of_birth": born})), hrm_schema)
+    for born in (date(1799, 12, 31), today + timedelta(days=2), date(2999, 1, 1)):
+        xml = report_build(make_report(patient={"date_of_birth": born}))
+        assert mentions(problems_of(xml, hrm_schema), "must be between 1800 and today")
