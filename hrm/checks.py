@@ -6,7 +6,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from directory.text_limits import utf16_length
 from hrm.crypto import key_from_hex
+from hrm.report_xml import REPORT_CLASSES
 
 
 @register(Tags.compatibility)
@@ -17,6 +19,24 @@ def hrm_settings_check(app_configs, **kwargs):
     if not 1 <= len(settings.HRM_SENDING_FACILITY) <= 4:
         problems.append(
             Error("HRM_SENDING_FACILITY must be 1 to 4 characters (OntarioMD's ID).", id="hrm.E002")
+        )
+    if settings.HRM_REPORT_CLASS not in REPORT_CLASSES:
+        problems.append(
+            Error(
+                f"HRM_REPORT_CLASS must be one of {', '.join(REPORT_CLASSES)} (spelled exactly, "
+                "or every report fails validation).",
+                id="hrm.E006",
+            )
+        )
+    subclass = settings.HRM_REPORT_SUBCLASS
+    parts = subclass.split("^")
+    if utf16_length(subclass) > 60 or len(parts) > 2 or (len(parts) == 2 and not parts[1]):
+        problems.append(
+            Error(
+                "HRM_REPORT_SUBCLASS must be at most 60 characters, plain text or code^description "
+                "with a description after the caret (OSCAR shows the part after it).",
+                id="hrm.E007",
+            )
         )
     if settings.HRM_AES_KEY:
         try:

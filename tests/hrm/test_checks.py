@@ -25,3 +25,13 @@ def test_deploy_check_wants_an_aes_key(settings):
     assert "hrm.W002" in ids(include_deployment_checks=True)
     settings.HRM_AES_KEY = "00112233445566778899aabbccddeeff"
     assert "hrm.W002" not in ids(include_deployment_checks=True)
+
+
+def test_a_report_class_or_subclass_every_report_would_fail_on_is_named(settings):
+    settings.HRM_REPORT_CLASS = "Consultation Report"
+    settings.HRM_REPORT_SUBCLASS = "11488-4^"
+    assert {"hrm.E006", "hrm.E007"} <= ids()
+    settings.HRM_REPORT_CLASS = "Other Letter"
+    settings.HRM_REPORT_SUBCLASS = "^" + "𝓒" * 30  # 61 units as the EMRs count
+    found = ids()
+    assert "hrm.E006" not in found and "hrm.E007" in found
