@@ -74,7 +74,8 @@ def test_a_text_report_is_escaped_with_its_line_breaks_and_a_pdf_is_a_download(
 ):
     url = reverse("hrm_sandbox:provider_inbox", args=[filed["text"].provider_id])
     page = reader.get(url).content.decode()
-    assert "Seen today &lt;b&gt;&amp;&lt;/b&gt; booked.\nPlan: echo." in page
+    # As the EMR received it: the markup guarded by an invisible word joiner, then escaped.
+    assert "Seen today &lt;\u2060b&gt;&amp;&lt;\u2060/b&gt; booked.\nPlan: echo." in page
     assert "<b>&</b>" not in page
     assert filed["text"].message_unique_id in page
     assert "Linked to chart #" in page and "Not linked to a patient" not in page

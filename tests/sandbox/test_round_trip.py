@@ -18,6 +18,7 @@ from django.db import connection
 
 from hrm.crypto import report_encrypt
 from hrm.models import HrmReport
+from hrm.report_xml import emr_text_prepare
 from hrm.sandbox.models import EmrDocument, EmrProvider, EmrRetrievalLog
 from hrm.sandbox.services import sandbox_charts_sync, sandbox_poll
 from hrm.sandbox.sftp_server import SandboxSftpServer
@@ -67,7 +68,7 @@ def test_text_and_pdf_arrive_in_each_live_stakeholders_inbox_as_two_reports(live
         documents = {d.format: d for d in provider.documents.select_related("patient")}
         assert sorted(documents) == ["Binary", "Text"], professional_id
         text, letter = documents["Text"], documents["Binary"]
-        assert text.text == TEXT
+        assert text.text == emr_text_prepare(TEXT).text
         assert bytes(letter.file_data) == pdf and letter.file_extension == ".pdf"
         for document in (text, letter):
             chart = document.patient
