@@ -4,8 +4,11 @@ from django.contrib import admin, messages
 from django.template.defaultfilters import truncatechars
 from django.utils import timezone
 
+from directory.professional_id import professional_id_display
+
+from .admin_console import HrmAttemptInline, bulk_resend_redirect
 from .models import HrmMessageDecision, HrmReport
-from .services.delivery import report_resend, reports_enqueue
+from .services.delivery import reports_enqueue
 
 
 @admin.register(HrmReport)
@@ -15,7 +18,7 @@ class HrmReportAdmin(admin.ModelAdmin):
         "referral_link",
         "part",
         "recipient_name",
-        "deliver_to_user_id",
+        "recipient_id_shown",
         "status",
         "attempts",
         "last_attempt_at",
@@ -35,6 +38,7 @@ class HrmReportAdmin(admin.ModelAdmin):
     exclude = ["xml"]
     readonly_fields = [f.name for f in HrmReport._meta.fields if f.name != "xml"] + ["file_size"]
     actions = ["resend_failed", "enqueue_queued_now"]
+    inlines = [HrmAttemptInline]
 
     def get_queryset(self, request):
         # The report bytes can be megabytes per row; the list never needs them.
@@ -50,6 +54,10 @@ class HrmReportAdmin(admin.ModelAdmin):
     def referral_link(self, report):
         return f"#{report.message.referral_id}, message {report.message_id}"
 
+    @admin.display(description="Professional ID", ordering="deliver_to_user_id")
+    def recipient_id_shown(self, report):
+        return professional_id_display(report.deliver_to_user_id)
+
     @admin.display(description="Part")
     def part(self, report):
         return report.part_label
@@ -64,10 +72,8 @@ class HrmReportAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-send the selected failed reports (same Transaction ID)")
     def resend_failed(self, request, queryset):
-        failed = queryset.filter(status=HrmReport.Status.FAILED)
-        count = sum(report_resend(report=report, by=request.user) for report in failed)
-        skipped = queryset.count() - count
-        self.message_user(request, f"Re-sending {count} report(s); {skipped} were not failed.")
+        # To the confirmation page: how many, a reason, batches (hrm/admin_console.py).
+        return bulk_resend_redirect(queryset)
 
     @admin.action(description="Hand the selected queued reports to the workers now")
     def enqueue_queued_now(self, request, queryset):

@@ -3,7 +3,9 @@
 from celery import shared_task
 from django.conf import settings
 
+from hrm.services.alerts import alerts_digest_send
 from hrm.services.delivery import Outcome, report_deliver, reports_deliver, reports_redrive
+from hrm.services.health import hrm_dispatch_paused, hrm_redrive_paused
 from hrm.transport_config import transport_get
 
 
@@ -17,6 +19,8 @@ from hrm.transport_config import transport_get
     time_limit=settings.HRM_TASK_TIME_LIMIT,
 )
 def report_deliver_task(self, report_id: int) -> str:
+    if hrm_dispatch_paused():
+        return "paused"  # HRM is down: the row stays queued, the re-drive brings it back
     result = report_deliver(report_id, transport_get())
     if (
         result.outcome is Outcome.RETRY
@@ -29,6 +33,8 @@ def report_deliver_task(self, report_id: int) -> str:
 
 @shared_task(ignore_result=True)
 def reports_redrive_task() -> int:
+    if hrm_redrive_paused():
+        return 0
     return len(reports_redrive())
 
 
@@ -41,9 +47,16 @@ def reports_redrive_task() -> int:
 )
 def reports_deliver_task(report_ids: list[int]) -> None:
     """A few reports (usually one message's) over one connection; each retry goes on alone."""
+    if hrm_dispatch_paused():
+        return
     for report_id, result in reports_deliver(report_ids, transport_get()).items():
         if (
             result.outcome is Outcome.RETRY
             and result.retry_in <= settings.HRM_RETRY_MAX_COUNTDOWN_SECONDS
         ):
             report_deliver_task.apply_async((report_id,), countdown=result.retry_in)
+
+
+@shared_task(ignore_result=True)
+def alerts_digest_task() -> int:
+    return len(alerts_digest_send())
