@@ -34,13 +34,21 @@ cleanup() {
   kill "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
   # The broker last, so nothing is left talking to it.
-  if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; fi
+  if [ -n "$redis_pid" ]; then
+    kill "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+  fi
   if [ -n "$redis_dir" ]; then rm -rf "$redis_dir"; fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 if [ -z "${CELERY_BROKER_URL:-}" ]; then
+  command -v redis-server >/dev/null || {
+    echo "The demo starts a Redis of its own: install redis-server, or set CELERY_BROKER_URL."
+    exit 1
+  }
   # A Unix socket only its owner may open, in a short path (a socket's path is limited to ~100
   # bytes, DEMO_DIR may be deeper).
   redis_dir=$(mktemp -d "${TMPDIR:-/tmp}/ereferral-demo-redis.XXXXXX")
@@ -52,7 +60,7 @@ if [ -z "${CELERY_BROKER_URL:-}" ]; then
     sleep 0.1
   done
   redis-cli -s "$redis_dir/redis.sock" ping 2>/dev/null | grep -q PONG ||
-    { cat "$DEMO_DIR/redis.log"; echo "The demo's Redis did not start."; exit 1; }
+    { cat "$DEMO_DIR/redis.log" || true; echo "The demo's Redis did not start."; exit 1; }
   export CELERY_BROKER_URL="redis+socket://$redis_dir/redis.sock"
 fi
 
