@@ -12,18 +12,23 @@ fi
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 if [ ! -x .venv/bin/python ]; then
+  echo "Creating the virtualenv in .venv ($("$PYTHON" --version))..."
   "$PYTHON" -m venv .venv
 fi
 mkdir -p var
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   # pip's build chatter goes to a log; it is shown only if the install fails.
+  echo "Installing the packages pinned in pyproject.toml into .venv (about 90 s the first time;"
+  echo "progress in var/pip-install.log)..."
+  started=$SECONDS
   if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
-         .venv/bin/python -m pip install --quiet -e ".[dev]"; } >var/pip-install.log 2>&1; then
+         .venv/bin/python -m pip install --progress-bar off -e ".[dev]"; } >var/pip-install.log 2>&1; then
     cat var/pip-install.log
+    echo "Installing the packages failed (the log above is var/pip-install.log)."
     exit 1
   fi
   rm -f .venv/.installed-*
   touch "$stamp"
+  echo "Packages installed in $((SECONDS - started)) s."
 fi
-mkdir -p var

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import environ
 
+from config.email_url import email_url_config
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = BASE_DIR / "var"
 
@@ -94,6 +96,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files browsers ask for at the site's root (/favicon.ico), served by WhiteNoise with or without
+# DEBUG, before any view or sign-in check.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 # Attachments hold patient information: they live outside any public URL and are streamed only
 # through views that check the reader is a stakeholder of the referral.
@@ -112,9 +117,12 @@ REFERRAL_ATTACHMENTS_MAX_BYTES = env.int("REFERRAL_ATTACHMENTS_MAX_BYTES", defau
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+vars().update(email_url_config(env.str("EMAIL_URL", default="consolemail://"), BASE_DIR))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="eReferral <no-reply@ereferral.local>")
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Base of the links in emails and logs. Without SITE_URL, the local server's address on PORT (the
+# port `runserver`, the demo and gunicorn are given).
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
+SITE_URL = SITE_URL.rstrip("/")
 
 # A clinical workstation is often shared: short sessions that end after inactivity.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=30 * 60)

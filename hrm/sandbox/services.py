@@ -255,7 +255,8 @@ def _locked_document(message_unique_id: str) -> EmrDocument | None:
 
 
 def _refused_log(remote_name: str, words: str, message_unique_id: str = "") -> EmrRetrievalLog:
-    logger.warning("HRM sandbox refused %s: %s", remote_name, words)
+    # The reason stays in the database: it can quote the report (logs carry no patient data).
+    logger.warning("HRM sandbox refused %s (the reason is in the retrieval log)", remote_name)
     return EmrRetrievalLog.objects.create(
         file_name=remote_name,
         outcome=Outcome.REFUSED,

@@ -2,10 +2,12 @@
 again: everything is looked up by a natural key first."""
 
 import datetime
+import sys
 import uuid
 
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from directory.models import Listing, Site, User
@@ -18,6 +20,7 @@ from referrals.sample_files import consultation_letter_pdf
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 (a published demo login, never a real account)
 _NAMESPACE = uuid.UUID("6f1f7a52-8d1e-4a55-9a53-3e0c2a1f0d11")
+PRODUCTION_SETTINGS = "config.settings.production"
 
 SITES = [
     ("Maple Family Health Team", Site.Kind.CLINIC, "frontdesk@maple-fht.example"),
@@ -84,6 +87,14 @@ class Command(BaseCommand):
     help = "Create (or complete) the demo sites, clinicians, listings and referrals."
 
     def handle(self, *args, **options):
+        # The production profile, directly or through a site's own settings built on it.
+        if settings.SETTINGS_MODULE == PRODUCTION_SETTINGS or PRODUCTION_SETTINGS in sys.modules:
+            raise CommandError(
+                f"seed_demo refuses to run with the production settings ({PRODUCTION_SETTINGS}): "
+                f"it creates a superuser, 'support', whose password ({DEMO_PASSWORD}) is "
+                "published in the README, and made-up patients. Run it only on the demo's own "
+                "database (scripts/demo.sh does)."
+            )
         with transaction.atomic():
             sites = self._sites()
             users = self._users(sites)

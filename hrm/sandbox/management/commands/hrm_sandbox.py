@@ -14,6 +14,7 @@ import signal
 import threading
 from pathlib import Path
 
+import paramiko
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
@@ -28,6 +29,17 @@ HOST = "127.0.0.1"
 Outcome = EmrRetrievalLog.Outcome
 # Both log every SSH connection at INFO: one poll every few seconds would bury what was filed.
 _CHATTY_LOGGERS = ("asyncssh", "paramiko")
+# Errors whose messages are about the connection or the files, never a report's content.
+_CONNECTION_ERRORS = (OSError, paramiko.SSHException)
+
+
+def _error_words(exc: Exception) -> str:
+    """What the log may say about ``exc``. Logs carry no patient data, the sandbox's included: a
+    database or parsing error can quote a patient's name or health card number, so only its kind
+    is written."""
+    if isinstance(exc, _CONNECTION_ERRORS):
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__} (its message is not logged: it can quote a report's content)"
 
 
 def env_lines(server: SandboxSftpServer, aes_key: str) -> list[str]:
@@ -201,9 +213,11 @@ class Command(BaseCommand):
             result = sandbox_poll(server.login, aes_key)
         except Exception as exc:
             if raise_errors:
-                raise CommandError(f"The HRM sandbox poll failed: {exc}") from exc
+                raise CommandError(f"The HRM sandbox poll failed: {_error_words(exc)}") from exc
             # A real EMR logs the failed poll and tries again at the next one.
-            self.stderr.write(f"The HRM sandbox poll failed, trying again later: {exc!r}")
+            self.stderr.write(
+                f"The HRM sandbox poll failed, trying again later: {_error_words(exc)}"
+            )
             self.stderr.flush()
             return
         self._report(result)
@@ -219,9 +233,13 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     def _describe(self, retrieval: EmrRetrievalLog) -> str:
+        """One line per file, naming no patient (logs carry no patient data): the file name is the
+        Transaction ID, the chart is its number, the reasons stay on the retrieval log page."""
         name, document = retrieval.file_name, retrieval.document
         if retrieval.outcome == Outcome.REFUSED:
-            return self.style.ERROR(f"Refused {name}: {retrieval.error}")
+            # The reason can quote the report (a schema error shows the offending value).
+            page = settings.SITE_URL.rstrip("/") + reverse("hrm_sandbox:log")
+            return self.style.ERROR(f"Refused {name}: not filed; the reason is on {page}")
         if retrieval.outcome == Outcome.DUPLICATE:
             return (
                 f"Duplicate {name}: MessageUniqueID {retrieval.message_unique_id} was already "
@@ -240,6 +258,5 @@ class Command(BaseCommand):
             else "NOT linked to a patient (no chart matches)"
         )
         return self.style.SUCCESS(
-            f"Filed {name}: {document.report_class} ({document.format}) for "
-            f"{document.patient_display}, {inbox}, {chart}."
+            f"Filed {name}: {document.report_class} ({document.format}) {inbox}, {chart}."
         )
