@@ -83,7 +83,8 @@ def bulk_resend_view(request):
     if request.method == "POST" and "confirm" in request.POST:
         try:
             record = bulk_resend(
-                report_ids=plan.failed_ids,
+                # All of the selection: the service decides again under lock what is failed.
+                report_ids=list(reports.values_list("pk", flat=True)),
                 actor=request.user,
                 reason=request.POST.get("reason", ""),
                 selection=selection,

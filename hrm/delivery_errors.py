@@ -37,7 +37,7 @@ SERVICE_CLASSES = frozenset(
     }
 )
 
-_GAVE_UP = re.compile(r"^Gave up after \d+ attempts? over [^.]*\. Last error: ", re.S)
+_GAVE_UP = re.compile(r"^Gave up after \d+ attempts? over [\d.]+ hours?\. Last error: ", re.S)
 
 # First match wins: the most specific wording first.
 _PATTERNS: list[tuple[ErrorClass, re.Pattern]] = [

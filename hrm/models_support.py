@@ -119,6 +119,8 @@ class HrmAlertReport(models.Model):
     error = models.TextField()
 
     class Meta:
+        verbose_name = "report in an HRM alert"
+        verbose_name_plural = "reports in HRM alerts"
         constraints = [
             models.UniqueConstraint(
                 fields=["report", "delivery_started_at"], name="hrm_alert_once_per_failed_delivery"
@@ -144,6 +146,9 @@ class HrmHealth(models.Model):
     down_since = models.DateTimeField(null=True, blank=True)
     paused_until = models.DateTimeField(null=True, blank=True)
     backoff_seconds = models.FloatField(default=0)
+    probe_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the worker probing HRM after a pause went ahead."
+    )
     last_error = models.TextField(blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)

@@ -248,7 +248,7 @@ def alerts_digest_send(now: datetime | None = None) -> list[HrmAlert]:
     now = now or timezone.now()
     with transaction.atomic():
         held = list(
-            HrmAlert.objects.select_for_update(skip_locked=True)
+            HrmAlert.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(kind=Kind.FAILURE, state=State.HELD, created_at__lt=_day_start(now))
             .select_related("message__author_listing__site", "resolved_by")
             .order_by("created_at", "id")

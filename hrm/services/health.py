@@ -54,6 +54,7 @@ def hrm_health_observe(*, outcome: str, error_class: str, recipient: str, error:
             health.last_success_at = now
             down_since = health.down_since
             health.down_since = None
+            health.probe_started_at = None
             health.save()
             if was_down:
                 logger.warning("HRM is reachable again (down since %s)", down_since)
@@ -66,7 +67,6 @@ def hrm_health_observe(*, outcome: str, error_class: str, recipient: str, error:
         health.consecutive_failures += 1
         if recipient and recipient not in health.streak_recipients:
             health.streak_recipients = [*health.streak_recipients, recipient][-50:]
-        previous_failure = health.last_failure_at
         health.last_error = error
         health.last_failure_at = now
         went_down = False
@@ -80,9 +80,10 @@ def hrm_health_observe(*, outcome: str, error_class: str, recipient: str, error:
                 health.down_since = now
                 health.backoff_seconds = settings.HRM_HEALTH_FIRST_PAUSE_SECONDS
                 health.paused_until = now + _pause(health.backoff_seconds)
-        elif previous_failure is None or (now - previous_failure).total_seconds() > 1:
-            # A probe failed (the rest of its batch fails within the same second and does not
-            # count again): wait twice as long before the next one.
+        elif health.probe_started_at is not None:
+            # The probe failed (the rest of its batch, and uploads that were under way when HRM
+            # went down, do not count again): wait twice as long before the next one.
+            health.probe_started_at = None
             health.backoff_seconds = min(
                 max(health.backoff_seconds, 1) * 2, settings.HRM_HEALTH_MAX_PAUSE_SECONDS
             )
@@ -110,7 +111,7 @@ def hrm_dispatch_paused() -> bool:
         return True
     probe = HrmHealth.objects.filter(
         pk=1, state=State.DOWN, paused_until=health.paused_until
-    ).update(paused_until=now + _pause(max(health.backoff_seconds, 1)))
+    ).update(paused_until=now + _pause(max(health.backoff_seconds, 1)), probe_started_at=now)
     return probe == 0
 
 
