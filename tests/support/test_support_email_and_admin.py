@@ -80,9 +80,10 @@ def test_searches_ignore_case_and_accents(world, client_for):
         patient_last_name="Côté",
     )
     make_referral(world.referrer, world.practice_listing, world.cardiology)  # Hélène Tremblay
-    found = lambda q: [
-        r.patient_last_name for r in referral_inbox(world.referrer, folder="sent", query=q)
-    ]  # noqa: E731
+
+    def found(q):
+        return [r.patient_last_name for r in referral_inbox(world.referrer, folder="sent", query=q)]  # noqa: E731
+
     assert found("cote") == ["Côté"]
     assert found("CÔTÉ") == ["Côté"]
     assert found("olivia cote") == ["Côté"]
