@@ -142,10 +142,15 @@ def dashboard_chart(days: list[DayCount], width: int = 720, height: int = 200) -
     """Geometry of the sent/failed bar chart, drawn as inline SVG by the template: two bars a
     day, scaled to the busiest day, with a few gridlines."""
     top = max([d.sent for d in days] + [d.failed for d in days] + [1])
-    step = 10 ** max(len(str(top)) - 1, 0)
-    ceiling = -(-top // step) * step
-    left, bottom, plot_h = 40, 24, height - 34
-    slot = (width - left) / len(days)
+    # A round top whose half is a whole number too: 2, 4, 6, 8, 10, 20, 40, …
+    scale = 1
+    while True:
+        ceiling = next((n * scale for n in (2, 4, 6, 8, 10) if n * scale >= top), None)
+        if ceiling:
+            break
+        scale *= 10
+    left, right, bottom, plot_h = 40, 24, 24, height - 34
+    slot = (width - left - right) / len(days)
     bar_w = max(slot / 2 - 1, 1)
     bars = []
     for n, day in enumerate(days):
@@ -167,7 +172,7 @@ def dashboard_chart(days: list[DayCount], width: int = 720, height: int = 200) -
         for f in (0, 0.5, 1)
     ]
     labels = [
-        {"x": round(left + n * slot + slot / 2, 1), "text": day.day.strftime("%b %d")}
+        {"x": round(left + n * slot + slot / 2, 1), "text": day.day.strftime("%b %-d")}
         for n, day in enumerate(days)
         if n % 5 == 0 or n == len(days) - 1
     ]
@@ -178,5 +183,6 @@ def dashboard_chart(days: list[DayCount], width: int = 720, height: int = 200) -
         "grid": grid,
         "labels": labels,
         "left": left,
+        "right": width - right,
         "axis_y": height - bottom,
     }
