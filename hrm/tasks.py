@@ -1,11 +1,13 @@
 """Celery tasks: thin wrappers that take row ids only (never patient data) and call one service."""
 
+import random
+
 from celery import shared_task
 from django.conf import settings
 
 from hrm.services.alerts import alerts_digest_send
 from hrm.services.delivery import Outcome, report_deliver, reports_deliver, reports_redrive
-from hrm.services.health import hrm_dispatch_paused, hrm_redrive_paused
+from hrm.services.health import hrm_dispatch_paused, hrm_pause_remaining, hrm_redrive_paused
 from hrm.transport_config import transport_get
 
 
@@ -20,7 +22,8 @@ from hrm.transport_config import transport_get
 )
 def report_deliver_task(self, report_id: int) -> str:
     if hrm_dispatch_paused():
-        return "paused"  # HRM is down: the row stays queued, the re-drive brings it back
+        _after_pause([report_id])
+        return "paused"
     result = report_deliver(report_id, transport_get())
     if (
         result.outcome is Outcome.RETRY
@@ -48,6 +51,7 @@ def reports_redrive_task() -> int:
 def reports_deliver_task(report_ids: list[int]) -> None:
     """A few reports (usually one message's) over one connection; each retry goes on alone."""
     if hrm_dispatch_paused():
+        _after_pause(report_ids)
         return
     for report_id, result in reports_deliver(report_ids, transport_get()).items():
         if (
@@ -60,3 +64,11 @@ def reports_deliver_task(report_ids: list[int]) -> None:
 @shared_task(ignore_result=True)
 def alerts_digest_task() -> int:
     return len(alerts_digest_send())
+
+
+def _after_pause(report_ids: list[int]) -> None:
+    """HRM is down: the rows stay queued (no attempt spent) and come back when the pause ends;
+    a pause longer than a countdown should wait is left to the beat re-drive."""
+    wait = hrm_pause_remaining() + random.uniform(0, 1)
+    if wait <= settings.HRM_RETRY_MAX_COUNTDOWN_SECONDS:
+        reports_deliver_task.apply_async((report_ids,), countdown=wait)

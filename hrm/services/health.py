@@ -85,7 +85,8 @@ def hrm_health_observe(*, outcome: str, error_class: str, recipient: str, error:
             # went down, do not count again): wait twice as long before the next one.
             health.probe_started_at = None
             health.backoff_seconds = min(
-                max(health.backoff_seconds, 1) * 2, settings.HRM_HEALTH_MAX_PAUSE_SECONDS
+                max(health.backoff_seconds, settings.HRM_HEALTH_FIRST_PAUSE_SECONDS) * 2,
+                settings.HRM_HEALTH_MAX_PAUSE_SECONDS,
             )
             health.paused_until = now + _pause(health.backoff_seconds)
         health.save()
@@ -113,6 +114,14 @@ def hrm_dispatch_paused() -> bool:
         pk=1, state=State.DOWN, paused_until=health.paused_until
     ).update(paused_until=now + _pause(max(health.backoff_seconds, 1)), probe_started_at=now)
     return probe == 0
+
+
+def hrm_pause_remaining() -> float:
+    """Seconds until the current pause ends (0 when dispatch is not paused)."""
+    health = HrmHealth.objects.filter(pk=1, state=State.DOWN).first()
+    if health is None or health.paused_until is None:
+        return 0.0
+    return max((health.paused_until - timezone.now()).total_seconds(), 0.0)
 
 
 def hrm_redrive_paused() -> bool:
