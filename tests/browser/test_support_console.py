@@ -144,7 +144,9 @@ def test_the_dashboard_draws_its_chart_and_shows_hrm_down(
     )
     sign_in(page, live_server, "support", PASSWORD)
     page.goto(f"{live_server.url}/admin/hrm/console/dashboard/")
-    expect(page.get_by_role("status")).to_contain_text("HRM is unreachable.")
+    expect(page.get_by_role("complementary", name="HRM status")).to_contain_text(
+        "HRM is unreachable."
+    )
     expect(page.locator(".hrm-health-down")).to_contain_text("9 failures in a row")
     chart = page.get_by_role("img", name="Reports sent (dark) and deliveries failed (red) per day")
     expect(chart).to_be_visible()
