@@ -35,3 +35,27 @@ def emr_profile(value: str | None = None) -> EmrProfile:
         raise ImproperlyConfigured(
             f"HRM_SANDBOX_EMR_PROFILE is {name!r}; it must be one of {choices}."
         ) from None
+
+
+# What each profile does with a file, for the sandbox's pages.
+RULES_IN_WORDS = {
+    EmrProfile.OPEN_O: (
+        "the v1.1.2 schema and OSCAR's required fields; then Open-O's refusals: a required "
+        "element present but empty, a text report whose FileExtensionAndVersion is not 'From OMD "
+        "Report Manager', an attachment not in .pdf .tiff .rtf .jpeg .gif .png .html or whose "
+        "content is not that format, a date of birth before 1800 or in the future; then OSCAR's "
+        "duplicate hashes and similar-report check (a report scoring 45 or more against an "
+        "older one of the same patient is hidden)."
+    ),
+    EmrProfile.OSCAR: (
+        "the v1.1.2 schema and OSCAR's required fields; OSCAR's duplicate hashes (the same file "
+        "again is counted, the same report for another recipient is routed to them); the "
+        "similar-report check (a report scoring 45 or more against an older one of the same "
+        "patient is hidden); text reports shown as HTML, without escaping."
+    ),
+    EmrProfile.JUNO: (
+        "the v1.1.2 schema; Format required; a repeated MessageUniqueID is a duplicate; the "
+        "routing prefix read in any case; the patient matched on province and health card "
+        "version too, and only when exactly one chart fits."
+    ),
+}

@@ -242,7 +242,8 @@ def _routed(document: EmrDocument, remote_name, profile, hrm) -> EmrRetrievalLog
             f"'{hrm.deliver_to_user_id}', which no provider of this EMR has: not routed further."
         )
     else:
-        document.also_routed_to.add(provider)
+        if provider.pk != document.provider_id:
+            document.also_routed_to.add(provider)
         detail = f"Same report as document #{document.pk}: routed to {provider} as well."
     return _log(
         remote_name,
