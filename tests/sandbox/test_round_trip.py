@@ -1,6 +1,12 @@
 """A message travels from the referral into the sandbox EMR: built, encrypted and uploaded by the
 product's delivery, through a real SFTP server on loopback, then polled, decrypted, validated and
-filed by the sandbox EMR. Also the ``hrm_sandbox`` command, in process and as a real process."""
+filed by the sandbox EMR. Also the ``hrm_sandbox`` command, in process and as a real process.
+
+These run under the ``oscar`` profile for now: Open-O (the default profile) refuses the text
+reports our sender builds today ('.txt' instead of 'From OMD Report Manager', issue 9). Under
+OSCAR they also show what today's files get: the text and the PDF of one message share one
+EventDateTime, so OSCAR hides the PDF behind the text, and the same report for the second
+recipient is routed to them rather than filed again."""
 
 import io
 import os
@@ -19,6 +25,7 @@ from django.db import connection
 from hrm.crypto import report_encrypt
 from hrm.models import HrmReport
 from hrm.sandbox.models import EmrDocument, EmrProvider, EmrRetrievalLog
+from hrm.sandbox.selectors import emr_inbox_documents
 from hrm.sandbox.services import sandbox_charts_sync, sandbox_poll
 from hrm.sandbox.sftp_server import SandboxSftpServer
 from hrm.services.delivery import Outcome, report_deliver
@@ -33,6 +40,12 @@ from ..factories import pdf_upload
 ROOT = Path(__file__).resolve().parents[2]
 LETTER = ["Consultation letter", "Impression: stable angina", "Plan: stress test"]
 TEXT = "Seen today.\nPlan: stress test <b>&</b> follow-up."
+PROFILE = "oscar"  # until our sender's text reports carry 'From OMD Report Manager' (issue 9)
+
+
+@pytest.fixture(autouse=True)
+def oscar_profile(settings):
+    settings.HRM_SANDBOX_EMR_PROFILE = PROFILE
 
 
 def post_letter(live):
@@ -59,26 +72,42 @@ def test_text_and_pdf_arrive_in_each_live_stakeholders_inbox_as_two_reports(live
 
     result = sandbox_poll(hrm_sftp.login, AES_KEY)
 
-    assert (result.filed, result.duplicate, result.refused) == (4, 0, 0)
+    # The first recipient's two files are filed; the second's are the same reports (they differ
+    # only in TransactionInformation), so OSCAR routes the same two documents to them.
+    assert (result.filed, result.routed, result.duplicate, result.refused) == (2, 2, 0, 0)
     assert list(hrm_sftp.inbox.iterdir()) == []  # every file consumed and deleted
     pdf = bytes(message.attachments.get().file.open("rb").read())
     for professional_id in ("D12345", "N1234567"):
         provider = EmrProvider.objects.get(professional_id=professional_id)
-        documents = {d.format: d for d in provider.documents.select_related("patient")}
+        documents = {d.format: d for d in emr_inbox_documents(provider)}
         assert sorted(documents) == ["Binary", "Text"], professional_id
         text, letter = documents["Text"], documents["Binary"]
         assert text.text == TEXT
+        assert text.text_markup == "<b, </b"  # OSCAR would print it as HTML
+        letter = EmrDocument.objects.get(pk=letter.pk)
         assert bytes(letter.file_data) == pdf and letter.file_extension == ".pdf"
+        # Today both parts carry the message's time: OSCAR hides whichever it filed second
+        # behind the other (the poll takes files oldest first; both may carry the same mtime).
+        hidden, shown = (letter, text) if letter.is_hidden else (text, letter)
+        assert hidden.is_hidden and hidden.similar_to_id == shown.pk, "one part is hidden"
+        assert hidden.similarity_score == 45 and not shown.is_hidden
         for document in (text, letter):
             chart = document.patient
             assert chart is not None, "the report must be linked to the patient's chart"
             assert (chart.last_name, chart.first_name) == ("Tremblay", "Hélène")
             assert chart.health_card_number == live.referral.patient_health_card_number
-            assert document.author_name == "François Lee"
+            assert document.author_name == ""  # OSCAR's report page shows no author
+            assert "'Lee'" in document.author_as_written
             assert document.report_class == "Consultant Report"
+            assert document.emr_profile == PROFILE
     # What the EMR shows as the Transaction ID is exactly what the product shows.
     sent = set(HrmReport.objects.filter(message=message).values_list("transaction_id", flat=True))
-    assert set(EmrDocument.objects.values_list("message_unique_id", flat=True)) == sent
+    logged = set(EmrRetrievalLog.objects.values_list("message_unique_id", flat=True))
+    assert logged == sent
+    filed = set(EmrDocument.objects.values_list("message_unique_id", flat=True))
+    assert filed == {
+        r.transaction_id for r in message.hrm_reports.filter(deliver_to_user_id="D12345")
+    }
     assert not EmrDocument.objects.filter(provider__professional_id="D67890").exists()
 
 
@@ -87,7 +116,7 @@ def test_a_file_uploaded_again_after_it_was_filed_is_counted_not_filed_twice(liv
     deliver_all(message)
     sandbox_charts_sync()
     sandbox_poll(hrm_sftp.login, AES_KEY)
-    report = message.hrm_reports.filter(attachment__isnull=False).first()
+    report = message.hrm_reports.get(attachment__isnull=False, deliver_to_user_id="D12345")
     # The same file again, as after a lost acknowledgement: same name, same MessageUniqueID.
     transport_get().upload(
         remote_name_for(report.transaction_id), report_encrypt(bytes(report.xml), AES_KEY)
@@ -96,7 +125,7 @@ def test_a_file_uploaded_again_after_it_was_filed_is_counted_not_filed_twice(liv
     result = sandbox_poll(hrm_sftp.login, AES_KEY)
 
     assert (result.filed, result.duplicate) == (0, 1)
-    assert EmrDocument.objects.count() == 4
+    assert EmrDocument.objects.count() == 2  # the other recipient's reports were routed
     document = EmrDocument.objects.get(message_unique_id=report.transaction_id)
     assert document.duplicate_count == 1
     assert list(hrm_sftp.inbox.iterdir()) == []
@@ -151,7 +180,7 @@ def test_hrm_sandbox_once_writes_the_env_file_and_files_what_is_waiting(live, se
         )
     out = io.StringIO()
 
-    call_command("hrm_sandbox", "--once", stdout=out)
+    call_command("hrm_sandbox", "--once", "--emr-profile", PROFILE, stdout=out)
 
     output = out.getvalue()
     env_file = tmp_path / "sandbox" / "env"
@@ -167,7 +196,9 @@ def test_hrm_sandbox_once_writes_the_env_file_and_files_what_is_waiting(live, se
         assert f"{name}=" in output
     assert "Filed " in output and "Poll: 2 filed, 0 duplicate(s), 0 refused." in output
     assert "HRM sandbox stopped." in output
+    assert "The sandbox EMR files reports by OSCAR's rules." in output
     assert EmrDocument.objects.filter(provider__professional_id="D12345").count() == 2
+    assert set(EmrRetrievalLog.objects.values_list("emr_profile", flat=True)) == {PROFILE}
     assert list(waiting.iterdir()) == []
 
 
@@ -192,7 +223,15 @@ def test_hrm_sandbox_as_a_process_refuses_a_recipient_files_the_rest_and_stops_o
     log = tmp_path / "sandbox.log"
     with open(log, "w") as output:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "hrm_sandbox", "--refuse-deliver-to", "N1234567"],
+            [
+                sys.executable,
+                "manage.py",
+                "hrm_sandbox",
+                "--refuse-deliver-to",
+                "N1234567",
+                "--emr-profile",
+                PROFILE,
+            ],
             cwd=ROOT,
             env=env,
             stdout=output,
@@ -231,5 +270,6 @@ def test_hrm_sandbox_as_a_process_refuses_a_recipient_files_the_rest_and_stops_o
     text = log.read_text()
     assert code == 0, text
     assert "Refusing uploads for DeliverToUserID N1234567." in text
+    assert "The sandbox EMR files reports by OSCAR's rules." in text
     assert "HRM sandbox stopped." in text
     assert "poll failed" not in text

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from hrm.crypto import key_from_hex
 from hrm.sandbox.models import EmrRetrievalLog
+from hrm.sandbox.profiles import EmrProfile, emr_profile
 from hrm.sandbox.services import PollResult, sandbox_charts_sync, sandbox_poll
 from hrm.sandbox.sftp_server import SandboxSftpServer
 
@@ -83,8 +84,14 @@ class Command(BaseCommand):
                 "as HRM refuses a recipient not registered with it. Repeatable."
             ),
         )
+        parser.add_argument(
+            "--emr-profile",
+            choices=[profile.value for profile in EmrProfile],
+            help="File reports by this EMR's rules (default: HRM_SANDBOX_EMR_PROFILE, open-o).",
+        )
 
     def handle(self, *args, once: bool, refuse_deliver_to: list[str], **options):
+        self._profile = emr_profile(options.get("emr_profile"))
         refused_ids = [user_id.strip() for user_id in refuse_deliver_to]
         if not all(refused_ids):
             raise CommandError("--refuse-deliver-to needs a DeliverToUserID, e.g. D12345.")
@@ -109,6 +116,7 @@ class Command(BaseCommand):
                     "Is another hrm_sandbox running? Set HRM_SANDBOX_PORT to another port."
                 ) from exc
             self._announce(workdir, server, aes_key, refused_ids, once)
+            self.stdout.write(f"The sandbox EMR files reports by {self._profile.label}'s rules.")
             if once:
                 self._cycle(server, aes_key, raise_errors=True)
             else:
@@ -198,7 +206,7 @@ class Command(BaseCommand):
                     f"{synced.providers_updated} renamed, {synced.patients_created} patient "
                     "chart(s) added."
                 )
-            result = sandbox_poll(server.login, aes_key)
+            result = sandbox_poll(server.login, aes_key, profile=self._profile)
         except Exception as exc:
             if raise_errors:
                 raise CommandError(f"The HRM sandbox poll failed: {exc}") from exc
@@ -222,6 +230,8 @@ class Command(BaseCommand):
         name, document = retrieval.file_name, retrieval.document
         if retrieval.outcome == Outcome.REFUSED:
             return self.style.ERROR(f"Refused {name}: {retrieval.error}")
+        if retrieval.outcome == Outcome.ROUTED:
+            return f"Routed {name}: {retrieval.detail}"
         if retrieval.outcome == Outcome.DUPLICATE:
             return (
                 f"Duplicate {name}: MessageUniqueID {retrieval.message_unique_id} was already "
