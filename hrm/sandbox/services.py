@@ -302,9 +302,10 @@ def _similar_report_check(document: EmrDocument, hrm: HrmFile) -> str:
             parent_id = candidate.similar_to_id or candidate.pk
             reason = (
                 f"Scored {score.score} against document #{candidate.pk} ({score.words}; 45 or "
-                f"more is a changed version): filed under document #{parent_id} and left out of "
-                "the document list."
+                "more counts as a changed version)."
             )
+            if parent_id != candidate.pk:
+                reason += f" That one is itself filed under document #{parent_id}."
             EmrDocument.objects.filter(pk=document.pk).update(
                 similar_to=parent_id, similarity_score=score.score, hidden_reason=reason
             )
