@@ -269,6 +269,20 @@ def test_the_same_report_for_another_recipient_is_routed_to_them_not_filed_again
     assert EmrDocument.objects.count() == 1
 
 
+@pytest.mark.parametrize("profile", ["open-o", "oscar"])
+def test_the_same_report_again_for_a_corrected_patient_is_filed_under_the_first(emr, profile):
+    """OSCAR's third hash (the file without Demographics and MessageUniqueID): Open-O's code
+    makes the new report the child of the older one."""
+    first = file(hrm_xml(report_number="R", message_unique_id="R-1"), profile).document
+    corrected = file(
+        hrm_xml(report_number="R", message_unique_id="R-2", first_name="Helene"), profile
+    )
+    assert corrected.outcome == Outcome.FILED
+    document = EmrDocument.objects.get(pk=corrected.document.pk)
+    assert document.similar_to == first and document.similarity_score is None
+    assert "sent for another patient" in document.hidden_reason
+
+
 def test_under_juno_each_recipient_gets_its_own_document(emr):
     file(hrm_xml(report_number="R"), "juno")
     okafor = file(hrm_xml(report_number="R", deliver_to="N1234567"), "juno")
