@@ -153,6 +153,8 @@ class EmrDocument(models.Model):
     report_hash = models.CharField(max_length=32, blank=True, db_index=True)
     less_transaction_hash = models.CharField(max_length=32, blank=True, db_index=True)
     less_demographics_hash = models.CharField(max_length=32, blank=True, db_index=True)
+    # MD5 of the content as the similar-report check compares it (rules.content_key).
+    content_key = models.CharField(max_length=32, blank=True)
     similar_to = models.ForeignKey(
         "self",
         null=True,

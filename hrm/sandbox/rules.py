@@ -267,21 +267,21 @@ def file_hashes(text: str) -> FileHashes:
     )
 
 
+def content_key(*, text: str | None, file_data: bytes | None) -> str:
+    """What ``doSimilarReportCheck`` compares of a report's content, as a digest: the text, or
+    the file's base64, ignoring case (Java's ``equalsIgnoreCase``)."""
+    content = base64.b64encode(file_data).decode("ascii") if file_data is not None else text or ""
+    return _md5(content.lower())
+
+
 @dataclass(frozen=True)
 class ReportForComparison:
     """What ``doSimilarReportCheck`` compares of one report."""
 
-    content: str  # the text, or the file's base64
+    content_key: str  # ``content_key``
     result_status: str | None
     report_class: str
     report_date: str
-
-
-def report_for_comparison(
-    *, text: str | None, file_data: bytes | None, result_status, report_class, report_date
-) -> ReportForComparison:
-    content = base64.b64encode(file_data).decode("ascii") if file_data is not None else text or ""
-    return ReportForComparison(content, result_status, report_class or "", report_date)
 
 
 def _moment(value: str):
@@ -316,7 +316,7 @@ def similarity(new: ReportForComparison, old: ReportForComparison) -> Similarity
     """OSCAR's ``doSimilarReportCheck`` score: content equal +100 / different +10 (ignoring case);
     status equal (or absent in the new report) +5 / different +10; class +10 either way; report
     date equal +20 / different +5. At 45 or more the new report is filed under the older one."""
-    same_content = new.content.lower() == old.content.lower()
+    same_content = new.content_key == old.content_key
     same_status = new.result_status is None or (
         new.result_status.lower() == (old.result_status or "").lower()
     )

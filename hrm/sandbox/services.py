@@ -33,12 +33,13 @@ from .profiles import OSCAR_FAMILY, EmrProfile, emr_profile
 from .reading import FileUnreadable, HrmFile, hrm_file_read, required_children, schema
 from .rules import (
     OBSERVATION_CLASSES,
+    ReportForComparison,
     author_as_written,
     author_shown,
+    content_key,
     file_hashes,
     markup_found,
     refusals,
-    report_for_comparison,
     similarity,
 )
 
@@ -190,6 +191,7 @@ def _document_fields(hrm: HrmFile, xml_bytes: bytes, remote_name: str, profile) 
         "report_hash": hashes.report if hashes else "",
         "less_transaction_hash": hashes.less_transaction if hashes else "",
         "less_demographics_hash": hashes.less_demographics if hashes else "",
+        "content_key": content_key(text=hrm.report_text, file_data=hrm.file_data) if hashes else "",
     }
 
 
@@ -273,49 +275,38 @@ def _similar_report_check(document: EmrDocument, hrm: HrmFile) -> str:
             similar_to=parent_id, hidden_reason=reason
         )
         return reason
-    new = report_for_comparison(
-        text=hrm.report_text if hrm.file_data is None else None,
-        file_data=hrm.file_data,
-        result_status=hrm.result_status,
-        report_class=hrm.report_class,
-        report_date=_report_date(hrm),
+    new = ReportForComparison(
+        document.content_key, hrm.result_status, hrm.report_class or "", _report_date(hrm)
     )
     same_name = older.filter(
         patient__isnull=False,
         patient__last_name__iexact=hrm.patient_last_name,
         patient__first_name__iexact=hrm.patient_first_name,
     ).order_by("id")
-    for candidate in same_name.iterator():
-        old = report_for_comparison(
-            text=candidate.text if not candidate.is_binary else None,
-            file_data=(
-                bytes(EmrDocument.objects.values_list("file_data", flat=True).get(pk=candidate.pk))
-                if candidate.is_binary
-                else None
-            ),
-            result_status=_status_as_filed(candidate),
-            report_class=candidate.report_class,
-            report_date=candidate.event_datetime,
-        )
-        score = similarity(new, old)
+    fields = (
+        "pk",
+        "similar_to_id",
+        "content_key",
+        "result_status",
+        "report_class",
+        "event_datetime",
+    )
+    for pk, parent, key, status, report_class, report_date in same_name.values_list(*fields):
+        # Stored as "" when the file had none; the new report's status is compared with it.
+        score = similarity(new, ReportForComparison(key, status, report_class, report_date))
         if score.similar:
-            parent_id = candidate.similar_to_id or candidate.pk
+            parent_id = parent or pk
             reason = (
-                f"Scored {score.score} against document #{candidate.pk} ({score.words}; 45 or "
-                "more counts as a changed version)."
+                f"Scored {score.score} against document #{pk} ({score.words}; 45 or more "
+                "counts as a changed version)."
             )
-            if parent_id != candidate.pk:
+            if parent_id != pk:
                 reason += f" That one is itself filed under document #{parent_id}."
             EmrDocument.objects.filter(pk=document.pk).update(
                 similar_to=parent_id, similarity_score=score.score, hidden_reason=reason
             )
             return reason
     return ""
-
-
-def _status_as_filed(document: EmrDocument) -> str | None:
-    # Stored as "" when the file had none; OSCAR compares the new report's status with it.
-    return document.result_status
 
 
 def _serialise_filing() -> None:
