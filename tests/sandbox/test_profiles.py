@@ -7,6 +7,8 @@ import datetime
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 
 from hrm.report_xml import ReportFile, ReportText
 from hrm.sandbox.models import EmrDocument, EmrPatient, EmrRetrievalLog
@@ -403,3 +405,11 @@ def test_juno_links_only_when_exactly_one_chart_fits(emr):
     )
     assert file(hrm_xml(report_number="J"), "juno").document.patient is None
     assert file(hrm_xml(report_number="O"), "oscar").document.patient == emr.chart
+
+
+def test_manage_py_check_names_a_wrong_profile(settings):
+    settings.HRM_SANDBOX_EMR_PROFILE = "openo"
+    with pytest.raises(SystemCheckError, match="hrm_sandbox.E001.*one of open-o, oscar, juno"):
+        call_command("check")
+    settings.HRM_SANDBOX_EMR_PROFILE = "juno"
+    call_command("check")

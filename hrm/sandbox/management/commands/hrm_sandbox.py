@@ -3,7 +3,7 @@
 It starts the sandbox SFTP server in HRM's place, writes the settings that point the product's
 sftp transport at it to ``HRM_SANDBOX_DIR/env``, copies the directory's clinicians and the
 referrals' patients into the stand-in EMR, then polls the folder like an EMR and files every
-report the way OSCAR does, until SIGINT or SIGTERM.
+report by the rules of the EMR profile (Open-O, OSCAR or Juno), until SIGINT or SIGTERM.
 """
 
 import logging
@@ -64,8 +64,8 @@ def _write_private(path: Path, text: str) -> None:
 class Command(BaseCommand):
     help = (
         "Run the HRM sandbox on loopback: an SFTP server standing in for HRM, and an EMR that "
-        "polls it and files reports the way OSCAR does. Writes the settings that point the "
-        "product at it to HRM_SANDBOX_DIR/env."
+        "polls it and files reports as Open-O, OSCAR or Juno does (--emr-profile). Writes the "
+        "settings that point the product at it to HRM_SANDBOX_DIR/env."
     )
 
     def add_arguments(self, parser):
