@@ -216,7 +216,8 @@ def _log(remote_name: str, profile, outcome, message_unique_id="", **fields) -> 
 
 
 def _refused_log(remote_name: str, profile, words: str, message_unique_id="") -> EmrRetrievalLog:
-    logger.warning("HRM sandbox (%s) refused %s: %s", profile, remote_name, words)
+    # The reason stays in the database: it can quote the report (logs carry no patient data).
+    logger.warning("HRM sandbox refused %s (the reason is in the retrieval log)", remote_name)
     return _log(remote_name, profile, Outcome.REFUSED, message_unique_id, error=words)
 
 
