@@ -9,6 +9,7 @@ from django.shortcuts import render
 from .selectors import (
     emr_document_file_get_or_404,
     emr_inbox_documents,
+    emr_profile_in_use,
     emr_provider_get_or_404,
     emr_providers_with_counts,
     emr_refused_count,
@@ -27,6 +28,7 @@ def inbox_index(request):
             "providers": emr_providers_with_counts(),
             "unassigned": emr_unassigned_counts(),
             "refused_count": emr_refused_count(),
+            **emr_profile_in_use(),
         },
     )
 
@@ -36,14 +38,22 @@ def provider_inbox(request, provider_id):
     return render(
         request,
         "hrm_sandbox/inbox.html",
-        {"provider": provider, "documents": emr_inbox_documents(provider)},
+        {
+            "provider": provider,
+            "documents": emr_inbox_documents(provider),
+            **emr_profile_in_use(),
+        },
     )
 
 
 def unassigned_inbox(request):
     sandbox_enabled_or_404()
     documents = emr_inbox_documents(None)
-    return render(request, "hrm_sandbox/inbox.html", {"provider": None, "documents": documents})
+    return render(
+        request,
+        "hrm_sandbox/inbox.html",
+        {"provider": None, "documents": documents, **emr_profile_in_use()},
+    )
 
 
 def document_download(request, document_id):
@@ -62,4 +72,8 @@ def document_download(request, document_id):
 
 def retrieval_log(request):
     sandbox_enabled_or_404()
-    return render(request, "hrm_sandbox/log.html", {"retrievals": emr_retrieval_log()})
+    return render(
+        request,
+        "hrm_sandbox/log.html",
+        {"retrievals": emr_retrieval_log(), **emr_profile_in_use()},
+    )
