@@ -10,6 +10,7 @@ from directory.selectors import listings_of_user
 from hrm.selectors.delivery import referral_hrm_views
 
 from . import selectors, services
+from .attachments import attachment_download_name
 from .forms import ForwardForm, MessageForm, PublicReferralForm, ReferralForm, StatusForm
 from .models import Referral
 
@@ -57,6 +58,10 @@ def _detail_context(request, referral, **forms):
     hrm_views = referral_hrm_views(request.user, referral, referral.messages.all())
     for message in referral.messages.all():
         message.hrm = hrm_views[message.pk]
+        for attachment in message.attachments.all():
+            attachment.download_name = attachment_download_name(
+                attachment.original_name, attachment.content_type
+            )
     is_receiver = request.user.sites.filter(pk=referral.target_listing.site_id).exists()
     return {
         "referral": referral,
@@ -157,7 +162,7 @@ def attachment_download(request, referral_id, attachment_id):
     response = FileResponse(
         handle,
         as_attachment=True,
-        filename=attachment.original_name,
+        filename=attachment_download_name(attachment.original_name, attachment.content_type),
         content_type=attachment.content_type,
     )
     response["Cache-Control"] = "private, no-store"
