@@ -382,6 +382,9 @@ class ReceiverImportAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/hrm/receiverimport/upload.html", context)
 
     def preview_view(self, request, import_id):
+        # The preview lists clinicians and their Professional IDs: staff status is not enough.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         receiver_import = ReceiverImport.objects.filter(pk=import_id).first()
         if receiver_import is None:
             raise Http404("No such import.")

@@ -3,22 +3,41 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from audit.services import access_record
 from directory.models import Listing
 from directory.selectors import listings_of_user
 from hrm.selectors.delivery import referral_hrm_views
 
 from . import selectors, services
+from .access import Action, referral_access_record
 from .attachments import attachment_download_name
 from .forms import ForwardForm, MessageForm, PublicReferralForm, ReferralForm, StatusForm
 from .models import Referral
 
+INBOX_QUERY_SESSION_KEY = "inbox_query"
+
 
 def inbox(request):
+    """The search is posted and kept in the session (then redirected to the plain folder URL):
+    patient names never travel in a URL, where proxies and web servers would log them."""
+    if request.method == "POST":
+        folder = "sent" if request.POST.get("folder") == "sent" else "received"
+        request.session[INBOX_QUERY_SESSION_KEY] = request.POST.get("q", "").strip()[:200]
+        return redirect(f"{reverse('referrals:inbox')}?folder={folder}")
     folder = "sent" if request.GET.get("folder") == "sent" else "received"
-    query = request.GET.get("q", "").strip()
-    referrals = selectors.referral_inbox(request.user, folder=folder, query=query)[:200]
+    query = request.session.get(INBOX_QUERY_SESSION_KEY, "")
+    referrals = list(selectors.referral_inbox(request.user, folder=folder, query=query)[:200])
+    if query:
+        access_record(
+            request,
+            action=Action.SEARCHED,
+            record=f"inbox ({folder})",
+            detail=f"“{query}”: {len(referrals)} referral(s): "
+            + ", ".join(str(referral.pk) for referral in referrals),
+        )
     return render(
         request, "referrals/inbox.html", {"referrals": referrals, "folder": folder, "query": query}
     )
@@ -84,6 +103,7 @@ def _detail_context(request, referral, **forms):
 
 def referral_detail(request, referral_id):
     referral = selectors.referral_page_get(request.user, referral_id)
+    referral_access_record(request, referral, action=Action.VIEWED, record="referral")
     return render(request, "referrals/referral_detail.html", _detail_context(request, referral))
 
 
@@ -111,6 +131,7 @@ def message_create(request, referral_id):
                 )
             return redirect(f"{referral.get_absolute_url()}#thread")
     referral = selectors.referral_page_get(request.user, referral_id)
+    referral_access_record(request, referral, action=Action.VIEWED, record="referral")
     return render(
         request,
         "referrals/referral_detail.html",
@@ -159,6 +180,14 @@ def attachment_download(request, referral_id, attachment_id):
         handle = attachment.file.open("rb")
     except FileNotFoundError as missing:
         raise Http404("The file is no longer stored.") from missing
+    referral_access_record(
+        request,
+        attachment.message.referral,
+        action=Action.DOWNLOADED,
+        record="attachment",
+        object_id=attachment.pk,
+        detail=attachment.original_name,
+    )
     response = FileResponse(
         handle,
         as_attachment=True,

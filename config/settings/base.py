@@ -1,6 +1,7 @@
 """Settings read from the environment (django-environ). The defaults give a zero-setup demo on
 SQLite; `production.py` hardens them and `test.py` points at PostgreSQL."""
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -24,9 +25,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "directory",
+    "audit",  # issue 12: the access trail (below referrals and hrm, which use it)
     "referrals",
     "hrm",
     "hrm.sandbox",
+    # --- Security and privacy (issue 12) ---
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -40,6 +44,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -212,3 +218,24 @@ HRM_SANDBOX_PORT = env.int("HRM_SANDBOX_PORT", default=2222)
 HRM_SANDBOX_POLL_SECONDS = env.float("HRM_SANDBOX_POLL_SECONDS", default=5)
 # The sandbox EMR inbox shows every filed report to any signed-in user: its pages 404 unless on.
 HRM_SANDBOX_ENABLED = env.bool("HRM_SANDBOX_ENABLED", default=False)
+
+# --- Security and privacy (issue 12) -----------------------------------------------------------
+# Sign-in throttling (django-axes), for the clinicians' page and /admin/login/ alike: after
+# AXES_FAILURE_LIMIT wrong passwords for one username from one address, that pair is locked out
+# for AXES_COOLOFF_MINUTES, even with the right password. Locking the pair (not the username
+# alone) keeps an attacker from locking a clinician out from elsewhere; a clinic behind one
+# address still has each user counted apart. Attempts and sign-ins are kept in the database
+# (admin: Axes).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "security.lockout.lockout_response"
+# Its start-up banner would land in every management command's output.
+AXES_VERBOSE = False
+# The password is never stored with a failed attempt (axes masks it by default).
+AXES_SENSITIVE_PARAMETERS = ["password", "password1", "password2", "otp_token"]
