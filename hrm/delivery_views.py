@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from referrals.access import Action, referral_access_record
 from referrals.selectors import referral_get_for_user_or_404
+from security.middleware import session_passive
 
 from .models import HrmReport
 from .selectors.delivery import (
@@ -65,6 +66,7 @@ def message_hrm_resend(request, referral_id, message_id):
     return back
 
 
+@session_passive
 def referral_hrm_status(request, referral_id):
     """``{"messages": {id: {"icon": ..., "html": ...}}}`` for the page's polling script."""
     referral = referral_get_for_user_or_404(request.user, referral_id)

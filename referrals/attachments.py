@@ -44,6 +44,15 @@ def _size_text(size: int) -> str:
     return f"{filesizeformat(size)} ({size:,} bytes)"
 
 
+def attachment_too_large_error(name: str) -> ValidationError:
+    """For an upload stopped as it passed the limit (its full size was never read)."""
+    return ValidationError(
+        f"“{name}” is larger than the {_size_text(settings.ATTACHMENT_MAX_BYTES)} allowed for "
+        "each file. Nothing was sent.",
+        code="too_large",
+    )
+
+
 def attachment_inspect(upload: UploadedFile) -> tuple[str, str]:
     """Return ``(content type, sha256)`` for an upload, or raise ``ValidationError`` naming the
     file and the problem."""

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,10 +11,12 @@ from audit.services import access_record
 from directory.models import Listing
 from directory.selectors import listings_of_user
 from hrm.selectors.delivery import referral_hrm_views
+from security.throttle import client_address, throttle_exceeded
+from security.uploads import accepts_uploads
 
 from . import selectors, services
 from .access import Action, referral_access_record
-from .attachments import attachment_download_name
+from .attachments import attachment_download_name, attachment_too_large_error
 from .forms import ForwardForm, MessageForm, PublicReferralForm, ReferralForm, StatusForm
 from .models import Referral
 
@@ -59,11 +62,33 @@ def referral_new(request):
     )
 
 
+def _public_referral_throttled(request, listing) -> bool:
+    """Anyone may post this form: bound it per address and, against many addresses, per
+    listing. Only submissions count."""
+    limits = {
+        "address": (client_address(request), settings.PUBLIC_REFERRAL_LIMIT_PER_ADDRESS),
+        "listing": (str(listing.pk), settings.PUBLIC_REFERRAL_LIMIT_PER_LISTING),
+    }
+    window = settings.PUBLIC_REFERRAL_WINDOW_SECONDS
+    return any(
+        [
+            throttle_exceeded(f"public-referral-{scope}", key, limit=limit, window_seconds=window)
+            for scope, (key, limit) in limits.items()
+        ]
+    )
+
+
 @login_not_required
 def referral_public_new(request, listing_id):
     listing = get_object_or_404(Listing.objects.select_related("site"), pk=listing_id)
     if listing.requires_sign_in:
         return render(request, "referrals/sign_in_required.html", {"listing": listing}, status=403)
+    if request.method == "POST" and _public_referral_throttled(request, listing):
+        response = render(
+            request, "referrals/public_throttled.html", {"listing": listing}, status=429
+        )
+        response["Retry-After"] = str(settings.PUBLIC_REFERRAL_WINDOW_SECONDS)
+        return response
     form = PublicReferralForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         referral = services.referral_create(target_listing=listing, **form.cleaned_data)
@@ -107,11 +132,26 @@ def referral_detail(request, referral_id):
     return render(request, "referrals/referral_detail.html", _detail_context(request, referral))
 
 
+def _message_request_max_bytes():
+    # A referral's files together, plus room for the typed text and the form's own fields.
+    return settings.REFERRAL_ATTACHMENTS_MAX_BYTES + 1024 * 1024
+
+
+@accepts_uploads(
+    request_max_bytes=_message_request_max_bytes,
+    file_max_bytes=lambda: settings.ATTACHMENT_MAX_BYTES,
+)
 @require_POST
 def message_create(request, referral_id):
     referral = selectors.referral_get_for_user_or_404(request.user, referral_id)
-    form = MessageForm(request.POST, request.FILES)
-    if form.is_valid():
+    files = request.FILES
+    too_large = getattr(request, "upload_too_large", None)
+    form = MessageForm(request.POST, None if too_large else files)
+    if too_large:
+        # The upload stopped at this file: nothing of the message is posted.
+        form.is_valid()
+        form.add_error("files", attachment_too_large_error(too_large))
+    elif form.is_valid():
         try:
             services.message_post(
                 referral=referral,

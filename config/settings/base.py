@@ -36,8 +36,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Security and privacy (issue 12): every page no-store, a Content-Security-Policy, Django's
+    # session middleware except that a status poll does not renew the session, and request
+    # bodies bounded before CsrfViewMiddleware reads them.
+    "security.middleware.NoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "security.middleware.IdleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "security.uploads.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Deny by default: every view needs a signed-in user unless marked @login_not_required.
@@ -239,3 +245,36 @@ AXES_LOCKOUT_CALLABLE = "security.lockout.lockout_response"
 AXES_VERBOSE = False
 # The password is never stored with a failed attempt (axes masks it by default).
 AXES_SENSITIVE_PARAMETERS = ["password", "password1", "password2", "otp_token"]
+
+# Request bodies (security/uploads.py): refused from their Content-Length when larger than the
+# view takes, and a multipart upload stops at the first file over the view's per-file limit.
+FILE_UPLOAD_HANDLERS = [
+    "security.uploads.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+
+# Content-Security-Policy (django-csp 4): scripts, styles, images and forms from this site
+# only; no plugins, no framing, no <base> tricks.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# The cache holds the public form's throttle counters; production shares one Redis cache
+# between web processes (CACHE_URL).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Anonymous referrals from one address (per window), and to one listing from anywhere.
+PUBLIC_REFERRAL_LIMIT_PER_ADDRESS = env.int("PUBLIC_REFERRAL_LIMIT_PER_ADDRESS", default=5)
+PUBLIC_REFERRAL_LIMIT_PER_LISTING = env.int("PUBLIC_REFERRAL_LIMIT_PER_LISTING", default=60)
+PUBLIC_REFERRAL_WINDOW_SECONDS = env.int("PUBLIC_REFERRAL_WINDOW_SECONDS", default=60 * 60)

@@ -10,7 +10,7 @@ from .test_messages import MB, post
 
 PROGRAMS = {
     "run.bat": b"@echo off\r\nstart calc.exe\r\n",
-    "run.cmd": b"Set s = CreateObject(\"WScript.Shell\")\r\n",
+    "run.cmd": b'Set s = CreateObject("WScript.Shell")\r\n',
     "script.vbs": b'Set s = CreateObject("WScript.Shell")\ns.Run "calc"\n',
     "script.js": b'var s = new ActiveXObject("WScript.Shell"); s.Run("calc");\n',
     "notes.sh": b"#!/bin/sh\nrm -rf ~\n",
@@ -83,11 +83,31 @@ def test_anonymous_download_goes_to_sign_in(world, referral, client_for, client)
 
 def test_one_byte_over_the_limit_says_so_truthfully(world, referral, client_for, settings):
     limit = settings.ATTACHMENT_MAX_BYTES
-    upload = SimpleUploadedFile("big.pdf", b"%PDF-1.4\n" + b"0" * (limit + 1 - 9))
-    response = post(client_for(world.referrer), referral, files=[upload])
+    assert limit == 10 * MB
+    client = client_for(world.referrer)
+    over = SimpleUploadedFile("big.pdf", b"%PDF-1.4\n" + b"0" * (limit + 1 - 9))
+    response = post(client, referral, text="See file", files=[over])
     page = response.content.decode()
     assert response.status_code == 400
     # filesizeformat keeps "10.0 MB" on one line with a no-break space.
-    expected = "“big.pdf” is 10.0\xa0MB (10,485,761 bytes), larger than the 10.0\xa0MB (10,485,760"
-    assert expected in page
-    assert limit == 10 * MB
+    assert "“big.pdf” is larger than the 10.0\xa0MB (10,485,760 bytes) allowed" in page
+    assert "See file" in page and not Message.objects.exists()
+    exact = SimpleUploadedFile("exact.pdf", b"%PDF-1.4\n" + b"0" * (limit - 9))
+    assert post(client, referral, files=[exact]).status_code == 302
+    assert Attachment.objects.get().size == limit
+
+
+def test_the_size_check_names_both_sizes_when_they_round_alike(settings):
+    from django.core.exceptions import ValidationError
+
+    from referrals.attachments import attachment_inspect
+
+    upload = SimpleUploadedFile(
+        "big.pdf", b"%PDF-1.4\n" + b"0" * (settings.ATTACHMENT_MAX_BYTES - 8)
+    )
+    with pytest.raises(ValidationError) as refused:
+        attachment_inspect(upload)
+    assert refused.value.messages == [
+        "“big.pdf” is 10.0\xa0MB (10,485,761 bytes), larger than the 10.0\xa0MB (10,485,760 "
+        "bytes) allowed for each file."
+    ]
