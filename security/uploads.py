@@ -5,6 +5,8 @@ view allows: ``DATA_UPLOAD_MAX_MEMORY_SIZE`` for every view, a view marked ``acc
 more. While a multipart body is parsed, ``BoundedUploadHandler`` stops at the first file larger
 than the view's per-file limit, so a 60 MB file is never stored to find out it is too big."""
 
+import functools
+
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpResponse
@@ -17,8 +19,12 @@ def accepts_uploads(*, request_max_bytes, file_max_bytes):
     one (read per request, so settings overrides apply)."""
 
     def mark(view):
-        view.upload_limits = (request_max_bytes, file_max_bytes)
-        return view
+        @functools.wraps(view)
+        def marked(*args, **kwargs):
+            return view(*args, **kwargs)
+
+        marked.upload_limits = (request_max_bytes, file_max_bytes)
+        return marked
 
     return mark
 

@@ -191,3 +191,18 @@ def test_a_stranger_cannot_use_the_upload_allowance(world, referral, client_for,
         f"/referrals/{referral.pk}/messages/", {"files": [upload]}
     )
     assert response.status_code == 404
+
+
+def test_the_receiver_list_upload_takes_its_own_larger_limit(superuser, client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = client_for(superuser)
+    rows = "".join(f"CPSO {10000 + n},First{n},Last{n}\n" for n in range(90_000))
+    csv_bytes = ("Professional ID,First Name,Last Name\n" + rows).encode()
+    assert 2 * MB < len(csv_bytes) < 20 * MB
+    upload = SimpleUploadedFile("big.csv", csv_bytes, "text/csv")
+    response = client.post("/admin/hrm/receiverimport/upload/", {"file": upload})
+    assert response.status_code in (200, 302)
+    too_big = SimpleUploadedFile("huge.csv", b"0" * (22 * MB), "text/csv")
+    response = client.post("/admin/hrm/receiverimport/upload/", {"file": too_big})
+    assert response.status_code == 413
