@@ -30,14 +30,16 @@ def access_record(
     object_id: int | None = None,
     patient: PatientSnapshot | None = None,
     detail: str = "",
+    actor_username: str = "",
 ) -> AccessEntry:
     """Append one entry. ``request`` gives the reader, the path and the address; ``actor``
-    names the reader where there is no request (a management command)."""
+    names the reader where there is no request, or ``actor_username`` where there is no user
+    either (a management command run from a shell: the operating system's user)."""
     user = actor if actor is not None else getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
     return AccessEntry.objects.create(
         actor=user if signed_in else None,
-        actor_username=user.get_username() if signed_in else "(not signed in)",
+        actor_username=user.get_username() if signed_in else actor_username or "(not signed in)",
         actor_name=(user.get_full_name() if signed_in else "")[:200],
         action=action,
         record=record,

@@ -26,6 +26,7 @@ def referral_access_record(
     object_id: int | None = None,
     detail: str = "",
     actor=None,
+    actor_username: str = "",
 ) -> None:
     access_record(
         request,
@@ -36,4 +37,5 @@ def referral_access_record(
         object_id=object_id,
         patient=referral_patient_snapshot(referral),
         detail=detail,
+        actor_username=actor_username,
     )

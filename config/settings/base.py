@@ -18,7 +18,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with a second factor for staff (security/admin_site.py).
+    "security.apps.SecureAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -31,6 +32,9 @@ INSTALLED_APPS = [
     "hrm.sandbox",
     # --- Security and privacy (issue 12) ---
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 
 MIDDLEWARE = [
@@ -46,6 +50,8 @@ MIDDLEWARE = [
     "security.uploads.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Tells whether this session signed in with a second factor (the admin asks for one).
+    "django_otp.middleware.OTPMiddleware",
     # Deny by default: every view needs a signed-in user unless marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -278,3 +284,13 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 PUBLIC_REFERRAL_LIMIT_PER_ADDRESS = env.int("PUBLIC_REFERRAL_LIMIT_PER_ADDRESS", default=5)
 PUBLIC_REFERRAL_LIMIT_PER_LISTING = env.int("PUBLIC_REFERRAL_LIMIT_PER_LISTING", default=60)
 PUBLIC_REFERRAL_WINDOW_SECONDS = env.int("PUBLIC_REFERRAL_WINDOW_SECONDS", default=60 * 60)
+
+# A second factor for the admin (django-otp): off in the demo, on in production (production.py).
+# Staff add an authenticator app under Admin > TOTP devices; the first one, before any device
+# exists, signs in with a one-time code from `manage.py addstatictoken <username>`.
+ADMIN_REQUIRE_OTP = env.bool("ADMIN_REQUIRE_OTP", default=False)
+OTP_TOTP_ISSUER = "eReferral"
+
+# Self-service password change and reset: the reset link works once, for this long.
+PASSWORD_RESET_TIMEOUT = 60 * 60
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env.int("PASSWORD_RESET_LIMIT_PER_ADDRESS", default=5)

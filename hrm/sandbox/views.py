@@ -6,6 +6,8 @@ import io
 from django.http import FileResponse
 from django.shortcuts import render
 
+from audit.services import Action, access_record
+
 from .selectors import (
     emr_document_file_get_or_404,
     emr_inbox_documents,
@@ -33,6 +35,9 @@ def inbox_index(request):
 
 def provider_inbox(request, provider_id):
     provider = emr_provider_get_or_404(provider_id)
+    access_record(
+        request, action=Action.VIEWED, record="sandbox EMR inbox", object_id=provider.pk
+    )
     return render(
         request,
         "hrm_sandbox/inbox.html",
@@ -43,11 +48,15 @@ def provider_inbox(request, provider_id):
 def unassigned_inbox(request):
     sandbox_enabled_or_404()
     documents = emr_inbox_documents(None)
+    access_record(request, action=Action.VIEWED, record="sandbox EMR inbox (unassigned)")
     return render(request, "hrm_sandbox/inbox.html", {"provider": None, "documents": documents})
 
 
 def document_download(request, document_id):
     document = emr_document_file_get_or_404(document_id)
+    access_record(
+        request, action=Action.DOWNLOADED, record="sandbox EMR document", object_id=document.pk
+    )
     response = FileResponse(
         io.BytesIO(bytes(document.file_data)),
         as_attachment=True,

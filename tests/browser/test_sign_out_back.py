@@ -1,11 +1,10 @@
 """A shared workstation: after signing out, Back must not show the patient's referral, and
 the pages run under the Content-Security-Policy without a single violation."""
 
-import os
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from ..factories import PASSWORD
 from .conftest import CHROMIUM_ARGS, sign_in
@@ -14,23 +13,21 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def page_with_back_forward_cache():
+def page_with_back_forward_cache(browser):
     """Playwright turns Chromium's back/forward cache off; a person's browser has it on, and it
     is what would bring the page back whole."""
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=CHROMIUM_ARGS,
-            ignore_default_args=["--disable-back-forward-cache"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        context.close()
-        browser.close()
+    own = browser.browser_type.launch(
+        executable_path="/usr/bin/chromium",
+        headless=True,
+        args=CHROMIUM_ARGS,
+        ignore_default_args=["--disable-back-forward-cache"],
+    )
+    context = own.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+    own.close()
 
 
 def test_back_after_sign_out_shows_no_patient_data(

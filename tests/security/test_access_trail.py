@@ -235,7 +235,7 @@ def test_support_exports_a_date_range_as_csv(world, referral, support_viewer, cl
         actor_username="dr.old",
         action=Action.VIEWED,
         record="referral",
-        detail="=HYPERLINK(\"http://evil\")",
+        detail='=HYPERLINK("http://evil")',
     )
     today = timezone.localdate()
     client = client_for(support_viewer)
@@ -260,7 +260,7 @@ def test_support_exports_a_date_range_as_csv(world, referral, support_viewer, cl
         {"start": today - datetime.timedelta(days=60), "end": today},
     )
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert [rows[1][1], rows[1][10]] == ["dr.old", "'=HYPERLINK(\"http://evil\")"]
+    assert [rows[1][1], rows[1][10]] == ["dr.old", '\'=HYPERLINK("http://evil")']
     assert old.pk
 
 
@@ -289,3 +289,24 @@ def test_attachments_stay_unchanged_in_the_admin(letter, superuser, client_for):
     page = client_for(superuser).get(f"/admin/referrals/attachment/{letter.pk}/change/")
     assert 'type="file"' not in page.content.decode()
     assert Attachment.objects.get().sha256 == letter.sha256
+
+
+def test_hrm_export_from_a_shell_is_recorded(live, tmp_path):
+    import getpass
+
+    from django.core.management import call_command
+
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen."
+    )
+    HrmReport.objects.filter(message=message).update(xml=b"<report/>")
+    call_command("hrm_export", str(tmp_path), "--message", str(message.pk), stdout=io.StringIO())
+    exported = entries(action=Action.EXPORTED)
+    assert len(exported) == message.hrm_reports.count() == 2
+    assert {entry.object_id for entry in exported} == set(
+        message.hrm_reports.values_list("pk", flat=True)
+    )
+    assert all(
+        entry.actor_username == f"{getpass.getuser()} (shell: hrm_export)" for entry in exported
+    )
+    assert all(entry.patient_health_card == "9876543217" for entry in exported)
