@@ -4,7 +4,10 @@ from django.contrib import admin, messages
 from django.template.defaultfilters import truncatechars
 from django.utils import timezone
 
+from referrals.access import Action, referral_access_record
+
 from .models import HrmMessageDecision, HrmReport
+from .selectors.senders import message_resend_status
 from .services.delivery import report_resend, reports_enqueue
 
 
@@ -62,14 +65,61 @@ class HrmReportAdmin(admin.ModelAdmin):
     def file_size(self, report):
         return len(HrmReport.objects.values_list("xml", flat=True).get(pk=report.pk))
 
-    @admin.action(description="Re-send the selected failed reports (same Transaction ID)")
-    def resend_failed(self, request, queryset):
-        failed = queryset.filter(status=HrmReport.Status.FAILED)
-        count = sum(report_resend(report=report, by=request.user) for report in failed)
-        skipped = queryset.count() - count
-        self.message_user(request, f"Re-sending {count} report(s); {skipped} were not failed.")
+    # Re-driving a delivery is a change to it: staff status alone is not enough, the user needs
+    # "Can change HRM report" (support's view-only role watches, it does not re-drive).
+    def has_redrive_permission(self, request):
+        return request.user.has_perm("hrm.change_hrmreport")
 
-    @admin.action(description="Hand the selected queued reports to the workers now")
+    def has_change_permission(self, request, obj=None):
+        # A saved change form would write a stale status over the worker's: the row changes
+        # only through delivery and the actions below.
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        report = self.get_object(request, object_id)
+        if report is not None and request.method == "GET":
+            referral_access_record(
+                request,
+                report.message.referral,
+                action=Action.VIEWED,
+                record="HRM report (admin)",
+                object_id=report.pk,
+                detail=report.transaction_id,
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(
+        description="Re-send the selected failed reports (same Transaction ID)",
+        permissions=["redrive"],
+    )
+    def resend_failed(self, request, queryset):
+        failed = queryset.filter(status=HrmReport.Status.FAILED).select_related(
+            "message__author", "message__author_listing__site", "message__referral"
+        )
+        count, refused = 0, []
+        for report in failed:
+            blocked = message_resend_status(report.message)
+            if blocked is not None:
+                refused.append(f"{report.transaction_id}: {' '.join(blocked.missing)}")
+                continue
+            if report_resend(report=report, by=request.user):
+                count += 1
+                referral_access_record(
+                    request,
+                    report.message.referral,
+                    action=Action.RESENT,
+                    record="HRM report (admin)",
+                    object_id=report.pk,
+                    detail=report.transaction_id,
+                )
+        skipped = queryset.count() - count - len(refused)
+        self.message_user(request, f"Re-sending {count} report(s); {skipped} were not failed.")
+        for text in refused:
+            self.message_user(request, f"Not re-sent: {text}", messages.ERROR)
+
+    @admin.action(
+        description="Hand the selected queued reports to the workers now", permissions=["redrive"]
+    )
     def enqueue_queued_now(self, request, queryset):
         ids = list(queryset.filter(status=HrmReport.Status.QUEUED).values_list("pk", flat=True))
         queryset.filter(pk__in=ids).update(next_attempt_at=timezone.now())
@@ -84,7 +134,14 @@ class HrmMessageDecisionAdmin(admin.ModelAdmin):
     search_fields = ["=message__id", "=message__referral__id"]
     readonly_fields = ["message", "attempted", "reasons", "created_at"]
 
+    # Decided once, when the message was posted: nobody rewrites or removes it.
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
     @admin.display(description="Why not")

@@ -6,6 +6,8 @@ import io
 from django.http import FileResponse
 from django.shortcuts import render
 
+from audit.services import Action, access_record
+
 from .selectors import (
     emr_document_file_get_or_404,
     emr_inbox_documents,
@@ -35,6 +37,9 @@ def inbox_index(request):
 
 def provider_inbox(request, provider_id):
     provider = emr_provider_get_or_404(provider_id)
+    access_record(
+        request, action=Action.VIEWED, record="sandbox EMR inbox", object_id=provider.pk
+    )
     return render(
         request,
         "hrm_sandbox/inbox.html",
@@ -49,6 +54,7 @@ def provider_inbox(request, provider_id):
 def unassigned_inbox(request):
     sandbox_enabled_or_404()
     documents = emr_inbox_documents(None)
+    access_record(request, action=Action.VIEWED, record="sandbox EMR inbox (unassigned)")
     return render(
         request,
         "hrm_sandbox/inbox.html",
@@ -58,6 +64,9 @@ def unassigned_inbox(request):
 
 def document_download(request, document_id):
     document = emr_document_file_get_or_404(document_id)
+    access_record(
+        request, action=Action.DOWNLOADED, record="sandbox EMR document", object_id=document.pk
+    )
     response = FileResponse(
         io.BytesIO(bytes(document.file_data)),
         as_attachment=True,

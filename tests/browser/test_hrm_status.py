@@ -50,7 +50,10 @@ def test_pending_turns_into_a_checkmark_and_a_failure_can_be_resent(
     report = HrmReport.objects.filter(message__text="Addendum: results attached.").first()
     table = status.get_by_role("table", name="HRM delivery of this message")
     expect(table).to_contain_text(report.transaction_id)
-    expect(table).to_contain_text("refused the connection")
+    # Clinicians read plain words; the server's address and account are for support.
+    expect(table).to_contain_text("HRM's server did not take the file")
+    expect(table).not_to_contain_text(f"{settings.HRM_SFTP_HOST}:{settings.HRM_SFTP_PORT}")
+    expect(table).not_to_contain_text("refused the connection")
     expect(table).to_contain_text("Grace Okafor")
     expect(table).to_contain_text("CNO 1234567")
     page.screenshot(path=str(artifacts_dir / "hrm-failed-details.png"), full_page=True)

@@ -75,7 +75,7 @@ def test_the_type_comes_from_the_content_not_the_name(world, referral, client_fo
     [
         (
             SimpleUploadedFile("big.pdf", b"%PDF-1.4\n" + b"0" * (11 * MB)),
-            "each file may be at most 10.0",
+            "larger than the 10.0\xa0MB (10,485,760 bytes) allowed",
         ),
         (
             SimpleUploadedFile("letter.pdf", ELF_HEADER + b"\x00" * 4096),
