@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
 
 from .models import Attachment
 
@@ -38,6 +40,16 @@ def attachment_download_name(original_name: str, content_type: str) -> str:
     stem = PurePath(original_name.replace("\\", "/")).name
     stem = stem.rsplit(".", 1)[0] if "." in stem.lstrip(".") else stem.lstrip(".")
     return f"{stem.strip() or 'attachment'}{Attachment.EXTENSIONS[content_type]}"
+
+
+def _pdf_opens(upload: UploadedFile) -> bool:
+    """Whether the file opens as a PDF, as Open-O checks with PDFBox before filing a report."""
+    upload.seek(0)
+    try:
+        len(PdfReader(upload).pages)
+    except (PyPdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, OSError):
+        return False
+    return True
 
 
 def _size_text(size: int) -> str:
@@ -84,6 +96,14 @@ def attachment_inspect(upload: UploadedFile) -> tuple[str, str]:
             "or save it as PDF.",
             code="text_name",
         )
+    if content_type == Attachment.Kind.PDF and not _pdf_opens(upload):
+        raise ValidationError(
+            f"“{name}” starts like a PDF but cannot be opened as one (it may be damaged or cut "
+            "short); the EMRs that receive HRM reports refuse such a file. Save or export it as "
+            "PDF again and attach that.",
+            code="damaged_pdf",
+        )
+    upload.seek(len(head))
     digest = hashlib.sha256(head)
     for chunk in iter(lambda: upload.read(1024 * 1024), b""):
         digest.update(chunk)

@@ -4,6 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from referrals.models import Attachment, Message
+from referrals.sample_files import consultation_letter_pdf
 
 from ..factories import pdf_upload
 from .test_messages import MB, post
@@ -81,6 +82,17 @@ def test_anonymous_download_goes_to_sign_in(world, referral, client_for, client)
     assert response["Location"].startswith("/login/")
 
 
+def pdf_of_size(size: int) -> bytes:
+    """A PDF that opens (as the upload check requires), exactly ``size`` bytes long."""
+    padding = size
+    for _ in range(5):
+        data = consultation_letter_pdf(["Letter"], padding_bytes=padding)
+        if len(data) == size:
+            return data
+        padding += size - len(data)
+    raise AssertionError(f"could not make a PDF of {size} bytes")
+
+
 def test_one_byte_over_the_limit_says_so_truthfully(world, referral, client_for, settings):
     limit = settings.ATTACHMENT_MAX_BYTES
     assert limit == 10 * MB
@@ -92,7 +104,7 @@ def test_one_byte_over_the_limit_says_so_truthfully(world, referral, client_for,
     # filesizeformat keeps "10.0 MB" on one line with a no-break space.
     assert "“big.pdf” is larger than the 10.0\xa0MB (10,485,760 bytes) allowed" in page
     assert "See file" in page and not Message.objects.exists()
-    exact = SimpleUploadedFile("exact.pdf", b"%PDF-1.4\n" + b"0" * (limit - 9))
+    exact = SimpleUploadedFile("exact.pdf", pdf_of_size(limit))
     assert post(client, referral, files=[exact]).status_code == 302
     assert Attachment.objects.get().size == limit
 
@@ -111,3 +123,12 @@ def test_the_size_check_names_both_sizes_when_they_round_alike(settings):
         "“big.pdf” is 10.0\xa0MB (10,485,761 bytes), larger than the 10.0\xa0MB (10,485,760 "
         "bytes) allowed for each file."
     ]
+
+
+def test_a_pdf_that_does_not_open_is_refused_at_upload(world, referral, client_for):
+    # libmagic calls it a PDF from its first bytes; Open-O opens it with PDFBox and refuses it.
+    damaged = SimpleUploadedFile("letter.pdf", b"%PDF-1.7\n" + b"\x00 not really a PDF " * 50)
+    response = post(client_for(world.referrer), referral, text="Letter", files=[damaged])
+    assert response.status_code == 400
+    assert "starts like a PDF but cannot be opened as one" in response.content.decode()
+    assert not Message.objects.exists()
