@@ -20,9 +20,11 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from directory.professional_id import professional_id_display, professional_id_normalise
+from security.uploads import accepts_uploads
 
 from . import admin_reports  # noqa: F401 — registers the delivery admin
 from .forms import (
+    RECEIVER_LIST_MAX_BYTES,
     ReceiverImportConfirmForm,
     ReceiverListUploadForm,
     SenderApprovalEntryForm,
@@ -351,7 +353,13 @@ class ReceiverImportAdmin(admin.ModelAdmin):
         return [
             path(
                 "upload/",
-                self.admin_site.admin_view(self.upload_view),
+                self.admin_site.admin_view(
+                    # A list up to the form's limit; the form itself says when a file is over.
+                    accepts_uploads(
+                        request_max_bytes=RECEIVER_LIST_MAX_BYTES + 1024 * 1024,
+                        file_max_bytes=None,
+                    )(self.upload_view)
+                ),
                 name="hrm_receiverimport_upload",
             ),
             path(
@@ -399,6 +407,9 @@ class ReceiverImportAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/hrm/receiverimport/upload.html", context)
 
     def preview_view(self, request, import_id):
+        # The preview lists clinicians and their Professional IDs: staff status is not enough.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         receiver_import = ReceiverImport.objects.filter(pk=import_id).first()
         if receiver_import is None:
             raise Http404("No such import.")

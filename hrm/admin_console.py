@@ -11,6 +11,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from referrals.access import Action, referral_access_record
+
 from .delivery_errors import ErrorClass, error_classify
 from .models import HrmAlert, HrmAlertReport, HrmAttempt, HrmBulkResend, HrmHealth, HrmReport
 from .selectors.dashboard import dashboard_chart, hrm_dashboard
@@ -92,6 +94,19 @@ def bulk_resend_view(request):
         except ValidationError as invalid:
             error = " ".join(invalid.messages)
         else:
+            for report in (
+                HrmReport.objects.filter(pk__in=record.report_ids)
+                .select_related("message__referral")
+                .defer("xml")
+            ):
+                referral_access_record(
+                    request,
+                    report.message.referral,
+                    action=Action.RESENT,
+                    record="HRM report (admin bulk re-send)",
+                    object_id=report.pk,
+                    detail=report.transaction_id,
+                )
             messages.success(
                 request,
                 f"Re-sending {record.requeued} report(s) in {record.batches} batch(es); "

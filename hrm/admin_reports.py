@@ -5,6 +5,7 @@ from django.template.defaultfilters import truncatechars
 from django.utils import timezone
 
 from directory.professional_id import professional_id_display
+from referrals.access import Action, referral_access_record
 
 from .admin_console import HrmAttemptInline, bulk_resend_redirect
 from .models import HrmMessageDecision, HrmReport
@@ -70,12 +71,41 @@ class HrmReportAdmin(admin.ModelAdmin):
     def file_size(self, report):
         return len(HrmReport.objects.values_list("xml", flat=True).get(pk=report.pk))
 
-    @admin.action(description="Re-send the selected failed reports (same Transaction ID)")
+    # Re-driving a delivery is a change to it: staff status alone is not enough, the user needs
+    # "Can change HRM report" (support's view-only role watches, it does not re-drive).
+    def has_redrive_permission(self, request):
+        return request.user.has_perm("hrm.change_hrmreport")
+
+    def has_change_permission(self, request, obj=None):
+        # A saved change form would write a stale status over the worker's: the row changes
+        # only through delivery and the actions below.
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        report = self.get_object(request, object_id)
+        if report is not None and request.method == "GET":
+            referral_access_record(
+                request,
+                report.message.referral,
+                action=Action.VIEWED,
+                record="HRM report (admin)",
+                object_id=report.pk,
+                detail=report.transaction_id,
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(
+        description="Re-send the selected failed reports (same Transaction ID)",
+        permissions=["redrive"],
+    )
     def resend_failed(self, request, queryset):
-        # To the confirmation page: how many, a reason, batches (hrm/admin_console.py).
+        # To the confirmation page: how many, a reason, batches; the author's approval and the
+        # access trail are checked there (hrm/admin_console.py, hrm/services/bulk_resend.py).
         return bulk_resend_redirect(queryset)
 
-    @admin.action(description="Hand the selected queued reports to the workers now")
+    @admin.action(
+        description="Hand the selected queued reports to the workers now", permissions=["redrive"]
+    )
     def enqueue_queued_now(self, request, queryset):
         ids = list(queryset.filter(status=HrmReport.Status.QUEUED).values_list("pk", flat=True))
         queryset.filter(pk__in=ids).update(next_attempt_at=timezone.now())
@@ -90,7 +120,14 @@ class HrmMessageDecisionAdmin(admin.ModelAdmin):
     search_fields = ["=message__id", "=message__referral__id"]
     readonly_fields = ["message", "attempted", "reasons", "created_at"]
 
+    # Decided once, when the message was posted: nobody rewrites or removes it.
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
     @admin.display(description="Why not")

@@ -10,6 +10,8 @@ from datetime import timedelta
 
 from django.db import models
 
+from directory.professional_id import professional_id_display
+
 
 class ErrorClass(models.TextChoices):
     UNREACHABLE = "unreachable", "HRM unreachable"
@@ -176,11 +178,8 @@ def clinician_error_text(report, *, hrm_down: bool = False) -> str:
     if error_class == ErrorClass.INVALID:
         return f"{error} Correct this on the referral or in the listing, then re-send."
     recipient = report.recipient_name or "the recipient"
-    recipient_id = (
-        report.recipient.clinician_professional_id_display
-        if getattr(report, "recipient", None) is not None
-        else report.deliver_to_user_id
-    ) or "their Professional ID"
+    # DeliverToUserID is the recipient's Professional ID as HRM knows it.
+    recipient_id = professional_id_display(report.deliver_to_user_id) or "their Professional ID"
     text = _FAILED_TEXT.get(error_class, _FAILED_TEXT[ErrorClass.UNEXPECTED])
     text = text.format(recipient=recipient, recipient_id=recipient_id)
     if error_gave_up(error) and report.last_attempt_at and report.delivery_started_at:

@@ -8,7 +8,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
+from referrals.access import Action, referral_access_record
 from referrals.selectors import referral_get_for_user_or_404
+from security.middleware import session_passive
 
 from .models import HrmReport
 from .selectors.delivery import (
@@ -17,6 +19,7 @@ from .selectors.delivery import (
     referral_hrm_views,
     user_on_author_side,
 )
+from .selectors.senders import message_resend_status
 from .services.delivery import report_resend
 
 
@@ -26,6 +29,9 @@ def message_hrm_details(request, referral_id, message_id):
     attempts = message_hrm_attempts(message)
     for report in hrm.reports:
         report.attempt_history = attempts.get(report.pk, [])
+    referral_access_record(
+        request, message.referral, action=Action.VIEWED, record="HRM details", object_id=message.pk
+    )
     return render(request, "hrm/message_details.html", {"message": message, "hrm": hrm})
 
 
@@ -34,20 +40,37 @@ def message_hrm_resend(request, referral_id, message_id):
     message = message_get_for_user_or_404(request.user, referral_id, message_id)
     if not user_on_author_side(request.user, message):
         raise PermissionDenied("Only the author's side of the referral can re-send.")
+    back = redirect(f"{message.referral.get_absolute_url()}#message-{message.pk}")
     failed = HrmReport.objects.filter(message=message, status=HrmReport.Status.FAILED)
-    report_id = request.POST.get("report")
+    report_id = request.POST.get("report", "")
     if report_id:
-        if not report_id.isdigit():
+        # isdigit() accepts "²", which int() refuses: only ASCII digits are an id.
+        if not (report_id.isascii() and report_id.isdigit()):
             raise Http404("No such report.")
-        failed = [get_object_or_404(HrmReport, pk=report_id, message=message)]
-    resent = sum(report_resend(report=report, by=request.user) for report in failed)
+        failed = [get_object_or_404(HrmReport, pk=int(report_id), message=message)]
+    blocked = message_resend_status(message)
+    if blocked is not None:
+        flash.error(request, "Not re-sent: " + " ".join(blocked.missing))
+        return back
+    resent = [report for report in failed if report_resend(report=report, by=request.user)]
+    for report in resent:
+        referral_access_record(
+            request,
+            message.referral,
+            action=Action.RESENT,
+            record="HRM report",
+            object_id=report.pk,
+            detail=report.transaction_id,
+        )
+    resent = len(resent)
     if resent:
         flash.success(request, f"Re-sending {resent} HRM report{'s' if resent != 1 else ''}.")
     else:
         flash.info(request, "Nothing to re-send: no HRM report of this message has failed.")
-    return redirect(f"{message.referral.get_absolute_url()}#message-{message.pk}")
+    return back
 
 
+@session_passive
 def referral_hrm_status(request, referral_id):
     """``{"messages": {id: {"icon": ..., "html": ...}}}`` for the page's polling script."""
     referral = referral_get_for_user_or_404(request.user, referral_id)

@@ -23,6 +23,11 @@ class SenderApproval(models.Model):
     )
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="hrm_sender_approvals")
     upi = models.CharField("UPI", max_length=32)
+    # Who the request (and so the approval) is for, as the account said at the time: changing
+    # the name or the Professional ID afterwards needs a new approval, as changing the UPI does.
+    professional_id = ProfessionalIdField(blank=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     requested_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -43,6 +48,14 @@ class SenderApproval(models.Model):
 
     def __str__(self):
         return f"{self.user} at {self.site}: {self.get_status_display()}"
+
+    def save(self, *args, **kwargs):
+        # Created without saying who for (a fixture, a script): for the account as it is now.
+        if self._state.adding and not (self.professional_id or self.first_name or self.last_name):
+            self.professional_id = self.user.professional_id
+            self.first_name = self.user.first_name
+            self.last_name = self.user.last_name
+        super().save(*args, **kwargs)
 
 
 class SenderApprovalLog(models.Model):

@@ -53,6 +53,9 @@ class HrmBulkResend(models.Model):
     requeued = models.PositiveIntegerField()
     skipped_sent = models.PositiveIntegerField(help_text="Already sent: left alone.")
     skipped_pending = models.PositiveIntegerField(help_text="Still on their way: left alone.")
+    skipped_blocked = models.PositiveIntegerField(
+        default=0, help_text="Failed, but their author can no longer send through HRM."
+    )
     batches = models.PositiveIntegerField()
     report_ids = models.JSONField(default=list, help_text="The reports requeued.")
 

@@ -1,25 +1,63 @@
+"""Support's view of referrals, messages, files and the event log. All of it is read-only:
+a sent message, its files and the event log are the clinical record, changed only by the
+clinicians' own actions (which log them); nobody edits, replaces or deletes them here, and every
+record page opened here is written to the access trail."""
+
 from django.contrib import admin
 
 from directory.search_text import search_fold
 
+from .access import Action, referral_access_record
 from .models import Attachment, Message, Referral, ReferralEvent, ReferralOwnership
 
 
-class OwnershipInline(admin.TabularInline):
+class ReadOnlyAdminMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AccessLoggedAdminMixin:
+    """Opening a record page is a look at the patient's information: it goes in the trail."""
+
+    access_record_name = ""
+
+    def access_referral(self, obj) -> Referral:
+        raise NotImplementedError
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None and self.has_view_or_change_permission(request, obj):
+            referral_access_record(
+                request,
+                self.access_referral(obj),
+                action=Action.VIEWED,
+                record=self.access_record_name,
+                object_id=obj.pk,
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class OwnershipInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ReferralOwnership
     extra = 0
-    readonly_fields = ["since"]
+    readonly_fields = ["listing", "since"]
 
 
-class EventInline(admin.TabularInline):
+class EventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ReferralEvent
     extra = 0
     readonly_fields = ["kind", "actor", "actor_name", "description", "created_at"]
-    can_delete = False
 
 
 @admin.register(Referral)
-class ReferralAdmin(admin.ModelAdmin):
+class ReferralAdmin(ReadOnlyAdminMixin, AccessLoggedAdminMixin, admin.ModelAdmin):
+    access_record_name = "referral (admin)"
     list_display = [
         "id",
         "patient_last_name",
@@ -43,8 +81,11 @@ class ReferralAdmin(admin.ModelAdmin):
     inlines = [OwnershipInline, EventInline]
     date_hierarchy = "created_at"
 
+    def access_referral(self, obj):
+        return obj
 
-class AttachmentInline(admin.TabularInline):
+
+class AttachmentInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Attachment
     extra = 0
     readonly_fields = ["original_name", "content_type", "size", "sha256", "created_at"]
@@ -52,7 +93,8 @@ class AttachmentInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnlyAdminMixin, AccessLoggedAdminMixin, admin.ModelAdmin):
+    access_record_name = "message (admin)"
     list_display = ["id", "referral", "author", "author_listing", "created_at"]
     list_filter = ["author_listing__site"]
     search_fields = ["text", "author__last_name", "=referral__id"]
@@ -61,18 +103,27 @@ class MessageAdmin(admin.ModelAdmin):
     inlines = [AttachmentInline]
     date_hierarchy = "created_at"
 
+    def access_referral(self, obj):
+        return obj.referral
+
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
+class AttachmentAdmin(ReadOnlyAdminMixin, AccessLoggedAdminMixin, admin.ModelAdmin):
+    access_record_name = "attachment (admin)"
     list_display = ["id", "original_name", "content_type", "size", "message", "created_at"]
     list_filter = ["content_type"]
     search_fields = ["original_name", "sha256"]
     raw_id_fields = ["message"]
-    readonly_fields = ["sha256", "size", "content_type"]
+    # The stored file is never offered here: a replaced file would skip every upload check.
+    exclude = ["file"]
+    readonly_fields = ["message", "original_name", "sha256", "size", "content_type", "created_at"]
+
+    def access_referral(self, obj):
+        return obj.message.referral
 
 
 @admin.register(ReferralEvent)
-class ReferralEventAdmin(admin.ModelAdmin):
+class ReferralEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["referral", "kind", "actor_name", "description", "created_at"]
     list_filter = ["kind"]
     search_fields = ["description", "actor_name", "=referral__id"]
@@ -80,7 +131,7 @@ class ReferralEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReferralOwnership)
-class ReferralOwnershipAdmin(admin.ModelAdmin):
+class ReferralOwnershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["referral", "listing", "since"]
     list_filter = ["listing__site"]
     raw_id_fields = ["referral", "listing"]

@@ -1,29 +1,68 @@
 """Checks on uploaded files. The type comes from the file's content (libmagic), never from its
-name, so an executable renamed ``letter.pdf`` is refused."""
+name, so an executable renamed ``letter.pdf`` is refused. Plain text is the one kind a name can
+turn into a program (``run.bat``, ``script.vbs`` and ``page.hta`` all hold text), so a text file
+must also be *named* ``.txt``; and every download is named with the extension of its checked
+content (``run.hta`` holding a PDF downloads as ``run.pdf``), never the uploader's."""
 
 import hashlib
+from pathlib import PurePath
 
 import magic
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
 
 from .models import Attachment
 
 ALLOWED_TYPES_TEXT = "PDF, JPEG, PNG, TIFF or plain text (.txt)"
-# Text that a browser or EMR could run or render as markup is not "plain text".
-_TEXT_REFUSED = {"text/html", "text/xml", "text/javascript", "image/svg+xml", "text/x-php"}
+# The only name a plain-text attachment may have: Windows runs .bat, .cmd, .vbs, .js and .hta
+# files on a double-click, and they are all text.
+TEXT_EXTENSION = ".txt"
 
 
 def attachment_detect_type(head: bytes) -> str | None:
-    """The attachment kind for these first bytes, or None when it is not an allowed type."""
+    """The attachment kind for these first bytes, or None when it is not an allowed type. Text
+    counts only when libmagic calls it exactly ``text/plain``: shell scripts, batch files, HTML,
+    XML and the like are refused whatever they are called."""
     mime = magic.from_buffer(head, mime=True)
     if mime in Attachment.Kind.values:
         return mime
-    if mime.startswith("text/") and mime not in _TEXT_REFUSED:
-        return Attachment.Kind.TEXT
     return None
+
+
+def attachment_download_name(original_name: str, content_type: str) -> str:
+    """The name a download carries: what the uploader called it, with the extension its content
+    was checked to have (``scan.PNG`` is ``scan.png``, ``run.hta`` holding a PDF is
+    ``run.pdf``)."""
+    stem = PurePath(original_name.replace("\\", "/")).name
+    stem = stem.rsplit(".", 1)[0] if "." in stem.lstrip(".") else stem.lstrip(".")
+    return f"{stem.strip() or 'attachment'}{Attachment.EXTENSIONS[content_type]}"
+
+
+def _pdf_opens(upload: UploadedFile) -> bool:
+    """Whether the file opens as a PDF, as Open-O checks with PDFBox before filing a report."""
+    upload.seek(0)
+    try:
+        len(PdfReader(upload).pages)
+    except (PyPdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, OSError):
+        return False
+    return True
+
+
+def _size_text(size: int) -> str:
+    return f"{filesizeformat(size)} ({size:,} bytes)"
+
+
+def attachment_too_large_error(name: str) -> ValidationError:
+    """For an upload stopped as it passed the limit (its full size was never read)."""
+    return ValidationError(
+        f"“{name}” is larger than the {_size_text(settings.ATTACHMENT_MAX_BYTES)} allowed for "
+        "each file. Nothing was sent.",
+        code="too_large",
+    )
 
 
 def attachment_inspect(upload: UploadedFile) -> tuple[str, str]:
@@ -34,9 +73,10 @@ def attachment_inspect(upload: UploadedFile) -> tuple[str, str]:
     if upload.size == 0:
         raise ValidationError(f"“{name}” is empty. Choose the file again.", code="empty")
     if upload.size > limit:
+        # Both sizes in bytes too: 10 MB and 10 MB + 1 byte both round to "10.0 MB".
         raise ValidationError(
-            f"“{name}” is {filesizeformat(upload.size)}; each file may be at most "
-            f"{filesizeformat(limit)}.",
+            f"“{name}” is {_size_text(upload.size)}, larger than the {_size_text(limit)} "
+            "allowed for each file.",
             code="too_large",
         )
     upload.seek(0)
@@ -49,6 +89,21 @@ def attachment_inspect(upload: UploadedFile) -> tuple[str, str]:
             f"Attach a {ALLOWED_TYPES_TEXT} file.",
             code="type",
         )
+    if content_type == Attachment.Kind.TEXT and not name.lower().endswith(TEXT_EXTENSION):
+        raise ValidationError(
+            f"“{name}” holds text but is not named .txt: a name like this can make a computer "
+            "run the file as a program. Only plain text named .txt can be attached; rename it, "
+            "or save it as PDF.",
+            code="text_name",
+        )
+    if content_type == Attachment.Kind.PDF and not _pdf_opens(upload):
+        raise ValidationError(
+            f"“{name}” starts like a PDF but cannot be opened as one (it may be damaged or cut "
+            "short); the EMRs that receive HRM reports refuse such a file. Save or export it as "
+            "PDF again and attach that.",
+            code="damaged_pdf",
+        )
+    upload.seek(len(head))
     digest = hashlib.sha256(head)
     for chunk in iter(lambda: upload.read(1024 * 1024), b""):
         digest.update(chunk)

@@ -44,7 +44,13 @@ class PatientFieldsMixin(forms.Form):
     patient_province = forms.ChoiceField(
         label="Province", choices=Referral.Province.choices, initial=Referral.Province.ON
     )
-    reason = forms.CharField(label="Reason for referral", widget=forms.Textarea(attrs={"rows": 5}))
+    # Bounded (issue 12): a referral's reason is a paragraph or two; letters go as files.
+    reason = forms.CharField(
+        label="Reason for referral",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="At most 5,000 characters; attach longer letters to a message.",
+    )
 
     def clean(self):
         cleaned = super().clean()

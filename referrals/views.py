@@ -1,23 +1,46 @@
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from audit.services import access_record
 from directory.models import Listing
 from directory.selectors import listings_of_user
 from hrm.selectors.delivery import referral_hrm_views
+from security.throttle import client_address, throttle_exceeded
+from security.uploads import accepts_uploads
 
 from . import selectors, services
+from .access import Action, referral_access_record
+from .attachments import attachment_download_name, attachment_too_large_error
 from .forms import ForwardForm, MessageForm, PublicReferralForm, ReferralForm, StatusForm
 from .models import Referral
 
+INBOX_QUERY_SESSION_KEY = "inbox_query"
+
 
 def inbox(request):
+    """The search is posted and kept in the session (then redirected to the plain folder URL):
+    patient names never travel in a URL, where proxies and web servers would log them."""
+    if request.method == "POST":
+        folder = "sent" if request.POST.get("folder") == "sent" else "received"
+        request.session[INBOX_QUERY_SESSION_KEY] = request.POST.get("q", "").strip()[:200]
+        return redirect(f"{reverse('referrals:inbox')}?folder={folder}")
     folder = "sent" if request.GET.get("folder") == "sent" else "received"
-    query = request.GET.get("q", "").strip()
-    referrals = selectors.referral_inbox(request.user, folder=folder, query=query)[:200]
+    query = request.session.get(INBOX_QUERY_SESSION_KEY, "")
+    referrals = list(selectors.referral_inbox(request.user, folder=folder, query=query)[:200])
+    if query:
+        access_record(
+            request,
+            action=Action.SEARCHED,
+            record=f"inbox ({folder})",
+            detail=f"“{query}”: {len(referrals)} referral(s): "
+            + ", ".join(str(referral.pk) for referral in referrals),
+        )
     return render(
         request, "referrals/inbox.html", {"referrals": referrals, "folder": folder, "query": query}
     )
@@ -39,11 +62,33 @@ def referral_new(request):
     )
 
 
+def _public_referral_throttled(request, listing) -> bool:
+    """Anyone may post this form: bound it per address and, against many addresses, per
+    listing. Only submissions count."""
+    limits = {
+        "address": (client_address(request), settings.PUBLIC_REFERRAL_LIMIT_PER_ADDRESS),
+        "listing": (str(listing.pk), settings.PUBLIC_REFERRAL_LIMIT_PER_LISTING),
+    }
+    window = settings.PUBLIC_REFERRAL_WINDOW_SECONDS
+    return any(
+        [
+            throttle_exceeded(f"public-referral-{scope}", key, limit=limit, window_seconds=window)
+            for scope, (key, limit) in limits.items()
+        ]
+    )
+
+
 @login_not_required
 def referral_public_new(request, listing_id):
     listing = get_object_or_404(Listing.objects.select_related("site"), pk=listing_id)
     if listing.requires_sign_in:
         return render(request, "referrals/sign_in_required.html", {"listing": listing}, status=403)
+    if request.method == "POST" and _public_referral_throttled(request, listing):
+        response = render(
+            request, "referrals/public_throttled.html", {"listing": listing}, status=429
+        )
+        response["Retry-After"] = str(settings.PUBLIC_REFERRAL_WINDOW_SECONDS)
+        return response
     form = PublicReferralForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         referral = services.referral_create(target_listing=listing, **form.cleaned_data)
@@ -57,6 +102,10 @@ def _detail_context(request, referral, **forms):
     hrm_views = referral_hrm_views(request.user, referral, referral.messages.all())
     for message in referral.messages.all():
         message.hrm = hrm_views[message.pk]
+        for attachment in message.attachments.all():
+            attachment.download_name = attachment_download_name(
+                attachment.original_name, attachment.content_type
+            )
     is_receiver = request.user.sites.filter(pk=referral.target_listing.site_id).exists()
     return {
         "referral": referral,
@@ -79,14 +128,30 @@ def _detail_context(request, referral, **forms):
 
 def referral_detail(request, referral_id):
     referral = selectors.referral_page_get(request.user, referral_id)
+    referral_access_record(request, referral, action=Action.VIEWED, record="referral")
     return render(request, "referrals/referral_detail.html", _detail_context(request, referral))
 
 
+def _message_request_max_bytes():
+    # A referral's files together, plus room for the typed text and the form's own fields.
+    return settings.REFERRAL_ATTACHMENTS_MAX_BYTES + 1024 * 1024
+
+
+@accepts_uploads(
+    request_max_bytes=_message_request_max_bytes,
+    file_max_bytes=lambda: settings.ATTACHMENT_MAX_BYTES,
+)
 @require_POST
 def message_create(request, referral_id):
     referral = selectors.referral_get_for_user_or_404(request.user, referral_id)
-    form = MessageForm(request.POST, request.FILES)
-    if form.is_valid():
+    files = request.FILES
+    too_large = getattr(request, "upload_too_large", None)
+    form = MessageForm(request.POST, None if too_large else files)
+    if too_large:
+        # The upload stopped at this file: nothing of the message is posted.
+        form.is_valid()
+        form.add_error("files", attachment_too_large_error(too_large))
+    elif form.is_valid():
         try:
             services.message_post(
                 referral=referral,
@@ -102,6 +167,7 @@ def message_create(request, referral_id):
                 flash.info(request, f"In your message: {change}")
             return redirect(f"{referral.get_absolute_url()}#thread")
     referral = selectors.referral_page_get(request.user, referral_id)
+    referral_access_record(request, referral, action=Action.VIEWED, record="referral")
     return render(
         request,
         "referrals/referral_detail.html",
@@ -150,10 +216,18 @@ def attachment_download(request, referral_id, attachment_id):
         handle = attachment.file.open("rb")
     except FileNotFoundError as missing:
         raise Http404("The file is no longer stored.") from missing
+    referral_access_record(
+        request,
+        attachment.message.referral,
+        action=Action.DOWNLOADED,
+        record="attachment",
+        object_id=attachment.pk,
+        detail=attachment.original_name,
+    )
     response = FileResponse(
         handle,
         as_attachment=True,
-        filename=attachment.original_name,
+        filename=attachment_download_name(attachment.original_name, attachment.content_type),
         content_type=attachment.content_type,
     )
     response["Cache-Control"] = "private, no-store"

@@ -23,6 +23,15 @@ from .delivery_fixtures import (  # noqa: F401 — fixtures for the delivery and
 from .factories import make_referral, make_world
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def world(db):
     return make_world()

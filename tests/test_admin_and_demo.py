@@ -8,10 +8,14 @@ from django.urls import reverse
 
 from directory.models import Listing, Site, User
 from hrm.models import HrmReport
+from hrm.sandbox.models import EmrDocument, EmrRetrievalLog
+from hrm.sandbox.services import sandbox_charts_sync, sandbox_poll
 from hrm.selectors.delivery import HrmIcon, message_hrm_icon
 from hrm.services.delivery import report_deliver
 from hrm.transport_config import transport_get
 from referrals.models import Attachment, Message, Referral, ReferralEvent
+
+from .delivery_fixtures import AES_KEY
 
 
 @pytest.fixture
@@ -36,12 +40,14 @@ def test_seed_demo_is_idempotent_and_complete(demo):
 
 
 def test_demo_logins_work(demo, client):
-    assert client.login(username="dr.nguyen", password="demo-pass-2026")
+    # Through the sign-in page: django-axes counts every sign-in, so it needs the request.
+    response = client.post("/login/", {"username": "dr.nguyen", "password": "demo-pass-2026"})
+    assert response.status_code == 302
     assert "Tremblay, Hélène" in client.get("/referrals/?folder=sent").content.decode()
 
 
 def test_every_model_has_a_working_admin_changelist(demo, client):
-    client.login(username="support", password="demo-pass-2026")
+    client.post("/login/", {"username": "support", "password": "demo-pass-2026"})
     for model in (Site, User, Listing, Referral, Message, Attachment, ReferralEvent):
         assert admin.site.is_registered(model)
     for model in apps.get_models():
@@ -77,3 +83,28 @@ def test_demo_shows_a_checkmark_a_red_mark_and_a_reason(db, hrm_sftp):
     assert ["The referrer was not signed in when sending the eReferral."] in [
         r[:1] for r in reasons
     ]
+
+
+@pytest.mark.parametrize("profile", ["open-o", "oscar", "juno"])
+def test_the_demos_sent_reports_are_filed_and_shown_under_every_emr_profile(
+    db, hrm_sftp, profile
+):
+    hrm_sftp.refuse_deliver_to("D13579")  # as scripts/demo.sh starts the sandbox
+    call_command("seed_demo", stdout=io.StringIO())
+    transport = transport_get()
+    for report in HrmReport.objects.all():
+        report_deliver(report.pk, transport)
+    sent = HrmReport.objects.filter(status=HrmReport.Status.SENT)
+    assert sent.exists()
+    sandbox_charts_sync()
+    sandbox_poll(hrm_sftp.login, AES_KEY, profile=profile)
+    assert not EmrRetrievalLog.objects.filter(outcome="refused").exists()
+    filed = {document.message_unique_id: document for document in EmrDocument.objects.all()}
+    routed = EmrRetrievalLog.objects.filter(outcome="routed").values_list(
+        "message_unique_id", flat=True
+    )
+    for report in sent:
+        assert report.transaction_id in filed or report.transaction_id in set(routed)
+    for document in filed.values():
+        assert not document.is_hidden, document.hidden_reason
+        assert document.patient is not None

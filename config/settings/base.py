@@ -1,6 +1,7 @@
 """Settings read from the environment (django-environ). The defaults give a zero-setup demo on
 SQLite; `production.py` hardens them and `test.py` points at PostgreSQL."""
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -19,29 +20,46 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with a second factor for staff (security/admin_site.py).
+    "security.apps.SecureAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "directory",
+    "audit",  # issue 12: the access trail (below referrals and hrm, which use it)
     "referrals",
     "hrm",
     "hrm.sandbox",
+    # --- Security and privacy (issue 12) ---
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Security and privacy (issue 12): every page no-store, a Content-Security-Policy, Django's
+    # session middleware except that a status poll does not renew the session, and request
+    # bodies bounded before CsrfViewMiddleware reads them.
+    "security.middleware.NoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "security.middleware.IdleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "security.uploads.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Tells whether this session signed in with a second factor (the admin asks for one).
+    "django_otp.middleware.OTPMiddleware",
     # Deny by default: every view needs a signed-in user unless marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -238,3 +256,70 @@ HRM_SANDBOX_PORT = env.int("HRM_SANDBOX_PORT", default=2222)
 HRM_SANDBOX_POLL_SECONDS = env.float("HRM_SANDBOX_POLL_SECONDS", default=5)
 # The sandbox EMR inbox shows every filed report to any signed-in user: its pages 404 unless on.
 HRM_SANDBOX_ENABLED = env.bool("HRM_SANDBOX_ENABLED", default=False)
+# Whose rules the sandbox EMR files reports by: open-o (the strictest, what most Ontario clinics run
+# in 2026), oscar or juno (hrm/sandbox/profiles.py).
+HRM_SANDBOX_EMR_PROFILE = env.str("HRM_SANDBOX_EMR_PROFILE", default="open-o")
+
+# --- Security and privacy (issue 12) -----------------------------------------------------------
+# Sign-in throttling (django-axes), for the clinicians' page and /admin/login/ alike: after
+# AXES_FAILURE_LIMIT wrong passwords for one username from one address, that pair is locked out
+# for AXES_COOLOFF_MINUTES, even with the right password. Locking the pair (not the username
+# alone) keeps an attacker from locking a clinician out from elsewhere; a clinic behind one
+# address still has each user counted apart. Attempts and sign-ins are kept in the database
+# (admin: Axes).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "security.lockout.lockout_response"
+# Its start-up banner would land in every management command's output.
+AXES_VERBOSE = False
+# The password is never stored with a failed attempt (axes masks it by default).
+AXES_SENSITIVE_PARAMETERS = ["password", "password1", "password2", "otp_token"]
+
+# Request bodies (security/uploads.py): refused from their Content-Length when larger than the
+# view takes, and a multipart upload stops at the first file over the view's per-file limit.
+FILE_UPLOAD_HANDLERS = [
+    "security.uploads.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+
+# Content-Security-Policy (django-csp 4): scripts, styles, images and forms from this site
+# only; no plugins, no framing, no <base> tricks.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# The cache holds the public form's throttle counters; production shares one Redis cache
+# between web processes (CACHE_URL).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Anonymous referrals from one address (per window), and to one listing from anywhere.
+PUBLIC_REFERRAL_LIMIT_PER_ADDRESS = env.int("PUBLIC_REFERRAL_LIMIT_PER_ADDRESS", default=5)
+PUBLIC_REFERRAL_LIMIT_PER_LISTING = env.int("PUBLIC_REFERRAL_LIMIT_PER_LISTING", default=60)
+PUBLIC_REFERRAL_WINDOW_SECONDS = env.int("PUBLIC_REFERRAL_WINDOW_SECONDS", default=60 * 60)
+
+# A second factor for the admin (django-otp): off in the demo, on in production (production.py).
+# Staff add an authenticator app under Admin > TOTP devices; the first one, before any device
+# exists, signs in with a one-time code from `manage.py addstatictoken <username>`.
+ADMIN_REQUIRE_OTP = env.bool("ADMIN_REQUIRE_OTP", default=False)
+OTP_TOTP_ISSUER = "eReferral"
+
+# Self-service password change and reset: the reset link works once, for this long.
+PASSWORD_RESET_TIMEOUT = 60 * 60
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env.int("PASSWORD_RESET_LIMIT_PER_ADDRESS", default=5)

@@ -41,18 +41,22 @@ class EmrPatientAdmin(admin.ModelAdmin):
 class EmrDocumentAdmin(_ViewOnlyAdmin):
     list_display = [
         "received_at",
+        "emr_profile",
         "report_class",
         "format",
         "patient_display",
         "linked",
+        "hidden",
         "provider",
         "unmatched_provider_id",
         "duplicate_count",
         "message_unique_id",
     ]
     list_filter = [
+        "emr_profile",
         "format",
         "report_class",
+        ("similar_to", admin.EmptyFieldListFilter),
         ("provider", admin.EmptyFieldListFilter),
         ("patient", admin.EmptyFieldListFilter),
     ]
@@ -65,6 +69,7 @@ class EmrDocumentAdmin(_ViewOnlyAdmin):
         "author_name",
     ]
     list_select_related = ["provider", "patient"]
+    raw_id_fields = ["similar_to"]
     date_hierarchy = "received_at"
     exclude = ["raw_xml", "file_data"]
     readonly_fields = ["file_size", "xml_size"]
@@ -75,6 +80,10 @@ class EmrDocumentAdmin(_ViewOnlyAdmin):
     @admin.display(description="Linked to a patient", boolean=True)
     def linked(self, document):
         return document.patient_id is not None
+
+    @admin.display(description="Hidden as a prior version", boolean=True)
+    def hidden(self, document):
+        return document.is_hidden
 
     @admin.display(description="File size")
     def file_size(self, document):
@@ -89,8 +98,16 @@ class EmrDocumentAdmin(_ViewOnlyAdmin):
 
 @admin.register(EmrRetrievalLog)
 class EmrRetrievalLogAdmin(_ViewOnlyAdmin):
-    list_display = ["retrieved_at", "file_name", "outcome", "message_unique_id", "error"]
-    list_filter = ["outcome"]
-    search_fields = ["file_name", "message_unique_id", "error"]
+    list_display = [
+        "retrieved_at",
+        "file_name",
+        "emr_profile",
+        "outcome",
+        "message_unique_id",
+        "error",
+        "detail",
+    ]
+    list_filter = ["emr_profile", "outcome"]
+    search_fields = ["file_name", "message_unique_id", "error", "detail"]
     date_hierarchy = "retrieved_at"
     raw_id_fields = ["document"]

@@ -10,6 +10,7 @@ class HrmSandboxConfig(AppConfig):
 
     def ready(self):
         checks.register(sandbox_enabled_check, checks.Tags.security, deploy=True)
+        checks.register(sandbox_profile_check)
 
 
 def sandbox_enabled_check(app_configs, **kwargs):
@@ -24,4 +25,16 @@ def sandbox_enabled_check(app_configs, **kwargs):
                 id="hrm_sandbox.W001",
             )
         ]
+    return []
+
+
+def sandbox_profile_check(app_configs, **kwargs):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .profiles import emr_profile
+
+    try:
+        emr_profile()
+    except ImproperlyConfigured as wrong:
+        return [checks.Error(str(wrong), id="hrm_sandbox.E001")]
     return []

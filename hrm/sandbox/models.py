@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .profiles import EmrProfile
+
 SEXES = [("M", "Male"), ("F", "Female"), ("O", "Other"), ("U", "Unknown")]
 
 # OSCAR picks a download's MIME type from the exact extension string; anything else is a plain
@@ -21,6 +23,7 @@ CONTENT_TYPES = {
     ".tiff": "image/tiff",
     ".rtf": "application/rtf",
     ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",  # Open-O's spelling (its data-dictionary list); OSCAR knows only .jpg
     ".gif": "image/gif",
     ".png": "image/png",
     ".html": "text/html",
@@ -79,13 +82,19 @@ class EmrPatient(models.Model):
 
 class EmrDocument(models.Model):
     """One filed HRM report. ``provider`` empty: the unassigned inbox (routing failed, the
-    addressee is kept in ``unmatched_provider_*``); ``patient`` empty: not linked to a chart."""
+    addressee is kept in ``unmatched_provider_*``); ``patient`` empty: not linked to a chart.
+
+    ``emr_profile`` is the EMR whose rules filed it. Under OSCAR's rules (and Open-O's) the same
+    report for another recipient is not filed again but routed to them too (``also_routed_to``),
+    and a report that scores as similar to an older one is filed under it (``similar_to``) and
+    left out of the clinician's document list."""
 
     class Format(models.TextChoices):
         TEXT = "Text", "Text"
         BINARY = "Binary", "Binary"
 
     message_unique_id = models.CharField("MessageUniqueID", max_length=250, unique=True)
+    emr_profile = models.CharField("EMR rules", max_length=10, choices=EmrProfile.choices)
     provider = models.ForeignKey(
         EmrProvider, null=True, blank=True, on_delete=models.PROTECT, related_name="documents"
     )
@@ -105,13 +114,25 @@ class EmrDocument(models.Model):
     patient_health_card_version = models.CharField(max_length=10, blank=True)
     report_class = models.CharField("class", max_length=100)
     subclass = models.CharField(max_length=100, blank=True)
-    author_name = models.CharField(max_length=200, blank=True)
+    author_name = models.CharField(
+        "author as the EMR shows it",
+        max_length=400,
+        blank=True,
+        help_text="Empty when this EMR's report page shows no author.",
+    )
+    author_as_written = models.CharField("AuthorPhysician in the file", max_length=600, blank=True)
     event_datetime = models.CharField("report date", max_length=40, blank=True)
     sending_facility = models.CharField(max_length=20, blank=True)
     sending_facility_report_number = models.CharField(max_length=100, blank=True)
     result_status = models.CharField(max_length=5, blank=True)
     format = models.CharField(max_length=10, choices=Format.choices)
     text = models.TextField(blank=True)
+    text_markup = models.CharField(
+        "markup OSCAR would interpret",
+        max_length=300,
+        blank=True,
+        help_text="OSCAR prints a text report as HTML without escaping it.",
+    )
     file_data = models.BinaryField(null=True, blank=True)
     file_extension = models.CharField(max_length=50, blank=True)
     remote_name = models.CharField("file name", max_length=255, blank=True)
@@ -121,6 +142,30 @@ class EmrDocument(models.Model):
         default=0, help_text="How many more times this MessageUniqueID arrived (not filed again)."
     )
     last_duplicate_at = models.DateTimeField(null=True, blank=True)
+    also_routed_to = models.ManyToManyField(
+        EmrProvider,
+        blank=True,
+        related_name="routed_documents",
+        help_text="The same report arrived for these providers too (OSCAR's hash of the file "
+        "without its TransactionInformation): routed to them, not filed again.",
+    )
+    # OSCAR's MD5 hashes of the raw file (HRM-FORMAT.md 11.3); empty under Juno's rules.
+    report_hash = models.CharField(max_length=32, blank=True, db_index=True)
+    less_transaction_hash = models.CharField(max_length=32, blank=True, db_index=True)
+    less_demographics_hash = models.CharField(max_length=32, blank=True, db_index=True)
+    # MD5 of the content as the similar-report check compares it (rules.content_key).
+    content_key = models.CharField(max_length=32, blank=True)
+    similar_to = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="hidden_versions",
+        help_text="Set when the EMR filed this report as another version of an older one: it is "
+        "then left out of the clinician's document list.",
+    )
+    similarity_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    hidden_reason = models.TextField(blank=True)
 
     class Meta:
         verbose_name = "EMR document"
@@ -130,6 +175,11 @@ class EmrDocument(models.Model):
                 name="emr_document_text_or_file",
                 condition=Q(format="Text", file_data__isnull=True)
                 | Q(format="Binary", file_data__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="emr_document_hidden_says_why",
+                condition=Q(similar_to__isnull=True, hidden_reason="")
+                | (Q(similar_to__isnull=False) & ~Q(hidden_reason="")),
             ),
             models.CheckConstraint(
                 name="emr_document_routed_or_unmatched",
@@ -144,6 +194,10 @@ class EmrDocument(models.Model):
     @property
     def patient_display(self) -> str:
         return ", ".join(p for p in (self.patient_last_name, self.patient_first_name) if p) or "—"
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.similar_to_id is not None
 
     @property
     def is_binary(self) -> bool:
@@ -175,11 +229,16 @@ class EmrRetrievalLog(models.Model):
     class Outcome(models.TextChoices):
         FILED = "filed", "Filed"
         DUPLICATE = "duplicate", "Duplicate (counted, not filed again)"
+        ROUTED = "routed", "Same report for another recipient (routed to them, not filed again)"
         REFUSED = "refused", "Refused"
 
     file_name = models.CharField(max_length=255)
+    emr_profile = models.CharField("EMR rules", max_length=10, choices=EmrProfile.choices)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     error = models.TextField(blank=True)
+    detail = models.TextField(
+        blank=True, help_text="What else the EMR did with it, e.g. hid it or routed it on."
+    )
     message_unique_id = models.CharField("MessageUniqueID", max_length=250, blank=True)
     document = models.ForeignKey(
         EmrDocument, null=True, blank=True, on_delete=models.SET_NULL, related_name="retrievals"
@@ -194,7 +253,7 @@ class EmrRetrievalLog(models.Model):
             models.CheckConstraint(
                 name="emr_retrieval_refused_says_why",
                 condition=(Q(outcome="refused") & ~Q(error="") & Q(document__isnull=True))
-                | (Q(outcome__in=["filed", "duplicate"]) & Q(error="")),
+                | (Q(outcome__in=["filed", "duplicate", "routed"]) & Q(error="")),
             ),
         ]
 

@@ -8,6 +8,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from .models import EmrDocument, EmrProvider, EmrRetrievalLog
+from .profiles import RULES_IN_WORDS, emr_profile
 
 # The newest this many documents or log rows are shown; the sandbox is a demo, not an archive.
 PAGE_ROWS = 200
@@ -33,33 +34,66 @@ def emr_document_file_get_or_404(document_id: int) -> EmrDocument:
     )
 
 
-def _counts() -> dict:
+def emr_profile_in_use() -> dict:
+    """The profile the sandbox files new reports by, and its rules in words, for every page."""
+    profile = emr_profile()
+    return {"profile": profile, "profile_rules": RULES_IN_WORDS[profile]}
+
+
+def _counts(queryset, key: str) -> dict:
     return {
-        "document_count": Count("documents"),
-        "unlinked_count": Count("documents", filter=Q(documents__patient__isnull=True)),
+        row[key]: row
+        for row in queryset.values(key).annotate(
+            document_count=Count("pk", filter=Q(**{f"{_document(key)}similar_to__isnull": True})),
+            hidden_count=Count("pk", filter=Q(**{f"{_document(key)}similar_to__isnull": False})),
+            unlinked_count=Count("pk", filter=Q(**{f"{_document(key)}patient__isnull": True})),
+        )
     }
 
 
-def emr_providers_with_counts() -> QuerySet[EmrProvider]:
-    return EmrProvider.objects.annotate(**_counts()).order_by(
-        "last_name", "first_name", "professional_id"
-    )
+def _document(key: str) -> str:
+    return "" if key == "provider" else "emrdocument__"
+
+
+def emr_providers_with_counts() -> list[EmrProvider]:
+    """Every provider with, for their inbox (documents routed to them, first or as another
+    recipient of the same report): ``document_count`` shown in the document list,
+    ``hidden_count`` filed under another report and left out of it, ``unlinked_count`` not
+    linked to a chart."""
+    direct = _counts(EmrDocument.objects.filter(provider__isnull=False), "provider")
+    routed = _counts(EmrDocument.also_routed_to.through.objects.all(), "emrprovider")
+    providers = list(EmrProvider.objects.order_by("last_name", "first_name", "professional_id"))
+    for provider in providers:
+        for name in ("document_count", "hidden_count", "unlinked_count"):
+            total = sum(rows.get(provider.pk, {}).get(name, 0) for rows in (direct, routed))
+            setattr(provider, name, total)
+    return providers
 
 
 def emr_unassigned_counts() -> dict:
     unassigned = EmrDocument.objects.filter(provider__isnull=True)
     return unassigned.aggregate(
-        document_count=Count("id"), unlinked_count=Count("id", filter=Q(patient__isnull=True))
+        document_count=Count("id", filter=Q(similar_to__isnull=True)),
+        hidden_count=Count("id", filter=Q(similar_to__isnull=False)),
+        unlinked_count=Count("id", filter=Q(patient__isnull=True)),
     )
 
 
 def emr_inbox_documents(provider: EmrProvider | None) -> QuerySet[EmrDocument]:
-    """One inbox, newest first: a provider's, or the unassigned inbox for ``None``. The file bytes
-    stay in the database; only their size is read."""
+    """One inbox, newest first: a provider's (filed for them, or routed to them as another
+    recipient of the same report), or the unassigned inbox for ``None``. Hidden documents are
+    included (the page marks them). The file bytes stay in the database; only their size is
+    read."""
+    if provider is None:
+        documents = EmrDocument.objects.filter(provider__isnull=True)
+    else:
+        routed = EmrDocument.also_routed_to.through.objects.filter(emrprovider=provider)
+        documents = EmrDocument.objects.filter(
+            Q(provider=provider) | Q(pk__in=routed.values("emrdocument"))
+        )
     return (
-        EmrDocument.objects.filter(provider=provider)  # None: IS NULL, the unassigned inbox
-        .select_related("patient", "provider")
-        .defer("raw_xml", "file_data")
+        documents.select_related("patient", "provider", "similar_to")
+        .defer("raw_xml", "file_data", "similar_to__raw_xml", "similar_to__file_data")
         .annotate(file_size=Length("file_data"))
         .order_by("-received_at", "-id")[:PAGE_ROWS]
     )

@@ -1,47 +1,53 @@
-"""The stand-in EMR at work: poll the HRM folder as an EMR does, file each report the way OSCAR
-does (HRM-FORMAT.md sections 8, 11 and 12), and copy the demo's clinicians and patients into the
-EMR's own charts.
+"""The stand-in EMR at work: poll the HRM folder as an EMR does, file each report by the rules
+of the EMR profile in use (``HRM_SANDBOX_EMR_PROFILE``: Open-O, OSCAR or Juno; HRM-FORMAT.md
+sections 8, 9, 11 and 12), and copy the demo's clinicians and patients into the EMR's own charts.
 
-What the sandbox checks is what a receiving EMR checks, not what our sender promises: the file is
-validated against the v1.1.2 schema only (as OSCAR does while unmarshalling), then OSCAR's
-required fields are read. Our sender's stricter rules (``report_validate``) are deliberately not
-applied here, so a file another sender would get away with files the way it would in OSCAR: a
-``d12345`` recipient lands in the unassigned inbox instead of being refused.
+What the sandbox checks is what a receiving EMR checks, read from that EMR's public code, not what
+our sender promises: the sandbox reads files with its own code (``reading``, ``rules``) and never
+with our sender's builder or validator, so a stand-in that agreed with the sender could not hide
+a fault they share. A file another sender would get away with files the way it would in that
+EMR: a ``d12345`` recipient lands in OSCAR's unassigned inbox instead of being refused.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import posixpath
-import re
 import stat
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import paramiko
-from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
-from lxml import etree
 
 from directory.models import Listing, User
 from hrm.crypto import key_from_hex, report_decrypt
-from hrm.report_xml import OBSERVATION_CLASSES, ParsedReport, ReportInvalid, report_parse
 from hrm.transports import PART_SUFFIX
 from referrals.models import Referral
 
 from .models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
+from .profiles import OSCAR_FAMILY, EmrProfile, emr_profile
+from .reading import FileUnreadable, HrmFile, hrm_file_read, required_children, schema
+from .rules import (
+    OBSERVATION_CLASSES,
+    ReportForComparison,
+    author_as_written,
+    author_shown,
+    content_key,
+    file_hashes,
+    markup_found,
+    refusals,
+    similarity,
+)
 
 logger = logging.getLogger(__name__)
 Outcome = EmrRetrievalLog.Outcome
-
-# How many of the schema's complaints a refused file's log entry quotes.
-_SCHEMA_ERRORS_SHOWN = 5
-_NAMESPACE = re.compile(r"\{[^}]*\}")
+# Filing is serialised (one sandbox, a handful of files a poll): the hashes and the similar-report
+# check compare each file with every report filed before it.
+_FILING_LOCK = 0x45_4D_52  # "EMR"
 
 
 class SftpLoginLike(Protocol):
@@ -74,6 +80,10 @@ class PollResult:
         return self._count(Outcome.DUPLICATE)
 
     @property
+    def routed(self) -> int:
+        return self._count(Outcome.ROUTED)
+
+    @property
     def refused(self) -> int:
         return self._count(Outcome.REFUSED)
 
@@ -85,232 +95,298 @@ class ChartsSync:
     patients_created: int
 
 
-class _Refused(Exception):
-    def __init__(self, words: str, message_unique_id: str = ""):
-        super().__init__(words)
-        self.words = words
-        self.message_unique_id = message_unique_id
+# --- Routing and patient matching ---------------------------------------------------------------
 
 
-# --- Reading a file as an EMR does --------------------------------------------------------------
-
-_SAFE_PARSER_OPTIONS = {
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "huge_tree": True,
-}
-
-
-@functools.lru_cache(maxsize=4)
-def _schema_load(resolved_path: str) -> tuple[etree.XMLSchema, threading.Lock]:
-    # The sandbox's own schema object: one shared with the sender's validator would share its
-    # error log across threads. Parsed from its path so the relative xs:import resolves.
-    parser = etree.XMLParser(**_SAFE_PARSER_OPTIONS)
-    return etree.XMLSchema(etree.parse(resolved_path, parser)), threading.Lock()
+def _provider_for(deliver_to_user_id: str, profile: EmrProfile) -> EmrProvider | None:
+    """OSCAR's routing (Open-O's too): the first character picks the licence (``D`` CPSO, ``N``
+    CNO) and is case-sensitive, and the rest must equal the provider's number exactly (no
+    trimming, no leading zeros dropped). Juno reads the prefix ignoring its case."""
+    prefix, number = deliver_to_user_id[:1], deliver_to_user_id[1:]
+    if profile == EmrProfile.JUNO:
+        prefix = prefix.upper()
+    if prefix not in ("D", "N"):
+        return None
+    return EmrProvider.objects.filter(professional_id=prefix + number).first()
 
 
-def _schema() -> tuple[etree.XMLSchema, threading.Lock]:
-    path = Path(settings.HRM_SCHEMA).resolve()
-    if not path.is_file():
-        raise FileNotFoundError(f"HRM schema not found at {path} (setting HRM_SCHEMA)")
-    return _schema_load(str(path))
+def _province(code: str) -> str:
+    return code.strip().upper().removeprefix("CA-")
 
 
-def _schema_errors(xml_bytes: bytes) -> list[str]:
-    schema, lock = _schema()
-    tree = etree.fromstring(xml_bytes, etree.XMLParser(**_SAFE_PARSER_OPTIONS)).getroottree()
-    with lock:
-        if schema.validate(tree):
-            return []
-        entries = list(schema.error_log)
-    # "{cds}Gender" reads better as "Gender".
-    return [f"line {entry.line}: {_NAMESPACE.sub('', entry.message)}" for entry in entries]
-
-
-def _report_read(xml_bytes: bytes) -> ParsedReport:
-    """The report, or ``_Refused`` with the reason OSCAR would not file it."""
-    try:
-        parsed = report_parse(xml_bytes)
-    except ReportInvalid as invalid:
-        raise _Refused(f"The file cannot be read: {'; '.join(invalid.problems)}.") from None
-    message_unique_id = parsed.transaction_id
-    errors = _schema_errors(xml_bytes)
-    if errors:
-        shown = "; ".join(errors[:_SCHEMA_ERRORS_SHOWN])
-        more = len(errors) - _SCHEMA_ERRORS_SHOWN
-        raise _Refused(
-            "The file does not follow the HRM schema v1.1.2, so an EMR cannot file it: "
-            f"{shown}{f' (and {more} more)' if more > 0 else ''}.",
-            message_unique_id,
-        )
-    # OSCAR reads these before saving anything and drops the report when one is missing.
-    problems = []
-    if not parsed.report_class.strip():
-        problems.append("it has no report class (ReportsReceived/Class)")
-    if not parsed.health_card_number.strip():
-        problems.append("it has no patient health card number (HealthCard/Number)")
-    if parsed.report_class in OBSERVATION_CLASSES:
-        if not parsed.observation_datetime:
-            problems.append(
-                f"a '{parsed.report_class}' has no observation date "
-                "(OBRContent/ObservationDateTime)"
-            )
-    elif not parsed.event_datetime:
-        problems.append("it has no report date (EventDateTime)")
-    if parsed.recipient_id in ("", "D", "N"):
-        problems.append(
-            f"its DeliverToUserID '{parsed.recipient_id}' has no licence number to route on"
-        )
-    if problems:
-        raise _Refused(f"OSCAR drops this report: {'; '.join(problems)}.", message_unique_id)
-    if not message_unique_id.strip():
-        # Our own store needs it (so does Juno, to tell repeats apart).
-        raise _Refused("The file has no MessageUniqueID, so a repeat could not be recognised.")
-    return parsed
+def _chart_for(hrm: HrmFile, profile: EmrProfile) -> EmrPatient | None:
+    """The patient match: charts with exactly this health card number whose last name (ignoring
+    case), sex (ignoring case) and date-of-birth string all agree. OSCAR and Open-O take the
+    first such chart and ignore version and province. Juno also compares the version and the
+    province when the report carries them, and links only when exactly one chart fits."""
+    candidates = EmrPatient.objects.filter(health_card_number=hrm.health_card_number or "")
+    matches = []
+    for chart in candidates.order_by("id"):
+        if not (
+            chart.last_name.lower() == hrm.patient_last_name.lower()
+            and chart.sex.upper() == hrm.sex.upper()
+            and chart.date_of_birth.isoformat() == hrm.date_of_birth
+        ):
+            continue
+        if profile != EmrProfile.JUNO:
+            return chart
+        if hrm.health_card_version and (
+            chart.health_card_version.upper() != hrm.health_card_version.upper()
+        ):
+            continue
+        if hrm.health_card_province and _province(chart.province) != _province(
+            hrm.health_card_province
+        ):
+            continue
+        matches.append(chart)
+    return matches[0] if len(matches) == 1 else None
 
 
 # --- Filing -------------------------------------------------------------------------------------
 
 
-def _provider_for(deliver_to_user_id: str) -> EmrProvider | None:
-    """OSCAR's routing: the first character picks the licence (``D`` CPSO, ``N`` CNO) and is
-    case-sensitive, and the rest must equal the provider's number exactly (no trimming, no
-    leading zeros dropped)."""
-    if deliver_to_user_id[:1] not in ("D", "N"):
-        return None
-    return EmrProvider.objects.filter(professional_id=deliver_to_user_id).first()
+def _report_date(hrm: HrmFile) -> str:
+    if hrm.report_class in OBSERVATION_CLASSES:
+        return hrm.observation_datetime
+    return hrm.event_datetime
 
 
-def _chart_for(parsed: ParsedReport) -> EmrPatient | None:
-    """OSCAR's patient match: charts with exactly this health card number, then the first whose
-    last name (ignoring case), sex (ignoring case) and date-of-birth string all agree. Version
-    and province are not compared (OSCAR ignores them)."""
-    candidates = EmrPatient.objects.filter(health_card_number=parsed.health_card_number)
-    for chart in candidates.order_by("id"):
-        if (
-            chart.last_name.lower() == parsed.patient_last_name.lower()
-            and chart.sex.upper() == parsed.sex.upper()
-            and chart.date_of_birth.isoformat() == parsed.date_of_birth
-        ):
-            return chart
-    return None
-
-
-def _author_name(first: str, last: str) -> str:
-    # HRM writes the author HL7-style in LastName (``^LAST^FIRST^^^^``); OSCAR splits it on '^'.
-    if "^" in last:
-        parts = last.split("^")
-        last = parts[1] if len(parts) > 1 else ""
-        first = parts[2] if len(parts) > 2 and parts[2] else first
-    return " ".join(part for part in (first.strip(), last.strip()) if part)
-
-
-def _document_fields(parsed: ParsedReport, xml_bytes: bytes, remote_name: str) -> dict:
-    provider = _provider_for(parsed.recipient_id)
+def _document_fields(hrm: HrmFile, xml_bytes: bytes, remote_name: str, profile) -> dict:
+    provider = _provider_for(hrm.deliver_to_user_id, profile)
     recipient_name = " ".join(
-        part for part in (parsed.recipient_first_name, parsed.recipient_last_name) if part
+        part for part in (hrm.provider_first_name, hrm.provider_last_name) if part
     )
-    binary = parsed.file_data is not None
+    binary = hrm.file_data is not None
+    text = "" if binary else (hrm.report_text or "")
+    hashes = file_hashes(hrm.text) if profile in OSCAR_FAMILY else None
     return {
-        "message_unique_id": parsed.transaction_id,
+        "message_unique_id": hrm.message_unique_id,
+        "emr_profile": profile,
         "provider": provider,
-        "deliver_to_user_id": parsed.recipient_id,
-        "unmatched_provider_id": "" if provider else parsed.recipient_id,
+        "deliver_to_user_id": hrm.deliver_to_user_id,
+        "unmatched_provider_id": "" if provider else hrm.deliver_to_user_id,
         "unmatched_provider_name": "" if provider else recipient_name,
-        "patient": _chart_for(parsed),
-        "patient_first_name": parsed.patient_first_name,
-        "patient_last_name": parsed.patient_last_name,
-        "patient_sex": parsed.sex,
-        "patient_date_of_birth": parsed.date_of_birth,
-        "patient_health_card_number": parsed.health_card_number,
-        "patient_health_card_version": parsed.health_card_version,
-        "report_class": parsed.report_class,
-        "subclass": parsed.subclass,
-        "author_name": _author_name(parsed.author_first_name, parsed.author_last_name),
-        "event_datetime": (
-            parsed.observation_datetime
-            if parsed.report_class in OBSERVATION_CLASSES
-            else parsed.event_datetime
-        ),
-        "sending_facility": parsed.sending_facility,
-        "sending_facility_report_number": parsed.sending_facility_report_number,
-        "result_status": parsed.result_status,
+        "patient": _chart_for(hrm, profile),
+        "patient_first_name": hrm.patient_first_name,
+        "patient_last_name": hrm.patient_last_name,
+        "patient_sex": hrm.sex,
+        "patient_date_of_birth": hrm.date_of_birth,
+        "patient_health_card_number": hrm.health_card_number or "",
+        "patient_health_card_version": hrm.health_card_version,
+        "report_class": hrm.report_class or "",
+        "subclass": hrm.subclass,
+        "author_name": author_shown(hrm, profile),
+        "author_as_written": author_as_written(hrm),
+        "event_datetime": _report_date(hrm),
+        "sending_facility": hrm.sending_facility,
+        "sending_facility_report_number": hrm.sending_facility_report_number,
+        "result_status": hrm.result_status or "",
         "format": EmrDocument.Format.BINARY if binary else EmrDocument.Format.TEXT,
-        "text": "" if binary else (parsed.text or ""),
-        "file_data": parsed.file_data if binary else None,
-        "file_extension": parsed.file_extension,
+        "text": text,
+        "text_markup": "" if binary else markup_found(text),
+        "file_data": hrm.file_data if binary else None,
+        "file_extension": hrm.file_extension,
         "remote_name": remote_name,
         "raw_xml": xml_bytes,
+        "report_hash": hashes.report if hashes else "",
+        "less_transaction_hash": hashes.less_transaction if hashes else "",
+        "less_demographics_hash": hashes.less_demographics if hashes else "",
+        "content_key": content_key(text=hrm.report_text, file_data=hrm.file_data) if hashes else "",
     }
 
 
-def _locked_document(message_unique_id: str) -> EmrDocument | None:
+def _locked_document(**lookup) -> EmrDocument | None:
     return (
         EmrDocument.objects.select_for_update()
-        .filter(message_unique_id=message_unique_id)
+        .filter(**lookup)
         .defer("raw_xml", "file_data")
+        .order_by("id")
         .first()
     )
 
 
-def _refused_log(remote_name: str, words: str, message_unique_id: str = "") -> EmrRetrievalLog:
-    # The reason stays in the database: it can quote the report (logs carry no patient data).
-    logger.warning("HRM sandbox refused %s (the reason is in the retrieval log)", remote_name)
+def _log(remote_name: str, profile, outcome, message_unique_id="", **fields) -> EmrRetrievalLog:
     return EmrRetrievalLog.objects.create(
         file_name=remote_name,
-        outcome=Outcome.REFUSED,
-        error=words,
+        emr_profile=profile,
+        outcome=outcome,
         message_unique_id=message_unique_id,
+        **fields,
     )
 
 
-def sandbox_file_report(xml_bytes: bytes, remote_name: str) -> EmrRetrievalLog:
-    """File one decrypted HRM file the way OSCAR does and log it; returns the log row, whose
-    ``outcome`` is filed, duplicate or refused (``error`` says why, ``document`` is what was
-    filed or counted).
+def _refused_log(remote_name: str, profile, words: str, message_unique_id="") -> EmrRetrievalLog:
+    # The reason stays in the database: it can quote the report (logs carry no patient data).
+    logger.warning("HRM sandbox refused %s (the reason is in the retrieval log)", remote_name)
+    return _log(remote_name, profile, Outcome.REFUSED, message_unique_id, error=words)
 
-    - validated against ``settings.HRM_SCHEMA``; OSCAR's required fields present;
-    - routed by ``DeliverToUserID`` (``_provider_for``), else the unassigned inbox with the
-      addressee recorded;
-    - linked to a chart only when health card number, last name, sex and date of birth all
-      match (``_chart_for``), else unlinked;
-    - a ``MessageUniqueID`` already filed is counted on that document and not filed again
-      (Juno's rule; what makes our sender's retries and re-sends safe).
-    """
-    try:
-        parsed = _report_read(xml_bytes)
-    except _Refused as refused:
-        return _refused_log(remote_name, refused.words, refused.message_unique_id)
-    message_unique_id = parsed.transaction_id
-    with transaction.atomic():
-        document = _locked_document(message_unique_id)
-        if document is None:
-            try:
-                with transaction.atomic():
-                    document = EmrDocument.objects.create(
-                        **_document_fields(parsed, xml_bytes, remote_name)
-                    )
-            except IntegrityError:
-                # Another poller filed the same MessageUniqueID a moment ago: a duplicate.
-                document = _locked_document(message_unique_id)
-                if document is None:
-                    raise
-            else:
-                return EmrRetrievalLog.objects.create(
-                    file_name=remote_name,
-                    outcome=Outcome.FILED,
-                    message_unique_id=message_unique_id,
-                    document=document,
-                )
-        EmrDocument.objects.filter(pk=document.pk).update(
-            duplicate_count=F("duplicate_count") + 1, last_duplicate_at=timezone.now()
+
+def _counted(document: EmrDocument, remote_name, profile, hrm, detail="") -> EmrRetrievalLog:
+    EmrDocument.objects.filter(pk=document.pk).update(
+        duplicate_count=F("duplicate_count") + 1, last_duplicate_at=timezone.now()
+    )
+    return _log(
+        remote_name,
+        profile,
+        Outcome.DUPLICATE,
+        hrm.message_unique_id,
+        document=document,
+        detail=detail,
+    )
+
+
+def _routed(document: EmrDocument, remote_name, profile, hrm) -> EmrRetrievalLog:
+    """OSCAR's "same report, another recipient": the existing document goes to this recipient's
+    inbox too."""
+    provider = _provider_for(hrm.deliver_to_user_id, profile)
+    if provider is None:
+        detail = (
+            f"Same report as document #{document.pk} for DeliverToUserID "
+            f"'{hrm.deliver_to_user_id}', which no provider of this EMR has: not routed further."
         )
-        return EmrRetrievalLog.objects.create(
-            file_name=remote_name,
-            outcome=Outcome.DUPLICATE,
-            message_unique_id=message_unique_id,
-            document=document,
+    else:
+        if provider.pk != document.provider_id:
+            document.also_routed_to.add(provider)
+        detail = f"Same report as document #{document.pk}: routed to {provider} as well."
+    return _log(
+        remote_name,
+        profile,
+        Outcome.ROUTED,
+        hrm.message_unique_id,
+        document=document,
+        detail=detail,
+    )
+
+
+def _similar_report_check(document: EmrDocument, hrm: HrmFile) -> str:
+    """OSCAR's ``doSimilarReportCheck`` (Open-O's too), for a newly filed report: first, the same
+    report filed before for another patient; then every report linked to a chart with the
+    patient's legal name, oldest first, scored by ``rules.similarity``. The first at 45 or more
+    becomes the new report's parent (its own parent if it has one), which hides the new report
+    from the document lists. Returns what was done, in words (``""``: still shown)."""
+    older = EmrDocument.objects.exclude(pk=document.pk).defer("raw_xml", "file_data")
+    same_report = older.filter(less_demographics_hash=document.less_demographics_hash).first()
+    if same_report is not None:
+        parent_id = same_report.pk
+        reason = (
+            f"The same report as document #{same_report.pk}, sent for another patient (OSCAR's "
+            "hash of the file without its Demographics): filed under it."
+        )
+        EmrDocument.objects.filter(pk=document.pk).update(
+            similar_to=parent_id, hidden_reason=reason
+        )
+        return reason
+    new = ReportForComparison(
+        document.content_key, hrm.result_status, hrm.report_class or "", _report_date(hrm)
+    )
+    same_name = older.filter(
+        patient__isnull=False,
+        patient__last_name__iexact=hrm.patient_last_name,
+        patient__first_name__iexact=hrm.patient_first_name,
+    ).order_by("id")
+    fields = (
+        "pk",
+        "similar_to_id",
+        "content_key",
+        "result_status",
+        "report_class",
+        "event_datetime",
+    )
+    for pk, parent, key, status, report_class, report_date in same_name.values_list(*fields):
+        # Stored as "" when the file had none; the new report's status is compared with it.
+        score = similarity(new, ReportForComparison(key, status, report_class, report_date))
+        if score.similar:
+            parent_id = parent or pk
+            reason = (
+                f"Scored {score.score} against document #{pk} ({score.words}; 45 or more "
+                "counts as a changed version)."
+            )
+            if parent_id != pk:
+                reason += f" That one is itself filed under document #{parent_id}."
+            EmrDocument.objects.filter(pk=document.pk).update(
+                similar_to=parent_id, similarity_score=score.score, hidden_reason=reason
+            )
+            return reason
+    return ""
+
+
+def _serialise_filing() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_FILING_LOCK])
+
+
+def sandbox_file_report(
+    xml_bytes: bytes, remote_name: str, *, profile: str | None = None
+) -> EmrRetrievalLog:
+    """File one decrypted HRM file by the rules of ``profile`` (default: the
+    ``HRM_SANDBOX_EMR_PROFILE`` setting) and log it; returns the log row, whose ``outcome`` is
+    filed, duplicate, routed or refused (``error`` says why it was refused, ``detail`` what else
+    was done, ``document`` is what was filed, counted or routed).
+
+    Every profile: the v1.1.2 schema; a ``MessageUniqueID`` already filed is counted on that
+    document and not filed again (Juno's rule, and what makes our sender's retries safe; OSCAR
+    would catch an identical retry by its hash). Then, by profile:
+
+    - ``oscar``: OSCAR's required fields (else dropped); an identical file under another
+      MessageUniqueID is a duplicate; the same report for another recipient is routed to them
+      (``also_routed_to``); a new report goes through the similar-report check and may be filed
+      under an older one and hidden (``similar_to``, ``hidden_reason``);
+    - ``open-o``: as OSCAR, after Open-O's refusals (empty required element, text extension,
+      binary extension and content, date of birth);
+    - ``juno``: ``Format`` required; case-insensitive routing prefix; province and version
+      compared in the patient match.
+
+    Routing by ``DeliverToUserID`` (``_provider_for``), else the unassigned inbox with the
+    addressee recorded; linked to a chart only on a full match (``_chart_for``), else unlinked.
+    """
+    profile = emr_profile(profile)
+    try:
+        hrm = hrm_file_read(xml_bytes)
+    except FileUnreadable as unreadable:
+        return _refused_log(remote_name, profile, unreadable.words, unreadable.message_unique_id)
+    words = refusals(hrm, profile)
+    if words:
+        return _refused_log(remote_name, profile, words, hrm.message_unique_id)
+    message_unique_id = hrm.message_unique_id
+    if not message_unique_id:
+        # Our own store needs it (so does Juno, to tell repeats apart).
+        return _refused_log(
+            remote_name,
+            profile,
+            "The file has no MessageUniqueID, so a repeat could not be recognised.",
+        )
+    with transaction.atomic():
+        _serialise_filing()
+        document = _locked_document(message_unique_id=message_unique_id)
+        if document is not None:
+            return _counted(document, remote_name, profile, hrm)
+        if profile in OSCAR_FAMILY:
+            hashes = file_hashes(hrm.text)
+            same = _locked_document(report_hash=hashes.report)
+            if same is not None:
+                detail = (
+                    f"The same file as document #{same.pk} under another MessageUniqueID "
+                    "(OSCAR's hash of the file without it): counted, not filed again."
+                )
+                return _counted(same, remote_name, profile, hrm, detail)
+            same = _locked_document(less_transaction_hash=hashes.less_transaction)
+            if same is not None:
+                return _routed(same, remote_name, profile, hrm)
+        try:
+            with transaction.atomic():
+                document = EmrDocument.objects.create(
+                    **_document_fields(hrm, xml_bytes, remote_name, profile)
+                )
+        except IntegrityError:
+            # Another poller filed the same MessageUniqueID a moment ago: a duplicate.
+            document = _locked_document(message_unique_id=message_unique_id)
+            if document is None:
+                raise
+            return _counted(document, remote_name, profile, hrm)
+        detail = _similar_report_check(document, hrm) if profile in OSCAR_FAMILY else ""
+        return _log(
+            remote_name, profile, Outcome.FILED, message_unique_id, document=document, detail=detail
         )
 
 
@@ -348,18 +424,21 @@ def _download(sftp: paramiko.SFTPClient, path: str) -> bytes:
         return remote.read()
 
 
-def _consume(data: bytes, remote_name: str, aes_key: str) -> EmrRetrievalLog:
+def _consume(data: bytes, remote_name: str, aes_key: str, profile) -> EmrRetrievalLog:
     try:
         xml_bytes = report_decrypt(data, aes_key)
     except ValueError as undecryptable:
-        return _refused_log(remote_name, str(undecryptable))
-    return sandbox_file_report(xml_bytes, remote_name)
+        return _refused_log(remote_name, profile, str(undecryptable))
+    return sandbox_file_report(xml_bytes, remote_name, profile=profile)
 
 
-def sandbox_poll(login: SftpLoginLike, aes_key: str, *, timeout: float = 15.0) -> PollResult:
+def sandbox_poll(
+    login: SftpLoginLike, aes_key: str, *, profile: str | None = None, timeout: float = 15.0
+) -> PollResult:
     """One poll of the HRM folder: every final file (oldest first) is downloaded, decrypted,
-    filed or refused by ``sandbox_file_report``, then deleted from the server. A name ending
-    ``.part`` is still being uploaded and is left alone.
+    filed or refused by ``sandbox_file_report`` under ``profile`` (default: the
+    ``HRM_SANDBOX_EMR_PROFILE`` setting), then deleted from the server. A name ending ``.part``
+    is still being uploaded and is left alone.
 
     A file is deleted only once it has been consumed (OntarioMD's rule, HRM-FORMAT.md 12.1):
     if this process dies in between, the next poll downloads it again and counts it as a
@@ -367,7 +446,9 @@ def sandbox_poll(login: SftpLoginLike, aes_key: str, *, timeout: float = 15.0) -
     problem, so it raises before any file is touched; SFTP errors raise too (the next poll
     tries again)."""
     key_from_hex(aes_key)
-    _schema()
+    profile = emr_profile(profile)
+    schema()
+    required_children()
     client = _connect(login, timeout)
     try:
         sftp = client.open_sftp()
@@ -388,7 +469,7 @@ def sandbox_poll(login: SftpLoginLike, aes_key: str, *, timeout: float = 15.0) -
                 data = _download(sftp, path)
             except FileNotFoundError:
                 continue  # another poller took it between the listing and now
-            retrievals.append(_consume(data, entry.filename, aes_key))
+            retrievals.append(_consume(data, entry.filename, aes_key, profile))
             sftp.remove(path)
         return PollResult(tuple(retrievals), still_uploading)
     finally:

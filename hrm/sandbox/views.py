@@ -6,9 +6,12 @@ import io
 from django.http import FileResponse
 from django.shortcuts import render
 
+from audit.services import Action, access_record
+
 from .selectors import (
     emr_document_file_get_or_404,
     emr_inbox_documents,
+    emr_profile_in_use,
     emr_provider_get_or_404,
     emr_providers_with_counts,
     emr_refused_count,
@@ -27,27 +30,43 @@ def inbox_index(request):
             "providers": emr_providers_with_counts(),
             "unassigned": emr_unassigned_counts(),
             "refused_count": emr_refused_count(),
+            **emr_profile_in_use(),
         },
     )
 
 
 def provider_inbox(request, provider_id):
     provider = emr_provider_get_or_404(provider_id)
+    access_record(
+        request, action=Action.VIEWED, record="sandbox EMR inbox", object_id=provider.pk
+    )
     return render(
         request,
         "hrm_sandbox/inbox.html",
-        {"provider": provider, "documents": emr_inbox_documents(provider)},
+        {
+            "provider": provider,
+            "documents": emr_inbox_documents(provider),
+            **emr_profile_in_use(),
+        },
     )
 
 
 def unassigned_inbox(request):
     sandbox_enabled_or_404()
     documents = emr_inbox_documents(None)
-    return render(request, "hrm_sandbox/inbox.html", {"provider": None, "documents": documents})
+    access_record(request, action=Action.VIEWED, record="sandbox EMR inbox (unassigned)")
+    return render(
+        request,
+        "hrm_sandbox/inbox.html",
+        {"provider": None, "documents": documents, **emr_profile_in_use()},
+    )
 
 
 def document_download(request, document_id):
     document = emr_document_file_get_or_404(document_id)
+    access_record(
+        request, action=Action.DOWNLOADED, record="sandbox EMR document", object_id=document.pk
+    )
     response = FileResponse(
         io.BytesIO(bytes(document.file_data)),
         as_attachment=True,
@@ -62,4 +81,8 @@ def document_download(request, document_id):
 
 def retrieval_log(request):
     sandbox_enabled_or_404()
-    return render(request, "hrm_sandbox/log.html", {"retrievals": emr_retrieval_log()})
+    return render(
+        request,
+        "hrm_sandbox/log.html",
+        {"retrievals": emr_retrieval_log(), **emr_profile_in_use()},
+    )

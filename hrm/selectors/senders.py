@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.http import Http404
 
 from directory.models import Site, User
+from directory.professional_id import professional_id_display
 
 from ..models import SenderApproval
 
@@ -61,13 +62,50 @@ def user_sender_statuses(user: User) -> list[SenderStatus]:
     return [_sender_status(user, site, approvals.get(site.pk), is_member=True) for site in sites]
 
 
-def sender_approval_counts(approval: SenderApproval) -> bool:
-    """An approval counts only while approved and given for the UPI the user has now."""
-    return (
-        approval.status == SenderApproval.Status.APPROVED
-        and bool(approval.user.hrm_upi)
-        and approval.upi == approval.user.hrm_upi
+def sender_identity_fields(user: User) -> dict[str, str]:
+    """Who an approval is for: the account's Professional ID and name when it is asked for."""
+    return {
+        "professional_id": user.professional_id,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+    }
+
+
+def sender_identity_text(approval: SenderApproval) -> str:
+    name = " ".join(part for part in (approval.first_name, approval.last_name) if part)
+    shown = professional_id_display(approval.professional_id) or "no Professional ID"
+    return f"{name or 'no name'}, {shown}"
+
+
+def sender_approval_matches_account(approval: SenderApproval, user: User) -> bool:
+    """The approval was asked for with the UPI, Professional ID and name the account has now."""
+    return bool(user.hrm_upi) and approval.upi == user.hrm_upi and all(
+        getattr(approval, field) == value for field, value in sender_identity_fields(user).items()
     )
+
+
+def sender_approval_counts(approval: SenderApproval) -> bool:
+    """An approval counts only while approved and given for the UPI, Professional ID and name
+    the user has now: a clinician cannot change who they are and keep sending under it."""
+    return approval.status == SenderApproval.Status.APPROVED and sender_approval_matches_account(
+        approval, approval.user
+    )
+
+
+def message_resend_status(message) -> SenderStatus | None:
+    """Whether a message's HRM reports may be re-sent: its author must still be able to send
+    for the site they wrote for (an approval revoked since Send stops re-sends too). None when
+    they may; else the author's status, whose ``missing`` says why not."""
+    if message.author_listing is None:
+        return SenderStatus(
+            site=None,
+            can_send=False,
+            missing=("The author did not write for one of this referral's listings.",),
+            approval=None,
+            can_request=False,
+        )
+    status = user_can_send_via_hrm(message.author, message.author_listing.site)
+    return None if status.can_send else status
 
 
 def _sender_status(
@@ -91,6 +129,7 @@ def _sender_status(
             "Information."
         )
     same_upi = approval is not None and bool(upi) and approval.upi == upi
+    same_request = approval is not None and sender_approval_matches_account(approval, user)
     Status = SenderApproval.Status
     if approval is None:
         missing.append(f"Request HRM sending for {site}; support then approves your UPI.")
@@ -99,9 +138,20 @@ def _sender_status(
             f"Support approved UPI {approval.upi} for {site}, but your account's UPI is "
             f"{'now ' + upi if upi else 'empty'}: request HRM sending for {site} again."
         )
+    elif approval.status == Status.APPROVED and not same_request:
+        missing.append(
+            f"Support approved HRM sending for {site} for {sender_identity_text(approval)}; "
+            "your name or Professional ID has changed since: request HRM sending for "
+            f"{site} again."
+        )
     elif approval.status == Status.PENDING:
-        if same_upi:
+        if same_request:
             missing.append(f"Your request for {site} (UPI {upi}) is waiting for support.")
+        elif same_upi:
+            missing.append(
+                f"You asked for HRM sending for {site} as {sender_identity_text(approval)}; "
+                "your name or Professional ID has changed since: request again."
+            )
         else:
             missing.append(
                 f"You asked for HRM sending for {site} with UPI {approval.upi}, but your "
@@ -112,7 +162,7 @@ def _sender_status(
     elif approval.status == Status.REVOKED:
         missing.append(_decided(f"Support revoked HRM sending for {site}", approval))
     can_request = bool(upi) and not (
-        same_upi and approval.status in (Status.PENDING, Status.APPROVED)
+        same_request and approval.status in (Status.PENDING, Status.APPROVED)
     )
     return SenderStatus(
         site=site,

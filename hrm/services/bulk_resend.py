@@ -4,7 +4,9 @@ Only failed reports are requeued (sent ones and ones still on their way are coun
 alone); each keeps its file and its Transaction ID, so an EMR that has a report already does
 not file it twice; they go out in batches of ``HRM_BULK_RESEND_BATCH_SIZE``, one batch every
 ``HRM_BULK_RESEND_BATCH_INTERVAL_SECONDS``, to spare HRM's server; and each bulk re-send is
-recorded with who, why, what was selected and what was requeued."""
+recorded with who, why, what was selected and what was requeued. A report whose author can no
+longer send through HRM (an approval revoked since) is left alone, as their own re-send would
+be."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import HrmBulkResend, HrmReport
+from ..selectors.senders import message_resend_status
 
 Status = HrmReport.Status
 
@@ -27,6 +30,9 @@ class ResendPlan:
     failed_ids: tuple[int, ...]
     sent: int
     pending: int
+    # Failed, but their author can no longer send through HRM (an approval revoked since):
+    # (Transaction ID, why), left alone as a clinician's re-send would be.
+    blocked: tuple[tuple[str, str], ...] = ()
 
     @property
     def batches(self) -> int:
@@ -38,14 +44,33 @@ class ResendPlan:
         return max(self.batches - 1, 0) * settings.HRM_BULK_RESEND_BATCH_INTERVAL_SECONDS / 60
 
 
+def _blocked(failed_ids) -> dict[int, tuple[str, str]]:
+    """``{report id: (Transaction ID, why)}`` for failed reports whose author may not re-send."""
+    reports = HrmReport.objects.filter(pk__in=failed_ids).select_related(
+        "message__author", "message__author_listing__site"
+    )
+    verdicts: dict[int, str] = {}
+    blocked = {}
+    for report in reports.defer("xml").order_by("pk"):
+        if report.message_id not in verdicts:
+            status = message_resend_status(report.message)
+            verdicts[report.message_id] = " ".join(status.missing) if status else ""
+        if verdicts[report.message_id]:
+            blocked[report.pk] = (report.transaction_id, verdicts[report.message_id])
+    return blocked
+
+
 def bulk_resend_plan(reports) -> ResendPlan:
     """``reports``: a queryset of the selected reports."""
     rows = list(reports.order_by("pk").values_list("pk", "status"))
+    failed = [pk for pk, status in rows if status == Status.FAILED]
+    blocked = _blocked(failed)
     return ResendPlan(
         selected=len(rows),
-        failed_ids=tuple(pk for pk, status in rows if status == Status.FAILED),
+        failed_ids=tuple(pk for pk in failed if pk not in blocked),
         sent=sum(status == Status.SENT for _, status in rows),
         pending=sum(status in (Status.QUEUED, Status.SENDING) for _, status in rows),
+        blocked=tuple(blocked[pk] for pk in failed if pk in blocked),
     )
 
 
@@ -66,6 +91,8 @@ def bulk_resend(*, report_ids, actor, reason: str, selection: str) -> HrmBulkRes
             .values_list("pk", "status")
         )
         failed = [pk for pk, status in rows if status == Status.FAILED]
+        blocked = _blocked(failed)
+        failed = [pk for pk in failed if pk not in blocked]
         batches = [failed[start : start + size] for start in range(0, len(failed), size)]
         for number, batch in enumerate(batches):
             due = now + timedelta(seconds=number * interval)
@@ -87,6 +114,7 @@ def bulk_resend(*, report_ids, actor, reason: str, selection: str) -> HrmBulkRes
             requeued=len(failed),
             skipped_sent=sum(status == Status.SENT for _, status in rows),
             skipped_pending=sum(status in (Status.QUEUED, Status.SENDING) for _, status in rows),
+            skipped_blocked=len(blocked),
             batches=len(batches),
             report_ids=failed,
         )

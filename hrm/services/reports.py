@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import psycopg
 from django.conf import settings
 from django.db import connection, connections, router
+from django.db.models import Q
 from psycopg import sql
 
 from directory.models import Listing
@@ -106,35 +107,45 @@ def message_parts(message: Message, attachments: Iterable[Attachment] | None = N
     return parts + [_Part(a) for a in sorted(attachments, key=lambda attachment: attachment.pk)]
 
 
+def _patient_keys(referral: Referral) -> list[str]:
+    return sorted(
+        {
+            f"card:{referral.patient_health_card_number}",
+            f"name:{referral.patient_last_name.casefold()}|{referral.patient_first_name.casefold()}",
+        }
+    )
+
+
 def _patient_lock(referral: Referral) -> None:
     """Serialise, per patient, the choice of report times (``_event_times``) until the caller's
     transaction ends: two messages for one patient may be sent at once from two referrals.
     (SQLite, the demo's database, runs one writing transaction at a time anyway.)"""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"hrm-event-time:{referral.patient_health_card_number}"],
-            )
+            for key in _patient_keys(referral):  # always in one order: no deadlock
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"hrm-event:{key}"]
+                )
 
 
-def _event_times(
-    message: Message, parts: list[_Part], recipients: list[Listing]
-) -> dict[str, datetime]:
+def _event_times(message: Message, parts: list[_Part]) -> dict[str, datetime]:
     """One ``EventDateTime`` per message part: when the message was sent, then a second later for
-    each further part, skipping any second already used by a report to one of these recipients
-    for this patient. OSCAR and Open-O hide a report that shares its date with another for the
-    same patient as a "changed version" of it (HRM-FORMAT.md 11.4). Every recipient of a part gets
+    each further part, skipping any second already used by a report for this patient (same
+    health card, or same legal name) to anyone. OSCAR and Open-O hide a report that shares its
+    date with another for a patient of the same legal name, whichever clinician of the EMR it
+    is for, as a "changed version" of it (HRM-FORMAT.md 11.4). Every recipient of a part gets
     the same time, so the files of one letter still differ only in TransactionInformation."""
+    referral = message.referral
     base = message.created_at.replace(microsecond=0)
+    same_card = Q(message__referral__patient_health_card_number=referral.patient_health_card_number)
+    same_name = Q(
+        message__referral__patient_last_name__iexact=referral.patient_last_name,
+        message__referral__patient_first_name__iexact=referral.patient_first_name,
+    )
     used = set(
-        HrmReport.objects.filter(
-            deliver_to_user_id__in=[listing.clinician_professional_id for listing in recipients],
-            message__referral__patient_health_card_number=(
-                message.referral.patient_health_card_number
-            ),
-            event_at__gte=base,
-        ).values_list("event_at", flat=True)
+        HrmReport.objects.filter(same_card | same_name, event_at__gte=base)
+        .values_list("event_at", flat=True)
+        .distinct()
     )
     times, moment = {}, base
     for part in parts:
@@ -157,7 +168,7 @@ def message_reports_create(
     recipients = list(recipients)
     parts = message_parts(message, attachments)
     _patient_lock(message.referral)
-    times = _event_times(message, parts, recipients)
+    times = _event_times(message, parts)
     rows = []
     for part in parts:
         report_number = report_number_for(message, part.key)

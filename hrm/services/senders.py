@@ -17,6 +17,11 @@ from directory.models import Site, User
 
 from .. import notifications
 from ..models import SenderApproval, SenderApprovalLog
+from ..selectors.senders import (
+    sender_approval_matches_account,
+    sender_identity_fields,
+    sender_identity_text,
+)
 
 Status = SenderApproval.Status
 Action = SenderApprovalLog.Action
@@ -39,12 +44,17 @@ def sender_approval_request(*, user: User, site: Site) -> SenderApproval:
         )
     with transaction.atomic():
         approval, created = SenderApproval.objects.select_for_update().get_or_create(
-            user=user, site=site, defaults={"upi": upi}
+            user=user, site=site, defaults={"upi": upi, **sender_identity_fields(user)}
         )
         if not created:
-            if approval.upi == upi and approval.status in (Status.PENDING, Status.APPROVED):
+            if sender_approval_matches_account(approval, user) and approval.status in (
+                Status.PENDING,
+                Status.APPROVED,
+            ):
                 return approval
             approval.upi = upi
+            for field, value in sender_identity_fields(user).items():
+                setattr(approval, field, value)
             approval.status = Status.PENDING
             approval.requested_at = timezone.now()
             approval.decided_at = None
@@ -73,6 +83,12 @@ def sender_approval_approve(
             raise ValidationError(
                 f"{approval.user} asked with UPI {approval.upi} but their account's UPI is now "
                 f"{current}. Ask them to request HRM sending again, or enter the UPI directly."
+            )
+        if not sender_approval_matches_account(approval, approval.user):
+            raise ValidationError(
+                f"{approval.user} changed their name or Professional ID since asking (the "
+                f"request was for {sender_identity_text(approval)}). Ask them to request HRM "
+                "sending again, or enter the UPI directly."
             )
         _decide(approval, Status.APPROVED, actor, note)
         _log(approval, Action.APPROVED, actor, note)
@@ -154,9 +170,15 @@ def sender_approval_enter(
         approval, created = SenderApproval.objects.select_for_update().get_or_create(
             user=user, site=site, defaults={"upi": upi}
         )
-        if not created and approval.status == Status.APPROVED and approval.upi == upi:
+        if (
+            not created
+            and approval.status == Status.APPROVED
+            and sender_approval_matches_account(approval, user)
+        ):
             raise ValidationError(f"UPI {upi} is already approved for {user} at {site}.")
         approval.upi = upi
+        for field, value in sender_identity_fields(user).items():
+            setattr(approval, field, value)
         _decide(approval, Status.APPROVED, actor, note.strip())
         _log(approval, Action.ENTERED, actor, note.strip())
         transaction.on_commit(partial(notifications.sender_approval_notify_approved, approval))

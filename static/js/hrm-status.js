@@ -1,6 +1,7 @@
 // Keeps each message's HRM icon current without reloading the page: while any report is on its
 // way (or soon after a re-send), ask the server for the statuses every few seconds and swap in
-// the changed ones, keeping open details open and announcing changes to screen readers.
+// the changed ones, keeping open details open and announcing changes to screen readers. The
+// server does not count these requests as activity: the idle sign-out still happens.
 (function () {
   "use strict";
   const thread = document.querySelector("[data-hrm-status-url]");
@@ -18,6 +19,12 @@
     let data;
     try {
       const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      // Signed out (the poll never renews the session, so idleness ends it): show the sign-in
+      // page instead of leaving patient information on screen.
+      if (response.redirected || response.status === 401 || response.status === 403) {
+        window.location.reload();
+        return;
+      }
       if (!response.ok) return;
       data = await response.json();
     } catch (error) {

@@ -51,11 +51,12 @@ def test_pending_turns_into_a_checkmark_and_a_failure_can_be_resent(
     table = status.get_by_role("table", name="HRM delivery of this message")
     expect(table).to_contain_text(report.transaction_id)
     # The clinician reads the cause and the next step, true for a delivery that gave up; the
-    # server's own words (host, port, "will retry") stay for support.
+    # server's own words (address, account, "will retry") stay for support.
     expect(table).to_contain_text("HRM's server could not be reached")
     expect(table).to_contain_text("Re-send it once HRM is back")
     expect(table).not_to_contain_text("will retry")
-    expect(table).not_to_contain_text("127.0.0.1")
+    expect(table).not_to_contain_text(f"{settings.HRM_SFTP_HOST}:{settings.HRM_SFTP_PORT}")
+    expect(table).not_to_contain_text("refused the connection")
     expect(table).to_contain_text("Grace Okafor")
     expect(table).to_contain_text("CNO 1234567")
     page.screenshot(path=str(artifacts_dir / "hrm-failed-details.png"), full_page=True)

@@ -1,6 +1,9 @@
 """The sandbox EMR inbox in a real browser: a letter sent in the referral, delivered by the real
 Celery worker through the loopback SFTP server and filed by the sandbox EMR, is read and
-downloaded there; a report that matches no chart is flagged in words."""
+downloaded there; a report that matches no chart is flagged in words.
+
+Under the default profile, Open-O: typed markup arrives guarded and each part of a message has
+its own EventDateTime, so nothing is flagged or hidden; the author shows as Open-O shows it."""
 
 import pytest
 from playwright.sync_api import expect
@@ -59,7 +62,11 @@ def test_a_clinician_reads_and_downloads_a_letter_in_the_sandbox_emr(
         "Seen today <\u2060b>not bold<\u2060/b>.\nPlan: stress test.", use_inner_text=True
     )
     expect(text_report).to_contain_text("Linked to chart #")
-    expect(text_report.get_by_role("note")).to_have_count(0)
+    expect(text_report.get_by_role("note")).to_have_count(0)  # not hidden, nothing to flag
+    expect(text_report.locator(".emr-author")).to_have_text("Lee François (as Open-O shows it)")
+    expect(page.locator(".sandbox-banner .emr-profile")).to_have_text("Open-O")
+    letter_report = inbox.filter(has_text="Download Tremblay-Hélène-Consultant_Report.pdf")
+    expect(letter_report.get_by_role("note")).to_have_count(0)
 
     with page.expect_download() as caught:
         page.get_by_role("link", name="Download Tremblay-Hélène-Consultant_Report.pdf").click()
@@ -70,7 +77,7 @@ def test_a_clinician_reads_and_downloads_a_letter_in_the_sandbox_emr(
 
     transaction_id = addendum.hrm_reports.get(deliver_to_user_id="D12345").transaction_id
     unmatched = inbox.filter(has_text=transaction_id)
-    expect(unmatched.get_by_role("note")).to_have_text(
+    expect(unmatched.get_by_role("note").filter(has_text="Not linked")).to_have_text(
         "⚠ Not linked to a patient: no chart matches health card, last name, sex and date of birth."
     )
     expect(unmatched).to_contain_text("Addendum: echo booked.")

@@ -15,7 +15,7 @@ def worker_backends() -> set[tuple]:
     """The worker's database sessions (it names itself ``hrm-worker``)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            # This test database only: other checkouts' workers on this server use the name too.
+            # This test database only: other runs on the machine may have workers of their own.
             "SELECT pid, backend_start FROM pg_stat_activity "
             "WHERE application_name = %s AND datname = current_database()",
             ["hrm-worker"],

@@ -297,3 +297,22 @@ def test_text_that_is_only_debris_is_no_text_report(world, referral, recipients)
     assert message.text == ""
     rows = build_all(message, recipients[:1])
     assert [row.attachment_id for row in rows] == [message.attachments.get().pk]
+
+
+def test_reports_for_one_patient_to_different_clinicians_never_share_an_event_time(
+    world, referral, recipients
+):
+    # OSCAR's similar-report check spans the whole EMR: every report for a patient of the same
+    # legal name, whichever clinician it is for.
+    first = services.message_post(referral=referral, author=world.specialist, text="To Nguyen.")
+    second = services.message_post(referral=referral, author=world.specialist, text="To Okafor.")
+    from referrals.models import Message
+
+    Message.objects.filter(pk__in=[first.pk, second.pk]).update(
+        created_at=first.created_at.replace(microsecond=0)
+    )
+    first.refresh_from_db()
+    second.refresh_from_db()
+    rows = build_all(first, recipients[:1]) + build_all(second, recipients[1:])
+    times = [report_parse(bytes(row.xml)).event_datetime for row in rows]
+    assert len(set(times)) == 2, times

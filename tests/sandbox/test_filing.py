@@ -1,6 +1,8 @@
-"""The sandbox EMR files reports the way OSCAR does (HRM-FORMAT.md sections 8 and 11): routing by
-DeliverToUserID, linking the patient only on a four-field match, counting a repeated
-MessageUniqueID, refusing what an EMR cannot file."""
+"""The sandbox EMR files reports the way OSCAR and Open-O do (HRM-FORMAT.md sections 8 and 11):
+routing by DeliverToUserID, linking the patient only on a four-field match, counting a repeated
+MessageUniqueID, refusing what an EMR cannot file. Files are written by hand (``hrm_xml``), so
+these rules are tested whatever our sender writes; the rules that differ between EMRs are in
+test_profiles.py."""
 
 import datetime
 
@@ -8,14 +10,15 @@ import pytest
 from lxml import etree
 
 from hrm.crypto import report_encrypt
-from hrm.report_xml import XML_DECLARATION, ReportText, report_build
 from hrm.sandbox.models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
 from hrm.sandbox.services import sandbox_charts_sync, sandbox_file_report, sandbox_poll
 from hrm.transports import FolderTransport
 
 from ..delivery_fixtures import AES_KEY
 from ..factories import make_referral
-from .conftest import PDF, report_for, xml_for
+from .conftest import PDF, hrm_xml
+
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
 
 Outcome = EmrRetrievalLog.Outcome
 
@@ -42,30 +45,32 @@ def drop(path: str):
 
 
 def test_a_text_report_is_filed_to_its_provider_and_linked_to_the_chart(emr):
-    report = report_for(recipient="D12345")
-    xml = report_build(report)
+    xml = hrm_xml(deliver_to="D12345", message_unique_id="T-1-D12345")
     logged = file(xml, "first.xml.enc")
     assert logged.outcome == Outcome.FILED and logged.error == ""
+    assert logged.emr_profile == "open-o"  # the default profile
     document = logged.document
+    assert document.emr_profile == "open-o"
     assert document.provider == emr.nguyen
     assert document.patient == emr.chart
-    assert document.message_unique_id == report.transaction_id
+    assert document.message_unique_id == "T-1-D12345"
     assert document.format == EmrDocument.Format.TEXT
     assert document.text == "Seen today.\nPlan: echo."
     assert document.file_data is None
     assert document.report_class == "Consultant Report"
     assert document.subclass == "11488-4^Consult note"
     assert document.subclass_display == "Consult note"
-    assert document.author_name == "François Lee"
-    assert document.event_datetime == "2026-03-02T10:04:05"  # Toronto time, as HRM writes it
+    assert document.author_name == "Lee François"  # Open-O's reading of ^Lee^François^^^^
+    assert document.event_datetime == "2026-03-02T10:04:05"
     assert document.sending_facility == "EREF"
+    assert not document.is_hidden and document.text_markup == ""
     assert document.remote_name == "first.xml.enc"
     assert bytes(document.raw_xml) == xml
     assert (document.unmatched_provider_id, document.duplicate_count) == ("", 0)
 
 
 def test_an_n_prefix_routes_to_the_nurse_with_that_cno_number(emr):
-    document = file(xml_for(recipient="N1234567")).document
+    document = file(hrm_xml(deliver_to="N1234567")).document
     assert document.provider == emr.okafor
 
 
@@ -80,7 +85,7 @@ def test_an_n_prefix_routes_to_the_nurse_with_that_cno_number(emr):
     ],
 )
 def test_a_recipient_no_provider_matches_goes_to_the_unassigned_inbox(emr, deliver_to, why):
-    logged = file(xml_for(recipient=deliver_to))
+    logged = file(hrm_xml(deliver_to=deliver_to))
     assert logged.outcome == Outcome.FILED, why
     document = logged.document
     assert document.provider is None, why
@@ -99,12 +104,12 @@ def test_a_recipient_no_provider_matches_goes_to_the_unassigned_inbox(emr, deliv
         {"health_card_number": "1234567897"},
         {"last_name": "Tremblay-Roy"},
         {"sex": "M"},
-        {"date_of_birth": datetime.date(1961, 4, 19)},
+        {"date_of_birth": "1961-04-19"},
     ],
     ids=["health card number", "last name", "sex", "date of birth"],
 )
 def test_one_field_that_differs_from_the_chart_leaves_the_report_unlinked(emr, mismatch):
-    document = file(xml_for(patient=mismatch)).document
+    document = file(hrm_xml(**mismatch)).document
     assert document.patient is None
     assert document.provider == emr.nguyen  # still routed to its provider
     assert document.patient_last_name == mismatch.get("last_name", "Tremblay")
@@ -116,12 +121,12 @@ def test_one_field_that_differs_from_the_chart_leaves_the_report_unlinked(emr, m
         {"last_name": "TREMBLAY"},
         {"first_name": "Helene"},
         {"health_card_version": "ZZ"},
-        {"health_card_province": "QC"},
+        {"province": "CA-QC"},
     ],
     ids=["last name case", "first name", "version code", "province"],
 )
 def test_what_oscar_does_not_compare_does_not_stop_the_link(emr, difference):
-    assert file(xml_for(patient=difference)).document.patient == emr.chart
+    assert file(hrm_xml(**difference)).document.patient == emr.chart
 
 
 def test_the_first_matching_chart_wins_among_charts_sharing_a_health_card(emr):
@@ -139,7 +144,7 @@ def test_the_first_matching_chart_wins_among_charts_sharing_a_health_card(emr):
         date_of_birth=datetime.date(1961, 4, 18),
         health_card_number="9876543217",
     )
-    document = file(xml_for()).document
+    document = file(hrm_xml()).document
     assert document.patient == emr.chart != later
 
 
@@ -147,18 +152,13 @@ def test_the_first_matching_chart_wins_among_charts_sharing_a_health_card(emr):
 
 
 def test_a_repeated_message_unique_id_is_counted_not_filed_again(emr):
-    report = report_for()
-    first = file(xml_for(transaction_id=report.transaction_id), "a.xml.enc")
+    muid = "REPEAT-1-D12345"
+    first = file(hrm_xml(message_unique_id=muid, report_number="R-1"), "a.xml.enc")
     # Same MessageUniqueID, different content and recipient: still a duplicate (Juno's rule).
     again = file(
-        xml_for(
-            transaction_id=report.transaction_id,
-            recipient="N1234567",
-            content=ReportText("Changed"),
-        ),
-        "b.xml.enc",
+        hrm_xml(message_unique_id=muid, deliver_to="N1234567", text="Changed"), "b.xml.enc"
     )
-    third = file(xml_for(transaction_id=report.transaction_id), "c.xml.enc")
+    third = file(hrm_xml(message_unique_id=muid, report_number="R-1"), "c.xml.enc")
     assert (first.outcome, again.outcome, third.outcome) == (
         Outcome.FILED,
         Outcome.DUPLICATE,
@@ -169,14 +169,14 @@ def test_a_repeated_message_unique_id_is_counted_not_filed_again(emr):
     assert document.duplicate_count == 2 and document.last_duplicate_at
     assert document.text == "Seen today.\nPlan: echo." and document.provider == emr.nguyen
     assert again.document == third.document == document
-    assert again.message_unique_id == report.transaction_id
+    assert again.message_unique_id == muid
 
 
 # --- Binary reports -----------------------------------------------------------------------------
 
 
 def test_a_pdf_report_keeps_its_bytes_and_downloads_like_oscar(emr):
-    document = file(xml_for(pdf=True)).document
+    document = file(hrm_xml(media=PDF, extension=".pdf")).document
     assert document.format == EmrDocument.Format.BINARY
     assert bytes(document.file_data) == PDF
     assert document.text == ""
@@ -189,7 +189,9 @@ def test_a_pdf_report_keeps_its_bytes_and_downloads_like_oscar(emr):
 
 
 def test_a_file_that_breaks_the_schema_is_refused_and_logged_not_filed(emr):
-    xml = xml_for().replace(b"<Gender>F</Gender>", b"<Gender>female</Gender>")
+    xml = hrm_xml(message_unique_id="SANDBOX-9").replace(
+        b"<Gender>F</Gender>", b"<Gender>female</Gender>"
+    )
     logged = file(xml, "bad.xml.enc")
     assert logged.outcome == Outcome.REFUSED and logged.document is None
     assert "does not follow the HRM schema" in logged.error
@@ -209,14 +211,14 @@ def test_a_file_that_breaks_the_schema_is_refused_and_logged_not_filed(emr):
     ids=["class", "health card", "report date"],
 )
 def test_a_schema_valid_file_oscar_would_drop_is_refused(emr, change, words):
-    logged = file(edited(xml_for(), change))
+    logged = file(edited(hrm_xml(), change))
     assert logged.outcome == Outcome.REFUSED
     assert logged.error.startswith("OSCAR drops this report") and words in logged.error
     assert not EmrDocument.objects.exists()
 
 
 def test_a_bare_licence_prefix_is_refused(emr):
-    logged = file(xml_for(recipient="D"))
+    logged = file(hrm_xml(deliver_to="D"))
     assert logged.outcome == Outcome.REFUSED
     assert "DeliverToUserID 'D' has no licence number" in logged.error
 
@@ -230,9 +232,9 @@ def test_a_file_that_is_not_xml_is_refused(emr):
 def test_undecryptable_and_invalid_files_are_refused_logged_and_removed(emr, sftp_server):
     drop_box = FolderTransport(sftp_server.inbox)
     drop_box.upload("garbage.xml.enc", b"not encrypted at all")
-    drop_box.upload("wrong-key.xml.enc", report_encrypt(xml_for(), "ff" * 16))
+    drop_box.upload("wrong-key.xml.enc", report_encrypt(hrm_xml(), "ff" * 16))
     drop_box.upload("invalid.xml.enc", report_encrypt(b"<OmdCds xmlns='cds'/>", AES_KEY))
-    drop_box.upload("good.xml.enc", report_encrypt(xml_for(), AES_KEY))
+    drop_box.upload("good.xml.enc", report_encrypt(hrm_xml(), AES_KEY))
     (sftp_server.inbox / "uploading.xml.enc.part").write_bytes(b"half a file")
 
     result = sandbox_poll(sftp_server.login, AES_KEY)
@@ -251,7 +253,7 @@ def test_undecryptable_and_invalid_files_are_refused_logged_and_removed(emr, sft
 
 
 def test_a_wrong_key_setting_touches_no_file(emr, sftp_server):
-    FolderTransport(sftp_server.inbox).upload("good.xml.enc", report_encrypt(xml_for(), AES_KEY))
+    FolderTransport(sftp_server.inbox).upload("good.xml.enc", report_encrypt(hrm_xml(), AES_KEY))
     with pytest.raises(ValueError, match="32 hex digits"):
         sandbox_poll(sftp_server.login, "not-a-key")
     assert [p.name for p in sftp_server.inbox.iterdir()] == ["good.xml.enc"]
@@ -311,5 +313,5 @@ def test_a_chart_is_copied_once_per_health_card_and_never_again(world, referral)
     assert charts == {"9876543217": "Tremblay", "1234567897": "Chen"}
     assert EmrPatient.objects.get(health_card_number="9876543217").sex == "M"  # still as edited
     # So a report spelling the patient as the later referral does stays unlinked.
-    document = file(xml_for(patient={"last_name": "Tremblai", "sex": "M"})).document
+    document = file(hrm_xml(last_name="Tremblai", sex="M")).document
     assert document.patient is None

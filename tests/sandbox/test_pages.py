@@ -1,32 +1,52 @@
 """The sandbox EMR's pages: off unless enabled, signed-in users only, text escaped, files
-downloaded with OSCAR's names and types, refused files listed with their error."""
+downloaded with OSCAR's names and types, refused files listed with their error, hidden reports
+shown as hidden with why, the author as the EMR shows it, the EMR profile in use."""
+
+import re
 
 import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from hrm.report_xml import ReportText
 from hrm.sandbox.models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
 from hrm.sandbox.services import sandbox_file_report
 
 from ..factories import make_user
-from .conftest import PDF, xml_for
+from .conftest import PDF, hrm_xml
 
 INDEX = "/sandbox/emr/"
 
 
 @pytest.fixture
 def filed(emr):
-    """A text report and a PDF for Dr. Nguyen, an unmatched report in the unassigned inbox, and a
-    refused file."""
+    """For Dr. Nguyen: a text report, a PDF with its own time and an addendum sharing the text's
+    time (so Open-O hides it under the text); the same text routed to Nurse Okafor too; an
+    unmatched report in the unassigned inbox; two refused files."""
     text = "Seen today <b>&</b> booked.\nPlan: echo."
+    at = "2026-03-02T10:04:05"
+
+    def file(name, **changes):
+        return sandbox_file_report(hrm_xml(**changes), name)
+
     return {
-        "text": sandbox_file_report(xml_for(content=ReportText(text)), "t.xml.enc").document,
-        "pdf": sandbox_file_report(xml_for(pdf=True), "p.xml.enc").document,
-        "unmatched": sandbox_file_report(
-            xml_for(recipient="D55555", patient={"sex": "M"}), "u.xml.enc"
+        "text": file("t.xml.enc", text=text, event_datetime=at, report_number="T").document,
+        "pdf": file(
+            "p.xml.enc", media=PDF, extension=".pdf", event_datetime="2026-03-02T10:04:06"
+        ).document,
+        "hidden": file("h.xml.enc", text="Addendum: echo booked.", event_datetime=at).document,
+        "routed": file(
+            "o.xml.enc",
+            text=text,
+            event_datetime=at,
+            report_number="T",
+            deliver_to="N1234567",
+            provider=("Grace", "Okafor"),
+        ),
+        "unmatched": file(
+            "u.xml.enc", deliver_to="D55555", sex="M", event_datetime="2026-03-03T09:00:00"
         ).document,
         "refused": sandbox_file_report(b"<nope", "r.xml.enc"),
+        "refused_txt": file("x.xml.enc", extension=".txt"),
     }
 
 
@@ -59,14 +79,31 @@ def test_signed_out_visitors_are_sent_to_sign_in(filed, client, sandbox_on):
     assert client.get(download).status_code == 302
 
 
+def row_cells(page: str, marker: str) -> list[str]:
+    """The cells' text of the table row holding ``marker``."""
+    row = page[page.index(marker) :].split("</tr>")[0]
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.split(r"<td[^>]*>", row)[1:]]
+
+
 def test_the_index_counts_each_inbox(filed, reader, sandbox_on):
     page = reader.get(INDEX).content.decode()
     nguyen = reverse("hrm_sandbox:provider_inbox", args=[filed["text"].provider_id])
-    row = page[page.index(nguyen) :].split("</tr>")[0]
-    assert "Alice Nguyen" in row and "<td>2</td>" in row and "<td>0</td>" in row
-    unassigned = page[page.index("Unassigned inbox") :].split("</tr>")[0]
-    assert unassigned.count("<td>1</td>") == 2  # one document, and it is not linked
-    assert "1 file refused" in page
+    okafor = EmrProvider.objects.get(professional_id="N1234567")
+    # Documents shown, hidden as prior versions, not linked to a patient.
+    assert row_cells(page, nguyen) == ["D12345", "2", "1", "0"]
+    okafor_inbox = reverse("hrm_sandbox:provider_inbox", args=[okafor.pk])
+    assert row_cells(page, okafor_inbox) == ["N1234567", "1", "0", "0"]  # the routed text
+    assert row_cells(page, "Unassigned inbox") == ["—", "1", "0", "1"]
+    assert "2 files refused" in page
+    assert 'class="emr-profile">Open-O</strong>' in page
+
+
+def test_the_pages_name_the_profile_in_use(filed, reader, sandbox_on):
+    sandbox_on.HRM_SANDBOX_EMR_PROFILE = "juno"
+    page = reader.get(reverse("hrm_sandbox:log")).content.decode()
+    assert 'class="emr-profile">Juno</strong>' in page and "Format required" in page
+    # Each row still says whose rules filed it.
+    assert row_cells(page, "t.xml.enc")[0] == "Open-O"
 
 
 def test_a_text_report_is_escaped_with_its_line_breaks_and_a_pdf_is_a_download(
@@ -74,8 +111,8 @@ def test_a_text_report_is_escaped_with_its_line_breaks_and_a_pdf_is_a_download(
 ):
     url = reverse("hrm_sandbox:provider_inbox", args=[filed["text"].provider_id])
     page = reader.get(url).content.decode()
-    # As the EMR received it: the markup guarded by an invisible word joiner, then escaped.
-    assert "Seen today &lt;\u2060b&gt;&amp;&lt;\u2060/b&gt; booked.\nPlan: echo." in page
+    # A hand-built file, markup unguarded: shown escaped, as typed (and flagged, below).
+    assert "Seen today &lt;b&gt;&amp;&lt;/b&gt; booked.\nPlan: echo." in page
     assert "<b>&</b>" not in page
     assert filed["text"].message_unique_id in page
     assert "Linked to chart #" in page and "Not linked to a patient" not in page
@@ -132,3 +169,70 @@ def test_the_sandbox_tables_have_working_admin_pages(filed, client):
     document = reverse("admin:hrm_sandbox_emrdocument_change", args=[filed["pdf"].pk])
     assert "XML size" in client.get(document).content.decode()
     assert client.get(reverse("admin:hrm_sandbox_emrdocument_add")).status_code == 403
+
+
+def article(page: str, document) -> str:
+    start = page.index(f'id="document-{document.pk}"')
+    return page[start : page.index("</article>", start)]
+
+
+def test_a_hidden_report_is_shown_as_hidden_with_the_report_that_hid_it_and_why(
+    filed, reader, sandbox_on
+):
+    url = reverse("hrm_sandbox:provider_inbox", args=[filed["text"].provider_id])
+    page = reader.get(url).content.decode()
+    hidden = article(page, filed["hidden"])
+    assert "Hidden: " in hidden and "emr-hidden" in page
+    assert "Hidden as a prior version:</strong> Open-O filed this report under" in hidden
+    assert f'href="#document-{filed["text"].pk}">document #{filed["text"].pk}</a>' in hidden
+    assert "Scored 45 against document" in hidden
+    assert "report date equal +20 = 45" in hidden
+    for shown in (filed["text"], filed["pdf"]):
+        assert "Hidden as a prior version" not in article(page, shown)
+
+
+def test_the_author_is_shown_as_the_emr_shows_it(filed, reader, sandbox_on, settings):
+    url = reverse("hrm_sandbox:provider_inbox", args=[filed["text"].provider_id])
+    page = reader.get(url).content.decode()
+    assert 'Lee François <span class="muted">(as Open-O shows it)</span>' in article(
+        page, filed["text"]
+    )
+    oscar = sandbox_file_report(
+        hrm_xml(report_number="OS", event_datetime="2026-04-01T08:00:00"),
+        "os.xml.enc",
+        profile="oscar",
+    ).document
+    page = reader.get(url).content.decode()
+    assert 'None shown <span class="muted">(as OSCAR shows it)</span>' in article(page, oscar)
+
+
+def test_a_text_report_with_markup_is_flagged_and_plain_text_is_not(filed, reader, sandbox_on):
+    url = reverse("hrm_sandbox:provider_inbox", args=[filed["text"].provider_id])
+    page = reader.get(url).content.decode()
+    flagged = article(page, filed["text"])
+    assert "Markup OSCAR would interpret:" in flagged
+    assert "it contains &lt;b, &amp;lt;/b" not in flagged  # escaped once, not twice
+    assert "(it contains &lt;b, &lt;/b)" in flagged
+    assert "Markup OSCAR would interpret" not in article(page, filed["hidden"])
+
+
+def test_a_report_routed_to_another_recipient_is_in_their_inbox_too(filed, reader, sandbox_on):
+    okafor = EmrProvider.objects.get(professional_id="N1234567")
+    page = reader.get(reverse("hrm_sandbox:provider_inbox", args=[okafor.pk])).content.decode()
+    routed = article(page, filed["text"])
+    assert "Routed here" in routed and "after it was filed for Alice Nguyen (D12345)" in routed
+    assert page.count("<article") == 1
+
+
+def test_the_log_gives_each_refusal_and_what_else_the_emr_did(filed, reader, sandbox_on):
+    page = reader.get(reverse("hrm_sandbox:log")).content.decode()
+    refused = row_cells(page, "x.xml.enc")
+    assert refused[0] == "Open-O" and "Refused" in refused[1]
+    assert (
+        "Open-O refuses this file: a text report&#x27;s FileExtensionAndVersion must be "
+        "&#x27;From OMD Report Manager&#x27;; it is &#x27;.txt&#x27;." in refused[3]
+    )
+    routed = row_cells(page, "o.xml.enc")
+    assert "Same report for another recipient" in routed[1]
+    assert "routed to Grace Okafor (N1234567) as well." in routed[3]
+    assert "Scored 45 against document" in row_cells(page, "h.xml.enc")[3]

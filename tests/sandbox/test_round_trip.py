@@ -1,6 +1,11 @@
 """A message travels from the referral into the sandbox EMR: built, encrypted and uploaded by the
 product's delivery, through a real SFTP server on loopback, then polled, decrypted, validated and
-filed by the sandbox EMR. Also the ``hrm_sandbox`` command, in process and as a real process."""
+filed by the sandbox EMR. Also the ``hrm_sandbox`` command, in process and as a real process.
+
+They run under the default profile, Open-O, the strictest receiver. The second recipient's
+files are the same reports (they differ only in TransactionInformation), so Open-O, like OSCAR,
+routes the same documents to them rather than filing them again.
+"""
 
 import io
 import os
@@ -20,6 +25,7 @@ from hrm.crypto import report_encrypt
 from hrm.models import HrmReport
 from hrm.report_xml import emr_text_prepare
 from hrm.sandbox.models import EmrDocument, EmrProvider, EmrRetrievalLog
+from hrm.sandbox.selectors import emr_inbox_documents
 from hrm.sandbox.services import sandbox_charts_sync, sandbox_poll
 from hrm.sandbox.sftp_server import SandboxSftpServer
 from hrm.services.delivery import Outcome, report_deliver
@@ -34,6 +40,7 @@ from ..factories import pdf_upload
 ROOT = Path(__file__).resolve().parents[2]
 LETTER = ["Consultation letter", "Impression: stable angina", "Plan: stress test"]
 TEXT = "Seen today.\nPlan: stress test <b>&</b> follow-up."
+PROFILE = "open-o"
 
 
 def post_letter(live):
@@ -60,26 +67,39 @@ def test_text_and_pdf_arrive_in_each_live_stakeholders_inbox_as_two_reports(live
 
     result = sandbox_poll(hrm_sftp.login, AES_KEY)
 
-    assert (result.filed, result.duplicate, result.refused) == (4, 0, 0)
+    # The first recipient's two files are filed; the second's are the same reports (they differ
+    # only in TransactionInformation), so OSCAR routes the same two documents to them.
+    assert (result.filed, result.routed, result.duplicate, result.refused) == (2, 2, 0, 0)
     assert list(hrm_sftp.inbox.iterdir()) == []  # every file consumed and deleted
     pdf = bytes(message.attachments.get().file.open("rb").read())
     for professional_id in ("D12345", "N1234567"):
         provider = EmrProvider.objects.get(professional_id=professional_id)
-        documents = {d.format: d for d in provider.documents.select_related("patient")}
+        documents = {d.format: d for d in emr_inbox_documents(provider)}
         assert sorted(documents) == ["Binary", "Text"], professional_id
         text, letter = documents["Text"], documents["Binary"]
         assert text.text == emr_text_prepare(TEXT).text
+        assert text.text_markup == ""  # guarded: nothing OSCAR would read as markup
+        letter = EmrDocument.objects.get(pk=letter.pk)
         assert bytes(letter.file_data) == pdf and letter.file_extension == ".pdf"
+        # Each part carries its own EventDateTime: neither hides the other.
+        assert not text.is_hidden and not letter.is_hidden
         for document in (text, letter):
             chart = document.patient
             assert chart is not None, "the report must be linked to the patient's chart"
             assert (chart.last_name, chart.first_name) == ("Tremblay", "Hélène")
             assert chart.health_card_number == live.referral.patient_health_card_number
-            assert document.author_name == "François Lee"
+            assert document.author_name == "Lee François"  # as Open-O shows ^Lee^François^^^^
+            assert "'^Lee^François^^^^'" in document.author_as_written
             assert document.report_class == "Consultant Report"
+            assert document.emr_profile == PROFILE
     # What the EMR shows as the Transaction ID is exactly what the product shows.
     sent = set(HrmReport.objects.filter(message=message).values_list("transaction_id", flat=True))
-    assert set(EmrDocument.objects.values_list("message_unique_id", flat=True)) == sent
+    logged = set(EmrRetrievalLog.objects.values_list("message_unique_id", flat=True))
+    assert logged == sent
+    filed = set(EmrDocument.objects.values_list("message_unique_id", flat=True))
+    assert filed == {
+        r.transaction_id for r in message.hrm_reports.filter(deliver_to_user_id="D12345")
+    }
     assert not EmrDocument.objects.filter(provider__professional_id="D67890").exists()
 
 
@@ -88,7 +108,7 @@ def test_a_file_uploaded_again_after_it_was_filed_is_counted_not_filed_twice(liv
     deliver_all(message)
     sandbox_charts_sync()
     sandbox_poll(hrm_sftp.login, AES_KEY)
-    report = message.hrm_reports.filter(attachment__isnull=False).first()
+    report = message.hrm_reports.get(attachment__isnull=False, deliver_to_user_id="D12345")
     # The same file again, as after a lost acknowledgement: same name, same MessageUniqueID.
     transport_get().upload(
         remote_name_for(report.transaction_id), report_encrypt(bytes(report.xml), AES_KEY)
@@ -97,7 +117,7 @@ def test_a_file_uploaded_again_after_it_was_filed_is_counted_not_filed_twice(liv
     result = sandbox_poll(hrm_sftp.login, AES_KEY)
 
     assert (result.filed, result.duplicate) == (0, 1)
-    assert EmrDocument.objects.count() == 4
+    assert EmrDocument.objects.count() == 2  # the other recipient's reports were routed
     document = EmrDocument.objects.get(message_unique_id=report.transaction_id)
     assert document.duplicate_count == 1
     assert list(hrm_sftp.inbox.iterdir()) == []
@@ -152,7 +172,7 @@ def test_hrm_sandbox_once_writes_the_env_file_and_files_what_is_waiting(live, se
         )
     out = io.StringIO()
 
-    call_command("hrm_sandbox", "--once", stdout=out)
+    call_command("hrm_sandbox", "--once", "--emr-profile", PROFILE, stdout=out)
 
     output = out.getvalue()
     env_file = tmp_path / "sandbox" / "env"
@@ -168,7 +188,9 @@ def test_hrm_sandbox_once_writes_the_env_file_and_files_what_is_waiting(live, se
         assert f"{name}=" in output
     assert "Filed " in output and "Poll: 2 filed, 0 duplicate(s), 0 refused." in output
     assert "HRM sandbox stopped." in output
+    assert "The sandbox EMR files reports by Open-O's rules." in output
     assert EmrDocument.objects.filter(provider__professional_id="D12345").count() == 2
+    assert set(EmrRetrievalLog.objects.values_list("emr_profile", flat=True)) == {PROFILE}
     assert list(waiting.iterdir()) == []
 
 
@@ -193,7 +215,15 @@ def test_hrm_sandbox_as_a_process_refuses_a_recipient_files_the_rest_and_stops_o
     log = tmp_path / "sandbox.log"
     with open(log, "w") as output:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "hrm_sandbox", "--refuse-deliver-to", "N1234567"],
+            [
+                sys.executable,
+                "manage.py",
+                "hrm_sandbox",
+                "--refuse-deliver-to",
+                "N1234567",
+                "--emr-profile",
+                PROFILE,
+            ],
             cwd=ROOT,
             env=env,
             stdout=output,
@@ -232,5 +262,6 @@ def test_hrm_sandbox_as_a_process_refuses_a_recipient_files_the_rest_and_stops_o
     text = log.read_text()
     assert code == 0, text
     assert "Refusing uploads for DeliverToUserID N1234567." in text
+    assert "The sandbox EMR files reports by Open-O's rules." in text
     assert "HRM sandbox stopped." in text
     assert "poll failed" not in text

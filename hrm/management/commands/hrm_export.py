@@ -1,12 +1,14 @@
 """Write the exact plain XML of stored HRM reports to a folder, for support to inspect or send to
 OntarioMD: the bytes that are (or were) encrypted and uploaded, one file per report."""
 
+import getpass
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from hrm.models import HrmReport
 from hrm.transports import REMOTE_SUFFIX, remote_name_for
+from referrals.access import Action, referral_access_record
 
 
 def export_name_for(transaction_id: str) -> str:
@@ -29,12 +31,24 @@ class Command(BaseCommand):
                 raise CommandError(f"Message {message} has no HRM reports.")
         directory.mkdir(parents=True, exist_ok=True)
         count = not_built = 0
-        for report in reports.only("transaction_id", "xml").iterator(chunk_size=50):
+        # Each exported file carries a patient's information: the export goes in the access trail.
+        operator = f"{getpass.getuser()} (shell: hrm_export)"
+        reports = reports.select_related("message__referral").defer("message__text")
+        for report in reports.iterator(chunk_size=50):
             if not report.xml:
                 # Built by the worker on the first attempt; nothing was sent for it yet.
                 not_built += 1
                 continue
             (directory / export_name_for(report.transaction_id)).write_bytes(bytes(report.xml))
+            referral_access_record(
+                None,
+                report.message.referral,
+                action=Action.EXPORTED,
+                record="HRM report file",
+                object_id=report.pk,
+                detail=f"{report.transaction_id} to {directory}"[:500],
+                actor_username=operator,
+            )
             count += 1
         self.stdout.write(f"Exported {count} report{'s' if count != 1 else ''} to {directory}")
         if not_built:

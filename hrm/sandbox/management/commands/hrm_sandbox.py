@@ -3,7 +3,7 @@
 It starts the sandbox SFTP server in HRM's place, writes the settings that point the product's
 sftp transport at it to ``HRM_SANDBOX_DIR/env``, copies the directory's clinicians and the
 referrals' patients into the stand-in EMR, then polls the folder like an EMR and files every
-report the way OSCAR does, until SIGINT or SIGTERM.
+report by the rules of the EMR profile (Open-O, OSCAR or Juno), until SIGINT or SIGTERM.
 """
 
 import logging
@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from hrm.crypto import key_from_hex
 from hrm.sandbox.models import EmrRetrievalLog
+from hrm.sandbox.profiles import EmrProfile, emr_profile
 from hrm.sandbox.services import PollResult, sandbox_charts_sync, sandbox_poll
 from hrm.sandbox.sftp_server import SandboxSftpServer
 
@@ -75,8 +76,8 @@ def _write_private(path: Path, text: str) -> None:
 class Command(BaseCommand):
     help = (
         "Run the HRM sandbox on loopback: an SFTP server standing in for HRM, and an EMR that "
-        "polls it and files reports the way OSCAR does. Writes the settings that point the "
-        "product at it to HRM_SANDBOX_DIR/env."
+        "polls it and files reports as Open-O, OSCAR or Juno does (--emr-profile). Writes the "
+        "settings that point the product at it to HRM_SANDBOX_DIR/env."
     )
 
     def add_arguments(self, parser):
@@ -95,8 +96,14 @@ class Command(BaseCommand):
                 "as HRM refuses a recipient not registered with it. Repeatable."
             ),
         )
+        parser.add_argument(
+            "--emr-profile",
+            choices=[profile.value for profile in EmrProfile],
+            help="File reports by this EMR's rules (default: HRM_SANDBOX_EMR_PROFILE, open-o).",
+        )
 
     def handle(self, *args, once: bool, refuse_deliver_to: list[str], **options):
+        self._profile = emr_profile(options.get("emr_profile"))
         refused_ids = [user_id.strip() for user_id in refuse_deliver_to]
         if not all(refused_ids):
             raise CommandError("--refuse-deliver-to needs a DeliverToUserID, e.g. D12345.")
@@ -121,6 +128,7 @@ class Command(BaseCommand):
                     "Is another hrm_sandbox running? Set HRM_SANDBOX_PORT to another port."
                 ) from exc
             self._announce(workdir, server, aes_key, refused_ids, once)
+            self.stdout.write(f"The sandbox EMR files reports by {self._profile.label}'s rules.")
             if once:
                 self._cycle(server, aes_key, raise_errors=True)
             else:
@@ -210,7 +218,7 @@ class Command(BaseCommand):
                     f"{synced.providers_updated} renamed, {synced.patients_created} patient "
                     "chart(s) added."
                 )
-            result = sandbox_poll(server.login, aes_key)
+            result = sandbox_poll(server.login, aes_key, profile=self._profile)
         except Exception as exc:
             if raise_errors:
                 raise CommandError(f"The HRM sandbox poll failed: {_error_words(exc)}") from exc
@@ -240,6 +248,8 @@ class Command(BaseCommand):
             # The reason can quote the report (a schema error shows the offending value).
             page = settings.SITE_URL.rstrip("/") + reverse("hrm_sandbox:log")
             return self.style.ERROR(f"Refused {name}: not filed; the reason is on {page}")
+        if retrieval.outcome == Outcome.ROUTED:
+            return f"Routed {name}: {retrieval.detail}"
         if retrieval.outcome == Outcome.DUPLICATE:
             return (
                 f"Duplicate {name}: MessageUniqueID {retrieval.message_unique_id} was already "

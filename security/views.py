@@ -1,0 +1,24 @@
+"""Sign-in pages beyond Django's own: a password reset that cannot be used to flood someone's
+inbox (throttled per address like the public form)."""
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.shortcuts import render
+
+from .throttle import client_address, throttle_exceeded
+
+
+class ThrottledPasswordResetView(auth_views.PasswordResetView):
+    template_name = "registration/password_reset_form.html"
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+
+    def post(self, request, *args, **kwargs):
+        if throttle_exceeded(
+            "password-reset",
+            client_address(request),
+            limit=settings.PASSWORD_RESET_LIMIT_PER_ADDRESS,
+            window_seconds=60 * 60,
+        ):
+            return render(request, "registration/password_reset_throttled.html", status=429)
+        return super().post(request, *args, **kwargs)
