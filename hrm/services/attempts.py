@@ -79,3 +79,31 @@ def report_finally_failed(report: HrmReport) -> None:
     from .alerts import message_failures_alert
 
     message_failures_alert(report.message_id)
+
+
+def attempts_worker_lost(report_ids: list[int]) -> None:
+    """The re-drive found these rows stuck in "sending" (their worker died): keep that attempt
+    on record before the row is reset. Call just before the reset, while ``sending_since``
+    still says when the lost attempt began."""
+    now = timezone.now()
+    error = "The worker stopped during the upload; trying again."
+    try:
+        HrmAttempt.objects.bulk_create(
+            HrmAttempt(
+                report_id=pk,
+                number=attempts,
+                resend=resent_at is not None,
+                started_at=since or now,
+                finished_at=now,
+                duration_ms=max(0, int((now - (since or now)).total_seconds() * 1000)),
+                worker="(lost; found by the re-drive)",
+                outcome=Outcome.RETRY,
+                error_class=error_classify(error),
+                error=error,
+            )
+            for pk, attempts, since, resent_at in HrmReport.objects.filter(
+                pk__in=report_ids, status=HrmReport.Status.SENDING
+            ).values_list("pk", "attempts", "sending_since", "resent_at")
+        )
+    except Exception:  # noqa: BLE001 — the re-drive must go on
+        logger.exception("Could not record the lost attempts of %s", report_ids)

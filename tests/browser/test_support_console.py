@@ -46,7 +46,7 @@ def test_support_resends_failed_reports_in_bulk_from_the_admin(
     ).update(status=Status.SENT, last_error="")
     sign_in(page, live_server, "support", PASSWORD)
     page.goto(f"{live_server.url}/admin/hrm/hrmreport/")
-    expect(page.get_by_role("heading", name="Select HRM report to change")).to_be_visible()
+    expect(page.get_by_role("heading", name="Select HRM report to view")).to_be_visible()
     page.locator("#action-toggle").check()
     page.get_by_role("combobox", name="Action").select_option("resend_failed")
     page.get_by_role("button", name="Go").click()

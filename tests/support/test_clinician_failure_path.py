@@ -116,3 +116,19 @@ def test_one_failed_part_offers_resend_all_failed_and_the_details_show_the_attem
     assert response.status_code == 302
     failed.refresh_from_db()
     assert failed.status == Status.QUEUED
+
+
+def test_an_attempt_lost_with_its_worker_is_on_record(message):
+    from django.utils import timezone
+
+    from hrm.models import HrmAttempt
+    from hrm.services.attempts import attempts_worker_lost
+
+    report = message.hrm_reports.first()
+    HrmReport.objects.filter(pk=report.pk).update(
+        status=Status.SENDING, attempts=2, sending_since=timezone.now()
+    )
+    attempts_worker_lost([report.pk, message.hrm_reports.last().pk])  # the second is not stuck
+    [attempt] = HrmAttempt.objects.all()
+    assert (attempt.report_id, attempt.number, attempt.outcome) == (report.pk, 2, "retry")
+    assert attempt.error_class == ErrorClass.WORKER and "re-drive" in attempt.worker
