@@ -185,6 +185,13 @@ HRM_SFTP_TIMEOUT_SECONDS = env.float("HRM_SFTP_TIMEOUT_SECONDS", default=20)
 HRM_TASK_SOFT_TIME_LIMIT = env.int("HRM_TASK_SOFT_TIME_LIMIT", default=120)
 HRM_TASK_TIME_LIMIT = env.int("HRM_TASK_TIME_LIMIT", default=150)
 HRM_SENDING_STALE_SECONDS = env.int("HRM_SENDING_STALE_SECONDS", default=300)
+# An authentication or permission refusal fails a report only once HRM's server has refused it
+# for this long (a restarting server refuses keys for a moment); until then it retries, and each
+# refusal is logged as a warning with how long it has lasted.
+HRM_REFUSAL_FAIL_AFTER_SECONDS = env.int("HRM_REFUSAL_FAIL_AFTER_SECONDS", default=30 * 60)
+# After a rename, the worker keeps retrying its database write (reconnecting) this long rather
+# than leave the outcome unrecorded; below HRM_TASK_SOFT_TIME_LIMIT.
+HRM_DB_WRITE_RETRY_SECONDS = env.float("HRM_DB_WRITE_RETRY_SECONDS", default=60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=1800),
     # Send must not hang when Redis is down: fail fast, the outbox row is already saved.
