@@ -156,6 +156,6 @@ def worker_environment(broker, server) -> dict[str, str]:
         ),
         "TEST_CELERY_BROKER_URL": broker.url,
         **sftp_environment(server.login, AES_KEY),
-        "HRM_SENDING_STALE_SECONDS": "1",
+        "HRM_SENDING_STALE_SECONDS": "5",
         "HRM_REDRIVE_GRACE_SECONDS": "0",
     }
