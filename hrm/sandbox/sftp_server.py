@@ -339,7 +339,10 @@ class SandboxSftpServer:
         return f"{name} {key_type} {key_data}"
 
     def write_known_hosts(self) -> None:
-        self.known_hosts_file.write_text(self.known_hosts_line + "\n")
+        # In one step: clients read this file on every connect, also while a server restarts.
+        partial = self.known_hosts_file.with_name(self.known_hosts_file.name + ".tmp")
+        partial.write_text(self.known_hosts_line + "\n")
+        os.replace(partial, self.known_hosts_file)
 
     @property
     def login(self) -> SftpLogin:
