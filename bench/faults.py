@@ -31,6 +31,7 @@ status is non-zero when any count other than reports and delivered is.
 """
 
 import argparse
+import contextlib
 import hashlib
 import multiprocessing
 import os
@@ -104,8 +105,10 @@ class SftpServerProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self, *, refuse_first_key: bool = False) -> None:
-        command = [sys.executable, __file__, "--sftp-server", str(self.workdir), str(self.port),
-                   str(self.taken_log)] + (["--refuse-first-key"] if refuse_first_key else [])  # fmt: skip
+        command = [
+            sys.executable, __file__, "--sftp-server", str(self.workdir), str(self.port),
+            str(self.taken_log), *(["--refuse-first-key"] if refuse_first_key else []),
+        ]  # fmt: skip
         self.process = subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
@@ -143,7 +146,7 @@ class SftpServerProcess:
         return [tuple(line.split()) for line in lines if len(line.split()) == 2]
 
 
-# --- The clinicians --------------------------------------------------------------------------------
+# --- The clinicians ------------------------------------------------------------------------------
 
 
 def post_messages(referral_ids, author_id, pdf, posting, stop, posted, slowest) -> None:
@@ -179,7 +182,7 @@ def post_messages(referral_ids, author_id, pdf, posting, stop, posted, slowest) 
         time.sleep(max(POST_INTERVAL - took, 0))
 
 
-# --- The drills ------------------------------------------------------------------------------------
+# --- The drills ----------------------------------------------------------------------------------
 
 
 class Drills:
@@ -200,6 +203,7 @@ class Drills:
 
     def start_worker(self) -> None:
         self.workers_started += 1
+        self.worker_started = time.monotonic()
         name = f"drill{self.workers_started}"
         self.worker_log = self.workdir / f"{name}.log"
         self.worker = subprocess.Popen(
@@ -212,10 +216,8 @@ class Drills:
         )
 
     def _kill_group(self, process: subprocess.Popen) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait(10)
 
     def check_worker(self) -> None:
@@ -239,10 +241,8 @@ class Drills:
         for process in (self.worker, self.beat):
             if process is not None and process.poll() is None:
                 process.terminate()
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(30)
-                except subprocess.TimeoutExpired:
-                    pass
                 self._kill_group(process)
 
     def pool_processes(self) -> list[int]:
@@ -260,6 +260,10 @@ class Drills:
     # The faults ----------------------------------------------------------------------------
 
     def sigkill(self, number: int) -> None:
+        # Celery gives up when a pool process dies while the pool is still starting ("Could not
+        # start worker processes"): a supervisor restarts it, but that is no drill of ours.
+        while time.monotonic() - self.worker_started < 5 or len(self.pool_processes()) < 4:
+            time.sleep(0.2)
         if number % 3 == 2:
             # The main process: its pool processes are orphaned; a supervisor kills what is
             # left of the service and starts it again.
@@ -284,7 +288,6 @@ class Drills:
 
     def pg_reset(self, number: int) -> None:
         import psycopg
-
         from _support import SERVER_URL
 
         with psycopg.connect(SERVER_URL, autocommit=True) as admin:

@@ -1,17 +1,19 @@
 """Putting encrypted HRM files somewhere: a local folder, or an SFTP server.
 
-Every transport has the same contract, which is what makes a Celery retry safe:
+Every transport offers the steps of one delivery, so the caller can record its progress between
+them (hrm/services/delivery.py), and ``upload`` for callers that keep no record:
 
-- ``upload(remote_name, data)`` writes ``<remote_name>.part`` first and renames it to
-  ``remote_name`` only once every byte is written, so a reader never sees half a file under the
-  final name;
-- a file already present under the final name counts as delivered (``ALREADY_PRESENT``): an
-  earlier attempt finished but its outcome was lost. A ``.part`` never counts. A caller that knows
-  no earlier attempt can have delivered the file (a report's first attempt) passes
-  ``may_be_delivered=False`` and saves the check, a round trip to the server; should the file be
-  there after all, the rename replaces it with the same bytes under the same name;
-- failures raise ``TransportError`` with ``permanent`` set when retrying cannot help (wrong key,
-  unknown host key, no permission, no such folder) and a message support can act on.
+- ``stage(remote_name, data)`` writes ``<remote_name>.part``, every byte acknowledged;
+- ``promote(remote_name)`` renames it to ``remote_name``, so a reader never sees half a file under
+  the final name; a lost reply sets ``rename_unknown`` on the error;
+- ``probe(remote_name, size)`` tells what an earlier attempt left: the final name, a complete or a
+  short ``.part``, or nothing (on HRM's server, which takes files away, "nothing" is ambiguous:
+  only the caller's record can tell "renamed and taken" from "never renamed");
+- ``discard(remote_name)`` removes a ``.part``;
+- failures raise ``TransportError``: ``permanent`` when retrying cannot help (unknown host key,
+  unreadable key file), ``refusal`` when the server refused our key, a permission or the folder
+  (a restarting server does this too, so the caller decides how long a refusal may last), with a
+  message support can act on.
 
 Remote names come from ``remote_name_for(transaction_id)``: the Transaction ID with every
 character outside ``A-Z a-z 0-9 . _ -`` replaced by ``_`` (HRM's own file names join the
@@ -280,9 +282,10 @@ class SftpTransport:
     Authentication is by the private key in ``key_file`` only (no agent, no other keys). The
     server's host key must be pinned in ``known_hosts_file`` (OpenSSH format; for a port other
     than 22 the host is written ``[host]:port``): an unknown or changed key is a permanent error,
-    never accepted. Per upload: stat the final name (unless the caller knows no earlier attempt
-    can have delivered it), write ``.part`` (pipelined, every acknowledgement checked), rename
-    with ``posix-rename@openssh.com``.
+    never accepted. ``stage`` writes ``.part`` (pipelined, every acknowledgement checked),
+    ``promote`` renames with ``posix-rename@openssh.com``, ``probe`` stats the final name and
+    then the ``.part``. A step that finds the kept connection gone reconnects once and runs
+    again, except a rename, whose outcome is then for ``probe`` to find out.
     """
 
     def __init__(

@@ -8,6 +8,13 @@ queued ──claim──▶ sending ──upload ok──▶ sent
 A worker claims a row in a short transaction, uploads outside any transaction, and records the
 outcome in another. The broker only carries row ids; losing a broker message loses nothing,
 because the beat re-drive finds every row that is due.
+
+HRM takes each completed file away as soon as it appears, so the server cannot say after a crash
+whether a file was delivered; the row does. Within an attempt: ``<name>.part`` is written, then
+``staged_at`` committed, then the rename, then ``sent`` committed as soon as the rename returns.
+A retry asks the server (``probe``): the final name, or "staged" with neither name left, means
+delivered; a complete ``.part`` is renamed; anything else is uploaded again. This holds only if
+HRM never removes a ``.part`` it did not finish (README, Reliability).
 """
 
 import logging
