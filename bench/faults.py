@@ -19,7 +19,8 @@ Drills, one phase each (messages keep being posted during the faults):
   offered, as a server still starting does);
 - ``redis_restart``: 5 Redis restarts (one with Redis down for 10 s while messages are posted:
   they still post, and are delivered once it is back);
-- ``pg_reset``: 5 resets of the worker's PostgreSQL connections (``pg_terminate_backend``);
+- ``pg_reset``: 5 resets of the worker's PostgreSQL connections (``pg_terminate_backend``), each
+  right after a rename and before its reply, the worst moment for one;
 - ``warm_shutdown``: 3 warm shutdowns (SIGTERM) mid-batch, and a new worker each time.
 
 After each phase it waits for every report to settle, then prints one line per drill:
@@ -82,10 +83,23 @@ def _free_port() -> int:
 
 
 def serve_sftp(workdir: str, port: int, taken_log: str, refuse_first_key: bool) -> None:
-    """``python bench/faults.py --sftp-server ...``: the sandbox server, taking files away."""
+    """``python bench/faults.py --sftp-server ...``: the sandbox server, taking files away.
+
+    When the file ``<workdir>/reset-postgres`` appears, the next rename is followed, before its
+    reply, by a reset of the worker's PostgreSQL sessions: the worst moment for one."""
     from hrm.sandbox.sftp_server import SandboxSftpServer
 
     server = SandboxSftpServer(workdir, port=port, consume=True, taken_log=taken_log)
+    trigger = Path(workdir) / "reset-postgres"
+
+    def after_rename(name: str) -> None:
+        server.after_rename = after_rename
+        if trigger.exists():
+            trigger.unlink()
+            _terminate_worker_sessions()
+            (Path(workdir) / "reset-done").touch()
+
+    server.after_rename = after_rename
     server.refuse_auth_once = refuse_first_key
     server.start()
     stop = []
@@ -94,6 +108,17 @@ def serve_sftp(workdir: str, port: int, taken_log: str, refuse_first_key: bool) 
     while not stop:
         time.sleep(0.2)
     server.close()
+
+
+def _terminate_worker_sessions() -> None:
+    import psycopg
+    from _support import SERVER_URL
+
+    with psycopg.connect(SERVER_URL, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'hrm-worker'"
+        )
 
 
 class SftpServerProcess:
@@ -287,14 +312,17 @@ class Drills:
         self.redis.start()
 
     def pg_reset(self, number: int) -> None:
-        import psycopg
-        from _support import SERVER_URL
-
-        with psycopg.connect(SERVER_URL, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = 'hrm-worker'"
-            )
+        """Right after a rename (the server does it, see ``serve_sftp``); or now, if no rename
+        comes within 10 s."""
+        done = self.sftp.workdir / "reset-done"
+        done.unlink(missing_ok=True)
+        (self.sftp.workdir / "reset-postgres").touch()
+        deadline = time.monotonic() + 10
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not done.exists():
+            (self.sftp.workdir / "reset-postgres").unlink(missing_ok=True)
+            _terminate_worker_sessions()
 
     def warm_shutdown(self, number: int) -> None:
         worker = self.worker
