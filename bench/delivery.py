@@ -69,6 +69,10 @@ def main() -> int:
                     return run(server)
                 finally:
                     kill_process_group(worker)
+                    if os.environ.get("BENCH_KEEP_LOG"):  # where to copy the worker's log
+                        Path(os.environ["BENCH_KEEP_LOG"]).write_bytes(
+                            (workdir / "worker.log").read_bytes()
+                        )
         finally:
             server.close()
             redis.stop()

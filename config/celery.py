@@ -2,12 +2,43 @@ import os
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
+from kombu.transport import redis as kombu_redis
+from redis import exceptions as redis_exceptions
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 app = Celery("ereferral")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _patch_kombu_on_a_closed_connection() -> None:
+    """kombu 5.7.0 (the latest release), Redis transport: once a lost broker connection has been
+    closed, a channel of it may still need a Redis client: to put unacked late-ack messages back
+    as it closes, or to acknowledge a task that finished after the loss. Building that client
+    reads the closed connection's parameters, which are gone, and the AttributeError (``'NoneType'
+    object has no attribute 'hostname'`` or ``'client'``, in ``_connparams``) ends the worker's
+    main process ("Unrecoverable error") instead of letting it reconnect. Raise what the
+    situation is, a connection error, which kombu and Celery already handle: the clean-up goes
+    on, the acknowledgement is logged as lost (the row's claim keeps a redelivered task from
+    doing the work twice), and the consumer reconnects. Remove once kombu guards this itself."""
+    original = kombu_redis.Channel._connparams
+    if getattr(original, "_ereferral_guarded", False):
+        return
+
+    def _connparams(self, asynchronous=False):
+        transport = self.connection
+        if transport is None or getattr(transport, "client", None) is None:
+            raise redis_exceptions.ConnectionError(
+                "The broker connection of this channel is closed (Redis went away)."
+            )
+        return original(self, asynchronous=asynchronous)
+
+    _connparams._ereferral_guarded = True
+    kombu_redis.Channel._connparams = _connparams
+
+
+_patch_kombu_on_a_closed_connection()
 
 
 @task_prerun.connect

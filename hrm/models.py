@@ -218,6 +218,24 @@ class HrmReport(models.Model):
     resent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # HRM takes each completed file away, so "the file is not there" proves nothing after a
+    # crash. This marker, committed once every byte of ``<name>.part`` was acknowledged and
+    # before the rename, is what lets the next attempt tell "renamed and taken" from "never
+    # renamed" (hrm/services/delivery.py).
+    staged_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the complete file was staged as <name>.part on HRM's server, before its "
+        "rename; cleared when the .part is removed.",
+    )
+    refused_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="First of the consecutive attempts HRM's server refused (key or permission).",
+    )
+    refusals = models.PositiveIntegerField(
+        default=0, help_text="Consecutive attempts HRM's server refused."
+    )
 
     class Meta:
         verbose_name = "HRM report"

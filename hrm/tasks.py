@@ -1,36 +1,52 @@
 """Celery tasks: thin wrappers that take row ids only (never patient data) and call one service."""
 
+import logging
 import random
 
 from celery import shared_task
 from django.conf import settings
 
 from hrm.services.alerts import alerts_digest_send
-from hrm.services.delivery import Outcome, report_deliver, reports_deliver, reports_redrive
+from hrm.services.delivery import (
+    DeliveryResult,
+    Outcome,
+    report_deliver,
+    reports_deliver,
+    reports_redrive,
+)
 from hrm.services.health import hrm_dispatch_paused, hrm_pause_remaining, hrm_redrive_paused
 from hrm.transport_config import transport_get
 
+logger = logging.getLogger(__name__)
+
+
+def _retry_soon(report_id: int, result: DeliveryResult) -> None:
+    """A short wait is a Celery countdown; longer ones are the beat re-drive's job, so no
+    countdown comes near the visibility timeout. The row already says when it is due, so a
+    broker that cannot take the countdown loses nothing."""
+    if result.outcome is not Outcome.RETRY:
+        return
+    if result.retry_in > settings.HRM_RETRY_MAX_COUNTDOWN_SECONDS:
+        return
+    try:
+        report_deliver_task.apply_async((report_id,), countdown=result.retry_in)
+    except Exception:  # noqa: BLE001 — any broker failure: the re-drive finds the row
+        logger.warning("HRM report %s: retry not enqueued (broker unreachable)", report_id)
+
 
 @shared_task(
-    bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
-    max_retries=None,
     soft_time_limit=settings.HRM_TASK_SOFT_TIME_LIMIT,
     time_limit=settings.HRM_TASK_TIME_LIMIT,
 )
-def report_deliver_task(self, report_id: int) -> str:
+def report_deliver_task(report_id: int) -> str:
     if hrm_dispatch_paused():
         _after_pause([report_id])
         return "paused"
     result = report_deliver(report_id, transport_get())
-    if (
-        result.outcome is Outcome.RETRY
-        and result.retry_in <= settings.HRM_RETRY_MAX_COUNTDOWN_SECONDS
-    ):
-        raise self.retry(countdown=result.retry_in)
-    # Longer waits are the beat re-drive's job: no countdown comes near the visibility timeout.
+    _retry_soon(report_id, result)
     return result.outcome.value
 
 
@@ -54,11 +70,7 @@ def reports_deliver_task(report_ids: list[int]) -> None:
         _after_pause(report_ids)
         return
     for report_id, result in reports_deliver(report_ids, transport_get()).items():
-        if (
-            result.outcome is Outcome.RETRY
-            and result.retry_in <= settings.HRM_RETRY_MAX_COUNTDOWN_SECONDS
-        ):
-            report_deliver_task.apply_async((report_id,), countdown=result.retry_in)
+        _retry_soon(report_id, result)
 
 
 @shared_task(ignore_result=True)
@@ -70,5 +82,11 @@ def _after_pause(report_ids: list[int]) -> None:
     """HRM is down: the rows stay queued (no attempt spent) and come back when the pause ends;
     a pause longer than a countdown should wait is left to the beat re-drive."""
     wait = hrm_pause_remaining() + random.uniform(0, 1)
-    if wait <= settings.HRM_RETRY_MAX_COUNTDOWN_SECONDS:
+    if wait > settings.HRM_RETRY_MAX_COUNTDOWN_SECONDS:
+        return
+    try:
         reports_deliver_task.apply_async((report_ids,), countdown=wait)
+    except Exception:  # noqa: BLE001 — any broker failure: the re-drive finds the rows
+        logger.warning(
+            "HRM reports %s: not put back after the pause (broker unreachable)", report_ids
+        )

@@ -1,17 +1,19 @@
 """Putting encrypted HRM files somewhere: a local folder, or an SFTP server.
 
-Every transport has the same contract, which is what makes a Celery retry safe:
+Every transport offers the steps of one delivery, so the caller can record its progress between
+them (hrm/services/delivery.py), and ``upload`` for callers that keep no record:
 
-- ``upload(remote_name, data)`` writes ``<remote_name>.part`` first and renames it to
-  ``remote_name`` only once every byte is written, so a reader never sees half a file under the
-  final name;
-- a file already present under the final name counts as delivered (``ALREADY_PRESENT``): an
-  earlier attempt finished but its outcome was lost. A ``.part`` never counts. A caller that knows
-  no earlier attempt can have delivered the file (a report's first attempt) passes
-  ``may_be_delivered=False`` and saves the check, a round trip to the server; should the file be
-  there after all, the rename replaces it with the same bytes under the same name;
-- failures raise ``TransportError`` with ``permanent`` set when retrying cannot help (wrong key,
-  unknown host key, no permission, no such folder) and a message support can act on.
+- ``stage(remote_name, data)`` writes ``<remote_name>.part``, every byte acknowledged;
+- ``promote(remote_name)`` renames it to ``remote_name``, so a reader never sees half a file under
+  the final name; a lost reply sets ``rename_unknown`` on the error;
+- ``probe(remote_name, size)`` tells what an earlier attempt left: the final name, a complete or a
+  short ``.part``, or nothing (on HRM's server, which takes files away, "nothing" is ambiguous:
+  only the caller's record can tell "renamed and taken" from "never renamed");
+- ``discard(remote_name)`` removes a ``.part``;
+- failures raise ``TransportError``: ``permanent`` when retrying cannot help (unknown host key,
+  unreadable key file), ``refusal`` when the server refused our key, a permission or the folder
+  (a restarting server does this too, so the caller decides how long a refusal may last), with a
+  message support can act on.
 
 Remote names come from ``remote_name_for(transaction_id)``: the Transaction ID with every
 character outside ``A-Z a-z 0-9 . _ -`` replaced by ``_`` (HRM's own file names join the
@@ -50,21 +52,81 @@ class UploadResult(StrEnum):
     ALREADY_PRESENT = "already_present"  # delivered by an earlier attempt
 
 
-class TransportError(Exception):
-    """An upload failed. ``permanent``: retrying the same upload cannot succeed."""
+class Probe(StrEnum):
+    """What the server holds for one report, as a retry finds it."""
 
-    def __init__(self, message: str, permanent: bool):
+    DELIVERED = "delivered"  # the final name is there
+    STAGED = "staged"  # ``<name>.part`` is there with every byte
+    PARTIAL = "partial"  # ``<name>.part`` is there, short: an interrupted write
+    ABSENT = "absent"  # neither (on HRM's server: never uploaded, or renamed and taken away)
+
+
+class TransportError(Exception):
+    """An operation failed. ``permanent``: retrying cannot succeed. ``refusal``: the server
+    refused us (our key, a permission, the folder), which a restarting server also does, so the
+    caller decides how long a refusal may persist. ``file_refusal``: a permission refused on one
+    file's name, rather than the account's key. ``rename_unknown``: a rename's reply never came
+    (or its ``.part`` was already gone), so whether the file arrived is for ``probe`` to say."""
+
+    def __init__(
+        self,
+        message: str,
+        permanent: bool,
+        *,
+        refusal: bool = False,
+        file_refusal: bool = False,
+        rename_unknown: bool = False,
+    ):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        self.refusal = refusal
+        self.file_refusal = file_refusal
+        self.rename_unknown = rename_unknown
 
 
 class Transport(Protocol):
+    """The steps of one delivery, so the caller can record its progress between them:
+    ``stage`` writes ``<name>.part`` (every byte acknowledged), ``promote`` renames it to
+    ``<name>``, ``probe`` tells a retry what an earlier attempt left, ``discard`` removes a
+    ``.part``. ``accepted`` counts the files renamed over the current connection."""
+
+    accepted: int
+
+    def probe(self, remote_name: str, size: int) -> Probe: ...
+
+    def stage(self, remote_name: str, data: bytes) -> None: ...
+
+    def promote(self, remote_name: str) -> None: ...
+
+    def discard(self, remote_name: str) -> None: ...
+
     def upload(
         self, remote_name: str, data: bytes, *, may_be_delivered: bool = True
     ) -> UploadResult: ...
 
     def close(self) -> None: ...
+
+
+def upload_in_one_go(
+    transport: Transport, remote_name: str, data: bytes, *, may_be_delivered: bool = True
+) -> UploadResult:
+    """Stage and promote with nothing recorded in between: for callers that keep no record
+    (benchmarks, tools). A final name already there counts as delivered; a rename whose reply
+    was lost is looked up rather than guessed."""
+    _check_remote_name(remote_name)
+    if may_be_delivered and transport.probe(remote_name, len(data)) is Probe.DELIVERED:
+        return UploadResult.ALREADY_PRESENT
+    transport.stage(remote_name, data)
+    try:
+        transport.promote(remote_name)
+    except TransportError as error:
+        if not error.rename_unknown:
+            raise
+        if transport.probe(remote_name, len(data)) is not Probe.DELIVERED:
+            raise
+        return UploadResult.ALREADY_PRESENT
+    return UploadResult.UPLOADED
 
 
 def remote_name_for(transaction_id: str) -> str:
@@ -94,31 +156,64 @@ class FolderTransport:
 
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
+        self.accepted = 0
+
+    def _paths(self, remote_name: str) -> tuple[Path, Path]:
+        _check_remote_name(remote_name)
+        final = self.directory / remote_name
+        return final, self.directory / (remote_name + PART_SUFFIX)
+
+    def probe(self, remote_name: str, size: int) -> Probe:
+        final, part = self._paths(remote_name)
+        try:
+            if final.exists():
+                return Probe.DELIVERED
+            return Probe.STAGED if part.stat().st_size == size else Probe.PARTIAL
+        except FileNotFoundError:
+            return Probe.ABSENT
+        except OSError as exc:
+            raise self._error(exc) from exc
+
+    def stage(self, remote_name: str, data: bytes) -> None:
+        _, part = self._paths(remote_name)
+        try:
+            with open(part, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())  # "staged" must survive a crash of this machine
+        except OSError as exc:
+            raise self._error(exc) from exc
+
+    def promote(self, remote_name: str) -> None:
+        final, part = self._paths(remote_name)
+        try:
+            os.replace(part, final)
+        except OSError as exc:
+            raise self._error(exc) from exc
+        self.accepted += 1
+
+    def discard(self, remote_name: str) -> None:
+        _, part = self._paths(remote_name)
+        try:
+            part.unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._error(exc) from exc
 
     def upload(
         self, remote_name: str, data: bytes, *, may_be_delivered: bool = True
     ) -> UploadResult:
-        _check_remote_name(remote_name)
-        final = self.directory / remote_name
-        part = self.directory / (remote_name + PART_SUFFIX)
-        try:
-            if may_be_delivered and final.exists():
-                return UploadResult.ALREADY_PRESENT
-            with open(part, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())  # "uploaded" must survive a crash of this machine
-            os.replace(part, final)
-        except OSError as exc:
-            raise self._error(exc) from exc
-        return UploadResult.UPLOADED
+        return upload_in_one_go(self, remote_name, data, may_be_delivered=may_be_delivered)
 
     def _error(self, exc: OSError) -> TransportError:
         where = f"HRM folder {self.directory}"
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            return TransportError(f"{where} does not exist; create it or fix the setting", True)
+            return TransportError(
+                f"{where} does not exist; create it or fix the setting", False, refusal=True
+            )
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return TransportError(f"{where} cannot be written to (permission denied)", True)
+            return TransportError(
+                f"{where} cannot be written to (permission denied)", False, refusal=True
+            )
         return TransportError(
             f"{where}: could not write the file ({exc.strerror}); will retry", False
         )
@@ -187,9 +282,10 @@ class SftpTransport:
     Authentication is by the private key in ``key_file`` only (no agent, no other keys). The
     server's host key must be pinned in ``known_hosts_file`` (OpenSSH format; for a port other
     than 22 the host is written ``[host]:port``): an unknown or changed key is a permanent error,
-    never accepted. Per upload: stat the final name (unless the caller knows no earlier attempt
-    can have delivered it), write ``.part`` (pipelined, every acknowledgement checked), rename
-    with ``posix-rename@openssh.com``.
+    never accepted. ``stage`` writes ``.part`` (pipelined, every acknowledgement checked),
+    ``promote`` renames with ``posix-rename@openssh.com``, ``probe`` stats the final name and
+    then the ``.part``. A step that finds the kept connection gone reconnects once and runs
+    again, except a rename, whose outcome is then for ``probe`` to find out.
     """
 
     def __init__(
@@ -212,6 +308,7 @@ class SftpTransport:
         self._key: paramiko.PKey | None = None
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
+        self.accepted = 0  # files renamed over the current connection
 
     @property
     def where(self) -> str:
@@ -296,10 +393,13 @@ class SftpTransport:
                 True,
             )
         if isinstance(exc, paramiko.AuthenticationException) and "timeout" not in str(exc):
+            # A restarting server refuses keys for a moment too: the caller decides how long a
+            # refusal may last before it is a failure.
             return TransportError(
                 f"{where} refused the key {self.key_file} for user '{self.user}'; check the user "
-                "name and that OntarioMD registered this key's public half; not retrying",
-                True,
+                "name and that OntarioMD registered this key's public half",
+                False,
+                refusal=True,
             )
         if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError | ConnectionRefusedError):
             return TransportError(f"{where} refused the connection; will retry", False)
@@ -328,6 +428,7 @@ class SftpTransport:
 
     def _disconnect(self) -> None:
         client, self._client, self._sftp = self._client, None, None
+        self.accepted = 0
         if client is not None:
             client.close()
 
@@ -340,91 +441,135 @@ class SftpTransport:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # Upload --------------------------------------------------------------------------------
+    # Steps -----------------------------------------------------------------------------------
 
-    def upload(
-        self, remote_name: str, data: bytes, *, may_be_delivered: bool = True
-    ) -> UploadResult:
-        _check_remote_name(remote_name)
-        reused = self._sftp is not None and self._alive()
-        if not reused:
+    def _remote_path(self, name: str) -> str:
+        _check_remote_name(name)
+        return posixpath.join(self.remote_dir, name) if self.remote_dir else name
+
+    def _call(self, stage: str, name: str, action, *, repeatable: bool = True):
+        """Run ``action(sftp)`` over the kept connection (opened if needed). When a kept
+        connection turns out to be gone (servers close idle sessions), reconnect once and run it
+        again, if running it twice is harmless (``repeatable``)."""
+        alive = self._sftp is not None and self._alive()
+        # Kept from an earlier upload (it carried a rename): it may have been closed meanwhile.
+        reused = alive and self.accepted > 0
+        if not alive:
             self._disconnect()
             self._connect()
         try:
-            return self._put(remote_name, data, may_be_delivered)
+            return self._guarded(stage, name, action)
         except _ConnectionLost as lost:
             self._disconnect()
-            if not reused:
+            if not reused or not repeatable:
                 raise lost.error from lost.__cause__
-            # The connection kept from an earlier upload had died (servers close idle sessions):
-            # reconnect once and try again. Safe: the .part is rewritten from the start, and the
-            # final name is looked for first, as the lost connection may have carried the rename.
             logger.info("%s: kept connection was gone; reconnecting once", self.where)
         self._connect()
         try:
-            return self._put(remote_name, data, True)
+            return self._guarded(stage, name, action)
         except _ConnectionLost as lost:
             self._disconnect()
             raise lost.error from lost.__cause__
 
-    def _remote_path(self, name: str) -> str:
-        return posixpath.join(self.remote_dir, name) if self.remote_dir else name
-
-    def _put(self, remote_name: str, data: bytes, may_be_delivered: bool) -> UploadResult:
-        sftp = self._sftp
-        assert sftp is not None
-        final = self._remote_path(remote_name)
-        part = final + PART_SUFFIX
-        stage = "check for"
+    def _guarded(self, stage: str, name: str, action):
         try:
-            try:
-                if may_be_delivered:
-                    sftp.stat(final)
-                    return UploadResult.ALREADY_PRESENT
-            except OSError as exc:
-                if exc.errno != errno.ENOENT:
-                    raise
-            stage = "write"
-            with sftp.open(part, "wb", bufsize=0) as remote:
-                _write_acknowledged(remote, data)
-            stage = "rename"
-            sftp.posix_rename(part, final)
+            return action(self._sftp)
         except Exception as exc:
-            error, lost = self._upload_error(exc, stage, remote_name)
+            error, lost = self._upload_error(exc, stage, name)
             if lost:
                 raise _ConnectionLost(error) from exc
             raise error from exc
-        return UploadResult.UPLOADED
+
+    def probe(self, remote_name: str, size: int) -> Probe:
+        final = self._remote_path(remote_name)
+
+        def look(sftp: paramiko.SFTPClient) -> Probe:
+            for path in (final, final + PART_SUFFIX):
+                try:
+                    found = sftp.stat(path)
+                except OSError as exc:
+                    if exc.errno != errno.ENOENT:
+                        raise
+                    continue
+                if path == final:
+                    return Probe.DELIVERED
+                return Probe.STAGED if found.st_size == size else Probe.PARTIAL
+            return Probe.ABSENT
+
+        return self._call("check for", remote_name, look)
+
+    def stage(self, remote_name: str, data: bytes) -> None:
+        part = self._remote_path(remote_name) + PART_SUFFIX
+
+        def write(sftp: paramiko.SFTPClient) -> None:
+            # Rewritten from the start on a second try: a .part never counts until renamed.
+            with sftp.open(part, "wb", bufsize=0) as remote:
+                _write_acknowledged(remote, data)
+
+        self._call("write", remote_name, write)
+
+    def promote(self, remote_name: str) -> None:
+        final = self._remote_path(remote_name)
+
+        def rename(sftp: paramiko.SFTPClient) -> None:
+            sftp.posix_rename(final + PART_SUFFIX, final)
+
+        # Never repeated blindly: a lost reply leaves the rename's outcome unknown, and the
+        # caller finds out with ``probe``.
+        self._call("rename", remote_name, rename, repeatable=False)
+        self.accepted += 1
+
+    def discard(self, remote_name: str) -> None:
+        part = self._remote_path(remote_name) + PART_SUFFIX
+
+        def remove(sftp: paramiko.SFTPClient) -> None:
+            try:
+                sftp.remove(part)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise
+
+        self._call("remove", remote_name + PART_SUFFIX, remove)
+
+    def upload(
+        self, remote_name: str, data: bytes, *, may_be_delivered: bool = True
+    ) -> UploadResult:
+        return upload_in_one_go(self, remote_name, data, may_be_delivered=may_be_delivered)
 
     def _upload_error(self, exc: Exception, stage: str, name: str) -> tuple[TransportError, bool]:
         """The error to raise, and whether the connection is gone."""
         where, folder = self.where, self.remote_dir or "(home)"
         alive = self._alive()
+        renaming = stage == "rename"
         if isinstance(exc, TimeoutError):
             return TransportError(
                 f"{where} did not answer within {self.timeouts.channel:g} s while trying to "
                 f"{stage} {name}; will retry",
                 False,
+                rename_unknown=renaming,
             ), True
         sftp_status = isinstance(exc, OSError) and exc.errno is not None and alive
         if sftp_status and exc.errno in (errno.EACCES, errno.EPERM):
             return TransportError(
                 f"{where} denied user '{self.user}' permission to {stage} files in folder "
-                f"'{folder}'; ask OntarioMD to check the account's folder permissions; "
-                "not retrying",
-                True,
+                f"'{folder}' ({name}); ask OntarioMD to check the account's folder permissions",
+                False,
+                refusal=True,
+                file_refusal=True,
             ), False
         if sftp_status and exc.errno == errno.ENOENT and stage == "write":
             return TransportError(
                 f"folder '{folder}' does not exist on {where}; check the configured remote "
-                "folder; not retrying",
-                True,
-            ), False
-        if sftp_status and exc.errno == errno.ENOENT and stage == "rename":
-            return TransportError(
-                f"{where}: {name}{PART_SUFFIX} disappeared before it could be renamed (something "
-                "on the server removed it); will retry",
+                "folder",
                 False,
+                refusal=True,
+            ), False
+        if sftp_status and exc.errno == errno.ENOENT and renaming:
+            # As unknown as a lost reply: an earlier attempt's rename, perhaps.
+            return TransportError(
+                f"{where}: {name}{PART_SUFFIX} was gone when it was to be renamed; will retry",
+                False,
+                rename_unknown=True,
             ), False
         if not alive or isinstance(exc, EOFError | paramiko.SSHException | ConnectionError):
             outcome = (
@@ -436,5 +581,8 @@ class SftpTransport:
                 f"the connection to {where} dropped while trying to {stage} {name}; "
                 f"{outcome}; will retry",
                 False,
+                rename_unknown=renaming,
             ), True
-        return TransportError(f"{where} could not {stage} {name} ({exc}); will retry", False), False
+        return TransportError(
+            f"{where} could not {stage} {name} ({exc}); will retry", False
+        ), False

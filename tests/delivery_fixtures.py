@@ -77,8 +77,23 @@ def hrm_sftp(settings, sftp_server):
 
 
 def delivered_files(server: SandboxSftpServer) -> list[str]:
-    """Final files on the server; a ``.part`` never counts as delivered."""
+    """What HRM received: on a server that takes files away as HRM does, every file it took
+    (a name twice when it arrived twice); otherwise the final files in its folder. A ``.part``
+    never counts as delivered."""
+    if server.consume:
+        return sorted(name for name, _ in server.taken)
     return sorted(p.name for p in server.inbox.iterdir() if not p.name.endswith(".part"))
+
+
+def delivered_bytes(server: SandboxSftpServer, name: str) -> bytes:
+    """The file HRM received under ``name``."""
+    if server.consume:
+        return server.taken_data[name]
+    return (server.inbox / name).read_bytes()
+
+
+def part_files(server: SandboxSftpServer) -> list[str]:
+    return sorted(p.name for p in server.inbox.iterdir() if p.name.endswith(".part"))
 
 
 @pytest.fixture(scope="session")
@@ -141,6 +156,6 @@ def worker_environment(broker, server) -> dict[str, str]:
         ),
         "TEST_CELERY_BROKER_URL": broker.url,
         **sftp_environment(server.login, AES_KEY),
-        "HRM_SENDING_STALE_SECONDS": "1",
+        "HRM_SENDING_STALE_SECONDS": "5",
         "HRM_REDRIVE_GRACE_SECONDS": "0",
     }

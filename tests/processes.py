@@ -2,6 +2,7 @@
 (so a drill can stop it without touching the machine's shared Redis) and `celery worker`
 processes. No Django imports here, so benchmarks can use it before Django is set up."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -13,13 +14,16 @@ from pathlib import Path
 
 
 def wait_for(condition, timeout=60.0, interval=0.1, message="condition"):
+    """Poll ``condition`` until it is true, or fail after ``timeout`` seconds saying what was
+    awaited (``message`` may be a callable, to describe the state at that moment)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = condition()
         if result:
             return result
         time.sleep(interval)
-    raise AssertionError(f"Timed out after {timeout}s waiting for {message}")
+    described = message() if callable(message) else message
+    raise AssertionError(f"Timed out after {timeout}s waiting for {described}")
 
 
 def _free_port() -> int:
@@ -110,5 +114,31 @@ def start_worker_process(
 
 def kill_process_group(process: subprocess.Popen) -> None:
     """SIGKILL: no clean-up, no acknowledgement, exactly like a worker lost to the OOM killer."""
-    os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):  # already gone, children too
+        os.killpg(process.pid, signal.SIGKILL)
     process.wait(10)
+
+
+def log_tail(log_path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as error:
+        return f"(no log: {error})"
+
+
+def stop_worker(process: subprocess.Popen, log_path: Path, timeout: float = 90.0) -> None:
+    """A warm shutdown (SIGTERM), as a deployment does, bounded: a worker still running after
+    ``timeout`` seconds is killed, with its children, and the test fails saying so, with the end
+    of its log. Either way nothing of it outlives the test."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_process_group(process)
+            raise AssertionError(
+                f"the worker did not exit within {timeout:g} s of SIGTERM; the end of its log:\n"
+                + log_tail(log_path)
+            ) from None
+    with contextlib.suppress(ProcessLookupError):  # any pool process left behind
+        os.killpg(process.pid, signal.SIGKILL)

@@ -212,15 +212,30 @@ HRM_SFTP_TIMEOUT_SECONDS = env.float("HRM_SFTP_TIMEOUT_SECONDS", default=20)
 HRM_TASK_SOFT_TIME_LIMIT = env.int("HRM_TASK_SOFT_TIME_LIMIT", default=120)
 HRM_TASK_TIME_LIMIT = env.int("HRM_TASK_TIME_LIMIT", default=150)
 HRM_SENDING_STALE_SECONDS = env.int("HRM_SENDING_STALE_SECONDS", default=300)
+# An authentication or permission refusal fails a report only once HRM's server has refused it
+# for this long (a restarting server refuses keys for a moment); until then it retries, and each
+# refusal is logged as a warning with how long it has lasted.
+HRM_REFUSAL_FAIL_AFTER_SECONDS = env.int("HRM_REFUSAL_FAIL_AFTER_SECONDS", default=30 * 60)
+# After a rename, the worker keeps retrying its database write (reconnecting) this long rather
+# than leave the outcome unrecorded; below HRM_TASK_SOFT_TIME_LIMIT.
+HRM_DB_WRITE_RETRY_SECONDS = env.float("HRM_DB_WRITE_RETRY_SECONDS", default=60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=1800),
-    # Send must not hang when Redis is down: fail fast, the outbox row is already saved.
+    # Send must not hang when Redis is down: fail fast, the outbox row is already saved. Without
+    # max_retries kombu retries the connection for broker_connection_timeout plus redis-py's own
+    # retries: about 6 s per Send. The worker's consumer gives its own retry count, so it still
+    # reconnects for as long as it takes.
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
+    "max_retries": 0,
 }
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A broker blip must not cut deliveries short: each report's progress is on its row, the row's
+# claim keeps a redelivered task from doing the work twice, and a cancelled batch only leaves
+# reports to be re-driven later (measured: it also re-sent renamed files before progress was
+# recorded per report).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10
 CELERY_TASK_ROUTES = {"hrm.tasks.*": {"queue": "hrm"}}
 CELERY_BEAT_SCHEDULE = {

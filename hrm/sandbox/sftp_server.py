@@ -25,7 +25,16 @@ Fault switches (plain attributes, safe to flip from any thread):
 - ``stop()`` / ``start()``: stop listening (connections are refused) and listen again on the same
   port;
 - ``replace_host_key()``: restart with a new host key (kept in memory only, and not written to
-  ``known_hosts_file``), so pinned clients see a changed key.
+  ``known_hosts_file``), so pinned clients see a changed key;
+- ``after_rename``: a callable given the new name, run once a rename is done and before its
+  reply (e.g. to kill the client between a rename and its record);
+- ``refuse_auth_once``: the next key offered is refused, later ones accepted (a server that is
+  still starting).
+
+``consume=True`` makes it behave like HRM's inbound folder: each completed file (any name not
+ending ``.part``) is taken away as soon as it appears, and recorded in ``taken`` (name and
+SHA-256, in order; ``taken_log`` also appends one line per file to a file, for other processes),
+so a test counts deliveries and duplicates. ``.part`` names are left alone, as HRM must.
 
 Usage::
 
@@ -36,9 +45,12 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 import posixpath
 import re
 import threading
+from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +113,9 @@ class _Session(asyncssh.SSHServer):
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
         sandbox = self._sandbox
+        if sandbox.refuse_auth_once:
+            sandbox.refuse_auth_once = False
+            return False
         return (
             not sandbox.refuse_auth
             and username == sandbox.username
@@ -112,6 +127,7 @@ class _SandboxSftp(asyncssh.SFTPServer):
     def __init__(self, chan: asyncssh.SSHServerChannel, sandbox: SandboxSftpServer):
         super().__init__(chan, chroot=bytes(sandbox.root))
         self._sandbox = sandbox
+        self._written: dict[int, bytes] = {}
 
     def _deny_if_read_only(self) -> None:
         if self._sandbox.read_only:
@@ -130,7 +146,16 @@ class _SandboxSftp(asyncssh.SFTPServer):
         if pflags & _WRITE_FLAGS:
             self._deny_if_read_only()
             self._deny_if_refused(path)
-        return super().open(path, pflags, attrs)
+        file_obj = super().open(path, pflags, attrs)
+        if pflags & _WRITE_FLAGS:
+            self._written[id(file_obj)] = path
+        return file_obj
+
+    def close(self, file_obj: object) -> None:
+        super().close(file_obj)
+        path = self._written.pop(id(file_obj), None)
+        if path is not None:
+            self._sandbox._maybe_take(self.map_path(path))
 
     async def write(self, file_obj: object, offset: int, data: bytes) -> int:
         sandbox = self._sandbox
@@ -151,12 +176,19 @@ class _SandboxSftp(asyncssh.SFTPServer):
     def rename(self, oldpath: bytes, newpath: bytes) -> None:
         self._deny_if_read_only()
         self._deny_if_refused(newpath)
-        return super().rename(oldpath, newpath)
+        super().rename(oldpath, newpath)
+        self._sandbox._maybe_take(self.map_path(newpath))
 
     def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
         self._deny_if_read_only()
         self._deny_if_refused(newpath)
         super().posix_rename(oldpath, newpath)
+        sandbox = self._sandbox
+        hook = sandbox.after_rename
+        if hook is not None:
+            sandbox.after_rename = None
+            hook(posixpath.basename(newpath.decode("utf-8", "replace")))
+        sandbox._maybe_take(self.map_path(newpath))
         if self._sandbox.drop_after_rename:
             self._sandbox.drop_after_rename = False
             self.channel.get_connection().abort()
@@ -177,8 +209,15 @@ class SandboxSftpServer:
         host: str = "127.0.0.1",
         port: int = 0,
         username: str = USERNAME,
+        consume: bool = False,
+        taken_log: str | Path | None = None,
     ):
         self.workdir = Path(workdir)
+        self.consume = consume
+        self.taken_log = Path(taken_log) if taken_log else None
+        self.taken: list[tuple[str, str]] = []  # (name, SHA-256) of each file taken away
+        self.taken_data: dict[str, bytes] = {}  # the last file taken under each name
+        self._taken_lock = threading.Lock()
         self.host = host
         self.port = port
         self.username = username
@@ -199,6 +238,8 @@ class SandboxSftpServer:
         self.refuse_names: re.Pattern[str] | None = None
         self.stall_writes = False
         self.drop_after_rename = False
+        self.refuse_auth_once = False
+        self.after_rename = None
         self.write_stalled = threading.Event()
         self.connections_made = 0
         self._fail_write_at: int | None = None
@@ -298,7 +339,10 @@ class SandboxSftpServer:
         return f"{name} {key_type} {key_data}"
 
     def write_known_hosts(self) -> None:
-        self.known_hosts_file.write_text(self.known_hosts_line + "\n")
+        # In one step: clients read this file on every connect, also while a server restarts.
+        partial = self.known_hosts_file.with_name(self.known_hosts_file.name + ".tmp")
+        partial.write_text(self.known_hosts_line + "\n")
+        os.replace(partial, self.known_hosts_file)
 
     @property
     def login(self) -> SftpLogin:
@@ -316,6 +360,31 @@ class SandboxSftpServer:
         self.stop()
         self._host_key = asyncssh.generate_private_key(_KEY_TYPE)
         self._start(pin_host_key=False)
+
+    # Taking files away, as HRM does --------------------------------------------------------
+
+    def _maybe_take(self, local_path: bytes) -> None:
+        path = Path(os.fsdecode(local_path))
+        if not self.consume or path.name.endswith(".part") or path.parent != self.inbox:
+            return
+        with self._taken_lock:
+            try:
+                data = path.read_bytes()
+                path.unlink()
+            except FileNotFoundError:
+                return
+            digest = hashlib.sha256(data).hexdigest()
+            self.taken.append((path.name, digest))
+            if self.taken_log is None:
+                self.taken_data[path.name] = data
+            if self.taken_log is not None:
+                with self.taken_log.open("a") as log:
+                    log.write(f"{path.name} {digest}\n")
+
+    def taken_counts(self) -> Counter[str]:
+        """How many times each file name was delivered (taken away)."""
+        with self._taken_lock:
+            return Counter(name for name, _ in self.taken)
 
     # Faults ----------------------------------------------------------------------------------
 

@@ -8,16 +8,25 @@ queued ──claim──▶ sending ──upload ok──▶ sent
 A worker claims a row in a short transaction, uploads outside any transaction, and records the
 outcome in another. The broker only carries row ids; losing a broker message loses nothing,
 because the beat re-drive finds every row that is due.
+
+HRM takes each completed file away as soon as it appears, so the server cannot say after a crash
+whether a file was delivered; the row does. Within an attempt: ``<name>.part`` is written, then
+``staged_at`` committed, then the rename, then ``sent`` committed as soon as the rename returns.
+A retry asks the server (``probe``): the final name, or "staged" with neither name left, means
+delivered; a complete ``.part`` is renamed; anything else is uploaded again. This holds only if
+HRM never removes a ``.part`` it did not finish (README, Reliability).
 """
 
 import logging
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -26,8 +35,9 @@ from hrm.crypto import report_encrypt
 from hrm.models import HrmMessageDecision, HrmReport
 from hrm.report_xml import ReportInvalid
 from hrm.selectors.delivery import message_hrm_eligibility
+from hrm.services.attempts import attempt_finished, attempts_worker_lost
 from hrm.services.reports import AttachmentMissing, message_reports_create, report_xml_ensure
-from hrm.transports import Transport, TransportError, remote_name_for
+from hrm.transports import Probe, Transport, TransportError, remote_name_for
 from referrals.models import Attachment, Message
 
 logger = logging.getLogger(__name__)
@@ -107,14 +117,46 @@ def reports_claim(report_ids: list[int]) -> list[HrmReport]:
     )
 
 
-def _record_sent(report_ids: list[int]) -> None:
-    # Once uploaded, the file is on HRM's server whatever any other worker thinks: sent wins.
-    HrmReport.objects.filter(pk__in=report_ids).exclude(status=Status.SENT).update(
-        status=Status.SENT, sent_at=timezone.now(), sending_since=None, last_error=""
+def _db_write(write: Callable[[], int]) -> int:
+    """Run one autocommit write, reconnecting and trying again while the database is briefly
+    unreachable (a restart, a terminated connection). After a rename, a lost write must never
+    be answered by another upload: the row's record is what makes the next attempt safe."""
+    deadline = time.monotonic() + settings.HRM_DB_WRITE_RETRY_SECONDS
+    pause = 0.2
+    while True:
+        try:
+            return write()
+        except (OperationalError, InterfaceError) as error:
+            if connection.in_atomic_block or time.monotonic() >= deadline:
+                raise
+            logger.warning("HRM delivery: database write failed (%s); reconnecting", error)
+            connection.close()
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
+def _record_sent(report: HrmReport) -> DeliveryResult:
+    # Once renamed, the file is HRM's whatever any other worker thinks: sent wins.
+    updated = _db_write(
+        lambda: HrmReport.objects.filter(pk=report.pk)
+        .exclude(status=Status.SENT)
+        .update(
+            status=Status.SENT,
+            sent_at=timezone.now(),
+            sending_since=None,
+            last_error="",
+            refused_since=None,
+            refusals=0,
+        )
     )
+    if updated:
+        attempt_finished(report, outcome="sent")  # support's record, alerts, HRM's health
+    return DeliveryResult(Outcome.SENT)
 
 
-def _record_failure(report: HrmReport, error: str, *, permanent: bool) -> DeliveryResult:
+def _record_failure(
+    report: HrmReport, error: str, *, permanent: bool, refused: bool = False
+) -> DeliveryResult:
     now = timezone.now()
     age = (now - report.delivery_started_at).total_seconds()
     exhausted = (
@@ -129,78 +171,280 @@ def _record_failure(report: HrmReport, error: str, *, permanent: bool) -> Delive
         )
     fail = permanent or exhausted
     delay = 0.0 if fail else retry_delay(report.attempts)
+    refusal = (
+        {"refused_since": report.refused_since or now, "refusals": report.refusals + 1}
+        if refused
+        else {"refused_since": None, "refusals": 0}
+    )
     # Only the attempt that claimed the row records its outcome: a worker presumed dead and
     # overtaken by the re-drive must not overwrite a newer attempt.
-    updated = HrmReport.objects.filter(
-        pk=report.pk, status=Status.SENDING, attempts=report.attempts
-    ).update(
-        status=Status.FAILED if fail else Status.QUEUED,
-        next_attempt_at=now + timedelta(seconds=delay),
-        sending_since=None,
-        last_error=error,
+    updated = _db_write(
+        lambda: HrmReport.objects.filter(
+            pk=report.pk, status=Status.SENDING, attempts=report.attempts
+        ).update(
+            status=Status.FAILED if fail else Status.QUEUED,
+            next_attempt_at=now + timedelta(seconds=delay),
+            sending_since=None,
+            last_error=error,
+            **refusal,
+        )
     )
     if not updated:
         return DeliveryResult(Outcome.SKIPPED)
-    logger.warning("HRM report %s attempt %s: %s", report.pk, report.attempts, error)
+    attempt_finished(report, outcome="failed" if fail else "retry", error=error)
+    logger.log(
+        logging.ERROR if fail else logging.WARNING,
+        "HRM report %s attempt %s: %s",
+        report.pk,
+        report.attempts,
+        error,
+    )
     return DeliveryResult(Outcome.FAILED, 0) if fail else DeliveryResult(Outcome.RETRY, delay)
 
 
-def _attempt(report: HrmReport, transport: Transport) -> tuple[DeliveryResult | None, str]:
-    """Build (once), encrypt and upload one claimed report. Returns the recorded failure, or None
-    when the file is on the server, and the error when it was the server being unreachable."""
+def _record_refusal(
+    report: HrmReport, error: TransportError, transport: Transport
+) -> DeliveryResult:
+    """A refusal (our key, a permission, the folder) fails the report only when it persists:
+    a restarting server refuses for a moment too. A permission refused on this file while the
+    same connection had another file accepted is about this file, and fails it at once."""
+    if error.file_refusal and transport.accepted:
+        return _record_failure(
+            report,
+            f"{error.message}. HRM accepted other files over the same connection, so it is "
+            "this file it refuses; not retrying.",
+            permanent=True,
+        )
+    now = timezone.now()
+    since = report.refused_since or now
+    count = report.refusals + 1
+    minutes = (now - since).total_seconds() / 60
+    limit = settings.HRM_REFUSAL_FAIL_AFTER_SECONDS / 60
+    over = f"{count} consecutive attempt{'s' if count != 1 else ''} over {minutes:.0f} min"
+    if minutes >= limit:
+        return _record_failure(
+            report,
+            f"{error.message}. Refused on {over}; not retrying.",
+            permanent=True,
+            refused=True,
+        )
+    logger.warning(
+        "HRM refusal persisting for report %s (%s): %s. Its delivery fails if this lasts "
+        "%.0f min.",
+        report.pk,
+        over,
+        error.message,
+        limit,
+    )
+    return _record_failure(
+        report,
+        f"{error.message}. Refused on {over} so far (a restarting server does this too); it "
+        f"fails if this persists for {limit:.0f} min.",
+        permanent=False,
+        refused=True,
+    )
+
+
+def _clear_staged_and_discard(
+    report: HrmReport, transport: Transport, name: str, *, part_there: bool
+) -> None:
+    """A report that will not be retried keeps no ``.part`` on HRM's server. The marker goes
+    first: a ``.part`` left by a failed removal is then staged again and renamed by a re-send,
+    whereas a marker left without its ``.part`` would read as "renamed and taken". A staged
+    report whose rename may have happened (``part_there`` false) keeps both: only the marker
+    can tell a re-send that the file may be HRM's already."""
+    if report.staged_at is not None:
+        if not part_there:
+            return
+        _db_write(lambda: HrmReport.objects.filter(pk=report.pk).update(staged_at=None))
+    try:
+        transport.discard(name)
+    except TransportError as error:
+        logger.warning("HRM report %s: could not remove %s.part: %s", report.pk, name, error)
+
+
+@dataclass
+class _Job:
+    """One claimed report on its way through this attempt."""
+
+    report: HrmReport
+    name: str
+    data: bytes
+    result: DeliveryResult | None = None
+    needs_marker: bool = True  # "staged" is not committed yet for this attempt's .part
+    part_known: bool = False  # this attempt saw its .part there: it was never renamed
+    refusal: TransportError | None = None  # decided once the batch shows what HRM accepted
+
+
+class _Unreachable(Exception):
+    """The server is down or the network is: the rest of the batch would only wait out the same
+    timeout one by one."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _build(report: HrmReport) -> tuple[bytes | None, DeliveryResult | None]:
     try:
         xml = report_xml_ensure(report)
     except ReportInvalid as invalid:
         problems = "; ".join(invalid.problems)
         failure = f"The report was not sent because {problems}."
-        return _record_failure(report, failure, permanent=True), ""
+        return None, _record_failure(report, failure, permanent=True)
     except AttachmentMissing:
         logger.exception("HRM report %s: attachment missing from storage", report.pk)
         failure = "The attached file is missing from storage; it cannot be sent."
-        return _record_failure(report, failure, permanent=True), ""
+        return None, _record_failure(report, failure, permanent=True)
+    except (OperationalError, InterfaceError):
+        raise
     except Exception as error:  # noqa: BLE001 — e.g. the schema file missing: fix, then it goes
         logger.exception("HRM report %s: could not build the report", report.pk)
         failure = f"The report could not be built ({type(error).__name__}: {error}); will retry."
-        return _record_failure(report, failure, permanent=False), ""
+        return None, _record_failure(report, failure, permanent=False)
+    return report_encrypt(xml, settings.HRM_AES_KEY), None
+
+
+def _transport_failed(job: _Job, error: TransportError, transport: Transport) -> None:
+    """Record what a transport error means for this attempt; raise ``_Unreachable`` when the
+    rest of the batch should not be tried."""
+    report = job.report
+    if error.refusal:
+        job.refusal = error
+        return
+    job.result = _record_failure(report, error.message, permanent=error.permanent)
+    if job.result.outcome is Outcome.FAILED:
+        _clear_staged_and_discard(report, transport, job.name, part_there=job.part_known)
+    if not error.permanent:
+        raise _Unreachable(error.message)
+
+
+def _resume(job: _Job, transport: Transport) -> None:
+    """What an earlier attempt left decides this one's first step. HRM takes completed files
+    away, so the record says what the server cannot."""
+    report = job.report
+    found = transport.probe(job.name, len(job.data))
+    if found is Probe.DELIVERED or (found is Probe.ABSENT and report.staged_at is not None):
+        # Renamed by an earlier attempt: still there, or staged and since taken away by HRM.
+        job.result = _record_sent(report)
+        return
+    job.part_known = found is not Probe.ABSENT
+    if found is Probe.STAGED:
+        job.needs_marker = report.staged_at is None
+        return
+    transport.stage(job.name, job.data)
+    job.part_known = True
+
+
+def _mark_staged(jobs: list[_Job]) -> list[_Job]:
+    """Commit "staged" for every complete ``.part`` of this attempt, before any rename; return
+    the jobs this attempt still owns (the re-drive may have handed a row to another)."""
+    pending = [job for job in jobs if job.needs_marker]
+    if pending:
+        claim = pending[0].report.sending_since
+        ids = [job.report.pk for job in pending]
+
+        def mark() -> int:
+            return HrmReport.objects.filter(
+                pk__in=ids, status=Status.SENDING, sending_since=claim
+            ).update(staged_at=timezone.now())
+
+        if _db_write(mark) != len(ids):
+            owned = set(
+                HrmReport.objects.filter(
+                    pk__in=ids, status=Status.SENDING, sending_since=claim
+                ).values_list("pk", flat=True)
+            )
+            for job in pending:
+                if job.report.pk not in owned:
+                    job.result = DeliveryResult(Outcome.SKIPPED)
+        for job in pending:
+            job.report.staged_at = job.report.staged_at or timezone.now()
+    return [job for job in jobs if job.result is None]
+
+
+def _promote(job: _Job, transport: Transport) -> None:
     try:
-        transport.upload(
-            remote_name_for(report.transaction_id),
-            report_encrypt(xml, settings.HRM_AES_KEY),
-            # Only a retry or a re-send can find its file delivered by an earlier attempt.
-            may_be_delivered=report.attempts > 1 or report.resent_at is not None,
-        )
+        transport.promote(job.name)
     except TransportError as error:
-        unreachable = "" if error.permanent else error.message
-        return _record_failure(report, error.message, permanent=error.permanent), unreachable
-    except Exception as error:  # noqa: BLE001 — unforeseen: keep the row retrying, log it all
-        logger.exception("HRM report %s: unexpected error during upload", report.pk)
-        failure = f"Unexpected error during the upload ({type(error).__name__}); will retry."
-        return _record_failure(report, failure, permanent=False), ""
-    return None, ""
+        if not error.rename_unknown:
+            _transport_failed(job, error, transport)
+            return
+        # The reply was lost: look rather than guess. It is staged, so "neither" means taken.
+        job.part_known = False
+        try:
+            found = transport.probe(job.name, len(job.data))
+        except TransportError as lost:
+            _transport_failed(job, lost, transport)
+            return
+        if found in (Probe.STAGED, Probe.PARTIAL):
+            job.part_known = True
+            _transport_failed(job, error, transport)
+            return
+    job.result = _record_sent(job.report)
+
+
+def _pending(jobs: list[_Job]) -> list[_Job]:
+    return [job for job in jobs if job.result is None and job.refusal is None]
 
 
 def reports_deliver(report_ids: list[int], transport: Transport) -> dict[int, DeliveryResult]:
-    """One delivery attempt for each of ``report_ids`` (typically one message's reports): one
-    claim, each file built once, encrypted and uploaded over the same connection, one update for
-    all that were sent. Whatever goes wrong after the claim is recorded on the row, so no report
-    is left "sending"."""
+    """One delivery attempt for each of ``report_ids`` (typically one message's reports) over
+    one connection: one claim; each file built once, encrypted and staged as ``<name>.part``;
+    one commit marking them staged; then each renamed and recorded sent as soon as its rename
+    returns. A retry starts from what the record and the server say (``_resume``). Whatever goes
+    wrong after the claim is recorded on the row, so no report is left "sending" (unless the
+    database stays away: then the re-drive finds the row, and its record makes the retry safe).
+    """
     results = {report_id: DeliveryResult(Outcome.SKIPPED) for report_id in report_ids}
-    claimed = reports_claim(report_ids)
-    sent = []
-    for index, report in enumerate(claimed):
-        failure, unreachable = _attempt(report, transport)
-        if failure is None:
-            sent.append(report.pk)
-            results[report.pk] = DeliveryResult(Outcome.SENT)
-            continue
-        results[report.pk] = failure
-        if unreachable:
-            # The server is down or the network is: the rest would only wait out the same
-            # timeout one by one. They count this attempt and retry on their own schedules.
-            for rest in claimed[index + 1 :]:
-                results[rest.pk] = _record_failure(rest, unreachable, permanent=False)
-            break
-    _record_sent(sent)
+    jobs: list[_Job] = []
+    for report in reports_claim(report_ids):
+        data, failure = _build(report)
+        if failure is not None:
+            results[report.pk] = failure
+        else:
+            jobs.append(_Job(report, remote_name_for(report.transaction_id), data))
+    try:
+        for job in jobs:
+            if job.refusal is not None:
+                continue
+            report = job.report
+            # Only a retry or a re-send can find something an earlier attempt left.
+            earlier = report.attempts > 1 or report.resent_at is not None
+            try:
+                if earlier or report.staged_at is not None:
+                    _resume(job, transport)
+                else:
+                    transport.stage(job.name, job.data)
+                    job.part_known = True
+            except TransportError as error:
+                _transport_failed(job, error, transport)
+                if job.refusal is not None and not error.file_refusal:
+                    # Our key or the folder: every other report would be refused the same.
+                    for rest in _pending(jobs):
+                        rest.refusal = error
+        for job in _mark_staged(_pending(jobs)):
+            _promote(job, transport)
+    except _Unreachable as unreachable:
+        # The reports not tried count this attempt and retry on their own schedules.
+        for job in _pending(jobs):
+            job.result = _record_failure(job.report, unreachable.message, permanent=False)
+    except (OperationalError, InterfaceError):
+        raise  # the database stayed away: the rows stay "sending" for the re-drive
+    except Exception as error:  # noqa: BLE001 — unforeseen: keep the rows retrying, log it all
+        logger.exception("HRM reports %s: unexpected error during delivery", report_ids)
+        failure = f"Unexpected error during the upload ({type(error).__name__}); will retry."
+        for job in _pending(jobs):
+            job.result = _record_failure(job.report, failure, permanent=False)
+    for job in jobs:
+        if job.refusal is not None and job.result is None:
+            job.result = _record_refusal(job.report, job.refusal, transport)
+            if job.result.outcome is Outcome.FAILED:
+                _clear_staged_and_discard(
+                    job.report, transport, job.name, part_there=job.part_known
+                )
+        if job.result is not None:
+            results[job.report.pk] = job.result
     return results
 
 
@@ -269,6 +513,7 @@ def reports_redrive() -> list[int]:
         )
         stuck = [pk for pk, status in rows if status == Status.SENDING]
         if stuck:
+            attempts_worker_lost(stuck)  # the lost attempt stays on record
             # The attempt that died still counts; the file may or may not be on the server, and
             # the upload's idempotence makes trying again safe either way.
             HrmReport.objects.filter(pk__in=stuck, status=Status.SENDING).update(

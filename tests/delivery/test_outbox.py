@@ -22,7 +22,7 @@ from hrm.transport_config import transport_get
 from hrm.transports import remote_name_for
 from referrals import services
 
-from ..delivery_fixtures import AES_KEY, delivered_files
+from ..delivery_fixtures import AES_KEY, delivered_bytes, delivered_files
 from ..factories import pdf_upload
 
 Status = HrmReport.Status
@@ -46,7 +46,7 @@ def test_a_report_is_uploaded_encrypted_and_marked_sent(reports, hrm_sftp):
     report.refresh_from_db()
     assert report.status == Status.SENT and report.attempts == 1 and report.sent_at
     [name] = delivered_files(hrm_sftp)
-    plain = report_decrypt((hrm_sftp.inbox / name).read_bytes(), AES_KEY)
+    plain = report_decrypt(delivered_bytes(hrm_sftp, name), AES_KEY)
     assert plain == bytes(report.xml)
     assert report_parse(plain).transaction_id == report.transaction_id
 
@@ -69,12 +69,52 @@ def test_server_down_is_retried_later(reports, hrm_sftp):
     assert deliver(report).outcome is Outcome.SKIPPED
 
 
-def test_authentication_refused_fails_at_once(reports, hrm_sftp):
+def test_an_authentication_refusal_fails_only_once_it_has_persisted(reports, hrm_sftp, caplog):
     hrm_sftp.refuse_auth = True
-    assert deliver(reports[0]).outcome is Outcome.FAILED
+    assert deliver(reports[0]).outcome is Outcome.RETRY
     report = HrmReport.objects.get(pk=reports[0].pk)
-    assert report.status == Status.FAILED
-    assert report.last_error
+    assert (report.status, report.refusals) == (Status.QUEUED, 1) and report.refused_since
+    assert "refused the key" in report.last_error
+    assert "it fails if this persists for 30 min" in report.last_error
+    assert any(
+        r.levelname == "WARNING" and "HRM refusal persisting" in r.getMessage()
+        for r in caplog.records
+    )
+    # Still refused 31 minutes after the first refusal: now it fails, and says why.
+    HrmReport.objects.filter(pk=report.pk).update(
+        refused_since=timezone.now() - timedelta(minutes=31), next_attempt_at=timezone.now()
+    )
+    assert deliver(report).outcome is Outcome.FAILED
+    report.refresh_from_db()
+    assert report.status == Status.FAILED and report.refusals == 2
+    assert "Refused on 2 consecutive attempts over 31 min; not retrying." in report.last_error
+    assert any(
+        r.levelname == "ERROR" and "refused the key" in r.getMessage() for r in caplog.records
+    )
+
+
+def test_a_server_restart_that_refuses_the_key_once_never_fails_the_report(reports, hrm_sftp):
+    hrm_sftp.stop()
+    assert deliver(reports[0]).outcome is Outcome.RETRY
+    hrm_sftp.refuse_auth_once = True  # the restarted server has not loaded its keys yet
+    hrm_sftp.start()
+    HrmReport.objects.filter(pk=reports[0].pk).update(next_attempt_at=timezone.now())
+    assert deliver(reports[0]).outcome is Outcome.RETRY
+    HrmReport.objects.filter(pk=reports[0].pk).update(next_attempt_at=timezone.now())
+    assert deliver(reports[0]).outcome is Outcome.SENT
+    report = HrmReport.objects.get(pk=reports[0].pk)
+    assert (report.status, report.refusals, report.refused_since) == (Status.SENT, 0, None)
+    assert len(delivered_files(hrm_sftp)) == 1
+
+
+def test_another_error_between_refusals_starts_the_count_again(reports, hrm_sftp):
+    hrm_sftp.refuse_auth = True
+    deliver(reports[0])
+    hrm_sftp.stop()
+    HrmReport.objects.filter(pk=reports[0].pk).update(next_attempt_at=timezone.now())
+    deliver(reports[0])
+    report = HrmReport.objects.get(pk=reports[0].pk)
+    assert (report.refusals, report.refused_since) == (0, None)
 
 
 def test_retries_stop_after_the_age_limit(reports, hrm_sftp, settings):
@@ -98,7 +138,10 @@ def test_retries_stop_after_the_attempt_limit(reports, hrm_sftp, settings):
     assert "Gave up after 2 attempts" in HrmReport.objects.get(pk=reports[0].pk).last_error
 
 
-def test_resend_queues_the_same_file_under_the_same_transaction_id(live, reports, hrm_sftp):
+def test_resend_queues_the_same_file_under_the_same_transaction_id(
+    live, reports, hrm_sftp, settings
+):
+    settings.HRM_REFUSAL_FAIL_AFTER_SECONDS = 0
     hrm_sftp.refuse_auth = True
     deliver(reports[0])
     failed = HrmReport.objects.get(pk=reports[0].pk)
@@ -112,7 +155,7 @@ def test_resend_queues_the_same_file_under_the_same_transaction_id(live, reports
     assert (bytes(resent.xml), resent.transaction_id) == (xml, transaction_id)
     [name] = delivered_files(hrm_sftp)
     assert (
-        report_parse(report_decrypt((hrm_sftp.inbox / name).read_bytes(), AES_KEY)).transaction_id
+        report_parse(report_decrypt(delivered_bytes(hrm_sftp, name), AES_KEY)).transaction_id
         == transaction_id
     )
 
@@ -121,27 +164,20 @@ def test_only_failed_reports_are_resent(live, reports):
     assert report_resend(report=reports[0], by=live.world.specialist) is False
 
 
-def test_an_upload_already_on_the_server_counts_as_sent(reports, hrm_sftp):
-    deliver(reports[0])
-    HrmReport.objects.filter(pk=reports[0].pk).update(status=Status.QUEUED)
-    assert deliver(reports[0]).outcome is Outcome.SENT
-    assert len(delivered_files(hrm_sftp)) == 1
-
-
 def test_only_a_retry_or_a_re_send_looks_for_a_file_an_earlier_attempt_delivered(
     live, reports, hrm_sftp
 ):
     name = remote_name_for(reports[0].transaction_id)
     earlier = hrm_sftp.inbox / name
-    earlier.write_bytes(b"delivered by an earlier attempt")
+    earlier.write_bytes(b"delivered by an earlier attempt")  # not taken yet by HRM
     # A first attempt does not ask (no earlier attempt exists): its upload takes the name.
     assert deliver(reports[0]).outcome is Outcome.SENT
-    assert earlier.read_bytes() != b"delivered by an earlier attempt"
+    assert delivered_files(hrm_sftp) == [name]
     # A retry (second attempt) and a re-send find the file and upload nothing.
     earlier.write_bytes(b"delivered by an earlier attempt")
-    HrmReport.objects.filter(pk=reports[0].pk).update(status=Status.QUEUED)
+    HrmReport.objects.filter(pk=reports[0].pk).update(status=Status.QUEUED, staged_at=None)
     assert deliver(reports[0]).outcome is Outcome.SENT
-    HrmReport.objects.filter(pk=reports[0].pk).update(status=Status.FAILED)
+    HrmReport.objects.filter(pk=reports[0].pk).update(status=Status.FAILED, staged_at=None)
     assert report_resend(report=reports[0], by=live.world.specialist)
     assert deliver(reports[0]).outcome is Outcome.SENT
     assert earlier.read_bytes() == b"delivered by an earlier attempt"
@@ -152,6 +188,7 @@ def test_a_dropped_connection_mid_upload_leaves_no_delivered_file(reports, hrm_s
     hrm_sftp.drop_after(100)
     assert deliver(reports[1]).outcome is Outcome.RETRY
     assert delivered_files(hrm_sftp) == []
+    assert HrmReport.objects.get(pk=reports[1].pk).staged_at is None
     HrmReport.objects.filter(pk=reports[1].pk).update(next_attempt_at=timezone.now())
     assert deliver(reports[1]).outcome is Outcome.SENT
     assert len(delivered_files(hrm_sftp)) == 1
@@ -245,5 +282,16 @@ def test_a_refused_recipient_does_not_hold_up_the_others(live, reports, hrm_sftp
     hrm_sftp.refuse_deliver_to("N1234567")
     reports_deliver([r.pk for r in reports], transport_get())
     statuses = dict(HrmReport.objects.values_list("deliver_to_user_id", "status").distinct())
+    # HRM accepted the others over the same connection: the refusal is about these files.
     assert statuses == {"D12345": Status.SENT, "N1234567": Status.FAILED}
     assert len(delivered_files(hrm_sftp)) == 2
+    failed = HrmReport.objects.filter(status=Status.FAILED).first()
+    assert "it is this file it refuses; not retrying" in failed.last_error
+
+
+def test_a_refused_recipient_alone_on_a_new_connection_retries(live, reports, hrm_sftp):
+    hrm_sftp.refuse_deliver_to("N1234567")
+    refused = [r for r in reports if r.deliver_to_user_id == "N1234567"]
+    results = reports_deliver([r.pk for r in refused], transport_get())
+    assert {result.outcome for result in results.values()} == {Outcome.RETRY}
+    assert not HrmReport.objects.filter(status=Status.FAILED).exists()

@@ -6,9 +6,9 @@ from django.db import connection
 from referrals import services
 
 from ..delivery_fixtures import wait_for, worker_environment
-from ..processes import start_worker_process
+from ..processes import start_worker_process, stop_worker
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
 
 
 def worker_backends() -> set[tuple]:
@@ -30,7 +30,8 @@ def test_a_worker_keeps_its_database_connection_from_one_delivery_to_the_next(
     environment = worker_environment(broker, hrm_sftp)
     environment["TEST_DATABASE_URL"] += "?application_name=hrm-worker"
     environment["CONN_MAX_AGE"] = "60"
-    worker = start_worker_process(environment, tmp_path / "worker.log", name="reuse")
+    log_path = tmp_path / "worker.log"
+    worker = start_worker_process(environment, log_path, name="reuse")
     try:
         seen = []
         for number in range(3):
@@ -46,7 +47,6 @@ def test_a_worker_keeps_its_database_connection_from_one_delivery_to_the_next(
             )
             seen.append(worker_backends())
     finally:
-        worker.terminate()
-        worker.wait(30)
+        stop_worker(worker, log_path)
     assert len(seen[0]) == 1
     assert seen[0] == seen[1] == seen[2]

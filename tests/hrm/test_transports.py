@@ -19,11 +19,14 @@ from hrm.crypto import report_decrypt, report_encrypt
 from hrm.report_xml import ReportFile, report_build, report_parse, report_validate
 from hrm.transports import (
     FolderTransport,
+    Probe,
     SftpTimeouts,
     TransportError,
     UploadResult,
     remote_name_for,
 )
+
+from .conftest import transport_for
 
 KEY = "8f3c2a1b9d4e5f60718293a4b5c6d7e8"
 DATA = b"\x00encrypted report\xff" * 300  # 5.4 KB, like an encrypted text report
@@ -105,12 +108,12 @@ def test_folder_part_file_never_counts_as_delivered(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.xml.enc"]
 
 
-def test_folder_that_does_not_exist_is_permanent(tmp_path):
+def test_folder_that_does_not_exist_is_a_refusal(tmp_path):
     error = transport_error(lambda: FolderTransport(tmp_path / "nope").upload("a.xml.enc", DATA))
-    assert error.permanent and "does not exist" in error.message
+    assert error.refusal and not error.permanent and "does not exist" in error.message
     (tmp_path / "file").write_text("")
     error = transport_error(lambda: FolderTransport(tmp_path / "file").upload("a.xml.enc", DATA))
-    assert error.permanent
+    assert error.refusal
 
 
 # --- SFTP: delivery -----------------------------------------------------------------------------
@@ -245,12 +248,50 @@ def test_a_reconnect_after_a_rename_whose_reply_was_lost_does_not_upload_again(
     assert (sftp_server.inbox / "r.xml.enc").read_bytes() == DATA
 
 
-def test_a_rename_whose_reply_was_lost_says_the_retry_will_look(sftp_server, sftp_transport):
+def test_a_rename_whose_reply_was_lost_says_its_outcome_is_unknown(sftp_server, sftp_transport):
+    sftp_transport.stage("r.xml.enc", DATA)
     sftp_server.drop_after_rename = True
-    error = transport_error(lambda: sftp_transport.upload("r.xml.enc", DATA))
-    assert not error.permanent
+    error = transport_error(lambda: sftp_transport.promote("r.xml.enc"))
+    assert not error.permanent and error.rename_unknown
     assert "dropped while trying to rename r.xml.enc" in error.message
     assert "the retry will look for the file first" in error.message
+    assert sftp_transport.probe("r.xml.enc", len(DATA)) == Probe.DELIVERED
+
+
+def test_probe_tells_delivered_staged_partial_and_absent(sftp_server, sftp_transport):
+    assert sftp_transport.probe("r.xml.enc", len(DATA)) == Probe.ABSENT
+    (sftp_server.inbox / "r.xml.enc.part").write_bytes(DATA[:100])
+    assert sftp_transport.probe("r.xml.enc", len(DATA)) == Probe.PARTIAL
+    sftp_transport.stage("r.xml.enc", DATA)
+    assert sftp_transport.probe("r.xml.enc", len(DATA)) == Probe.STAGED
+    sftp_transport.promote("r.xml.enc")
+    assert sftp_transport.probe("r.xml.enc", len(DATA)) == Probe.DELIVERED
+    assert uploaded_names(sftp_server) == ["r.xml.enc"]
+
+
+def test_discard_removes_a_part_and_ignores_one_that_is_gone(sftp_server, sftp_transport):
+    sftp_transport.stage("r.xml.enc", DATA)
+    sftp_transport.discard("r.xml.enc")
+    sftp_transport.discard("r.xml.enc")
+    assert uploaded_names(sftp_server) == []
+
+
+def test_a_consuming_server_takes_each_completed_file_and_leaves_parts(tmp_path):
+    from hrm.sandbox.sftp_server import SandboxSftpServer
+
+    with SandboxSftpServer(tmp_path, consume=True, taken_log=tmp_path / "taken") as server:
+        transport = transport_for(server)
+        try:
+            transport.stage("r.xml.enc", DATA)
+            assert uploaded_names(server) == ["r.xml.enc.part"]
+            transport.promote("r.xml.enc")
+            assert uploaded_names(server) == []
+            assert transport.probe("r.xml.enc", len(DATA)) == Probe.ABSENT
+            transport.upload("r.xml.enc", DATA)
+        finally:
+            transport.close()
+        assert server.taken_counts() == {"r.xml.enc": 2}
+        assert (tmp_path / "taken").read_text().count("r.xml.enc ") == 2
 
 
 def test_drop_mid_upload_is_transient_leaves_nothing_delivered_and_a_retry_completes(
@@ -357,21 +398,19 @@ def test_a_failed_write_in_the_middle_of_a_large_file_is_never_renamed(sftp_serv
 # --- SFTP: permanent failures -------------------------------------------------------------------
 
 
-def test_auth_refused_is_permanent(sftp_server, sftp_transport):
+def test_auth_refused_is_a_refusal_for_the_caller_to_weigh(sftp_server, sftp_transport):
     sftp_server.refuse_auth = True
     error = transport_error(lambda: sftp_transport.upload("r.xml.enc", DATA))
-    assert error.permanent
+    assert error.refusal and not error.permanent and not error.file_refusal
     assert "refused the key" in error.message and "user 'hrm'" in error.message
     assert uploaded_names(sftp_server) == []
 
 
-def test_a_key_the_server_does_not_know_is_refused_permanently(
-    sftp_server, make_transport, tmp_path
-):
+def test_a_key_the_server_does_not_know_is_a_refusal(sftp_server, make_transport, tmp_path):
     stranger = tmp_path / "stranger_key"
     asyncssh.generate_private_key("ssh-ed25519").write_private_key(stranger)
     error = transport_error(lambda: make_transport(key_file=stranger).upload("r.xml.enc", DATA))
-    assert error.permanent and "refused the key" in error.message
+    assert error.refusal and "refused the key" in error.message
 
 
 def test_an_unknown_host_key_is_never_accepted(sftp_server, make_transport, tmp_path):
@@ -410,17 +449,17 @@ def test_a_changed_host_key_is_never_accepted(sftp_server, sftp_transport):
     assert uploaded_names(sftp_server) == ["a.xml.enc"]
 
 
-def test_permission_denied_is_permanent(sftp_server, sftp_transport):
+def test_permission_denied_is_a_refusal_of_that_file(sftp_server, sftp_transport):
     sftp_server.read_only = True
     error = transport_error(lambda: sftp_transport.upload("r.xml.enc", DATA))
-    assert error.permanent
+    assert error.refusal and error.file_refusal and not error.permanent
     assert "denied user 'hrm' permission to write files in folder '/inbox'" in error.message
     assert uploaded_names(sftp_server) == []
 
 
-def test_a_missing_remote_folder_is_permanent(sftp_server, make_transport):
+def test_a_missing_remote_folder_is_a_refusal(sftp_server, make_transport):
     error = transport_error(lambda: make_transport(remote_dir="/outbox").upload("r.xml.enc", DATA))
-    assert error.permanent
+    assert error.refusal and not error.file_refusal
     assert error.message.startswith("folder '/outbox' does not exist on HRM SFTP server")
 
 

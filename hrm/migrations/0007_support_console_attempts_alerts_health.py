@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('hrm', '0005_sender_approval_identity'),
+        ('hrm', '0006_delivery_progress'),
         ('referrals', '0003_referral_patient_search'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

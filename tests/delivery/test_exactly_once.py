@@ -1,0 +1,167 @@
+"""Exactly once into a server that takes each completed file away as soon as it appears, as
+HRM's inbound folder does: after any crash, the row's record (not the server's folder) tells the
+next attempt whether the file was renamed."""
+
+import psycopg
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from hrm.crypto import report_encrypt
+from hrm.models import HrmReport
+from hrm.services.delivery import Outcome, report_deliver, reports_deliver
+from hrm.services.reports import report_xml_ensure
+from hrm.transport_config import transport_get
+from hrm.transports import remote_name_for
+from referrals import services
+
+from ..delivery_fixtures import AES_KEY, delivered_files, part_files
+from ..factories import pdf_upload
+
+Status = HrmReport.Status
+
+
+@pytest.fixture
+def reports(live, hrm_sftp):
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen.", files=[pdf_upload()]
+    )
+    return list(message.hrm_reports.order_by("id"))
+
+
+def file_of(report) -> tuple[str, bytes]:
+    report = HrmReport.objects.get(pk=report.pk)
+    return remote_name_for(report.transaction_id), report_encrypt(
+        report_xml_ensure(report), AES_KEY
+    )
+
+
+def after_a_crash(report, **fields) -> None:
+    """The row as the re-drive leaves it after the worker died: queued again, one attempt
+    counted."""
+    HrmReport.objects.filter(pk=report.pk).update(
+        status=Status.QUEUED, next_attempt_at=timezone.now(), attempts=1, **fields
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_report_is_recorded_sent_as_soon_as_its_rename_returns(live, hrm_sftp):
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen.", files=[pdf_upload()]
+    )
+    ids = list(message.hrm_reports.values_list("pk", flat=True))
+    dsn = connection.get_connection_params()
+    seen = []
+
+    def sent_so_far(name):
+        # On the server, once each rename is done: how many reports the database says are sent.
+        with psycopg.connect(**{**dsn, "autocommit": True}) as other:
+            seen.append(
+                other.execute(
+                    "SELECT count(*) FROM hrm_hrmreport WHERE status = 'sent'"
+                ).fetchone()[0]
+            )
+        if len(seen) < 4:
+            hrm_sftp.after_rename = sent_so_far
+
+    hrm_sftp.after_rename = sent_so_far
+    results = reports_deliver(ids, transport_get())
+    assert {result.outcome for result in results.values()} == {Outcome.SENT}
+    assert seen == [0, 1, 2, 3]
+    assert HrmReport.objects.filter(staged_at__isnull=False).count() == 4
+    connection.close()
+
+
+def test_staged_and_taken_away_means_delivered_and_is_not_uploaded_again(reports, hrm_sftp):
+    # The worker staged and renamed the file, then died before recording it; HRM took it.
+    name, data = file_of(reports[0])
+    transport = transport_get()
+    transport.stage(name, data)
+    after_a_crash(reports[0], staged_at=timezone.now())
+    transport.promote(name)
+    assert delivered_files(hrm_sftp) == [name]
+
+    assert report_deliver(reports[0].pk, transport).outcome is Outcome.SENT
+    assert delivered_files(hrm_sftp) == [name]  # exactly once
+    assert HrmReport.objects.get(pk=reports[0].pk).status == Status.SENT
+
+
+def test_never_staged_and_absent_is_uploaded(reports, hrm_sftp):
+    # The worker died before its .part was complete (or before it wrote one).
+    name, data = file_of(reports[0])
+    (hrm_sftp.inbox / (name + ".part")).write_bytes(data[:1000])
+    after_a_crash(reports[0])
+    assert report_deliver(reports[0].pk, transport_get()).outcome is Outcome.SENT
+    assert delivered_files(hrm_sftp) == [name]
+    assert part_files(hrm_sftp) == []
+
+
+def test_a_complete_part_whose_marker_was_never_committed_is_marked_then_renamed(
+    reports, hrm_sftp
+):
+    name, data = file_of(reports[0])
+    transport = transport_get()
+    transport.stage(name, data)
+    after_a_crash(reports[0])
+    assert report_deliver(reports[0].pk, transport).outcome is Outcome.SENT
+    assert delivered_files(hrm_sftp) == [name]
+    assert HrmReport.objects.get(pk=reports[0].pk).staged_at is not None
+
+
+def test_a_rename_whose_reply_was_lost_is_looked_up_not_uploaded_again(reports, hrm_sftp):
+    transport = transport_get()
+    assert report_deliver(reports[0].pk, transport).outcome is Outcome.SENT  # a kept connection
+    hrm_sftp.drop_after_rename = True  # the rename happens, HRM takes the file, no reply
+    results = reports_deliver([r.pk for r in reports[1:]], transport)
+    assert {result.outcome for result in results.values()} == {Outcome.SENT}
+    assert sorted(hrm_sftp.taken_counts().values()) == [1, 1, 1, 1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_connection_cut_after_a_rename_is_reconnected_not_uploaded_again(
+    live, hrm_sftp
+):
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen."
+    )
+    [first, second] = message.hrm_reports.order_by("id")
+    transport = transport_get()
+    HrmReport.objects.filter(pk=first.pk).exists()  # opens this thread's connection
+    backend = connection.connection.info.backend_pid
+    dsn = connection.get_connection_params()
+
+    def terminate_the_workers_session(name):
+        # What `pg_terminate_backend` during a database restart does, right after the rename.
+        with psycopg.connect(**{**dsn, "autocommit": True}) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+
+    hrm_sftp.after_rename = terminate_the_workers_session
+    results = reports_deliver([first.pk, second.pk], transport)
+    assert {result.outcome for result in results.values()} == {Outcome.SENT}
+    assert set(message.hrm_reports.values_list("status", flat=True)) == {Status.SENT}
+    assert sorted(hrm_sftp.taken_counts().values()) == [1, 1]
+    connection.close()
+
+
+def test_a_report_failed_for_good_leaves_no_part_on_the_server(reports, hrm_sftp, settings):
+    settings.HRM_DELIVERY_MAX_ATTEMPTS = 2
+    name, data = file_of(reports[0])
+    (hrm_sftp.inbox / (name + ".part")).write_bytes(data[:1000])  # left by a killed attempt
+    after_a_crash(reports[0])
+    hrm_sftp.disk_full = True
+    assert report_deliver(reports[0].pk, transport_get()).outcome is Outcome.FAILED
+    failed = HrmReport.objects.get(pk=reports[0].pk)
+    assert failed.status == Status.FAILED and "Gave up after 2 attempts" in failed.last_error
+    assert part_files(hrm_sftp) == []
+
+
+def test_a_refused_report_failed_for_good_leaves_no_part(live, reports, hrm_sftp):
+    refused = next(r for r in reports if r.deliver_to_user_id == "N1234567")
+    name, data = file_of(refused)
+    (hrm_sftp.inbox / (name + ".part")).write_bytes(data)  # staged by an earlier attempt
+    after_a_crash(refused, staged_at=timezone.now())
+    hrm_sftp.refuse_deliver_to("N1234567")
+    reports_deliver([r.pk for r in reports], transport_get())
+    row = HrmReport.objects.get(pk=refused.pk)
+    assert row.status == Status.FAILED and row.staged_at is None
+    assert part_files(hrm_sftp) == []
