@@ -31,6 +31,7 @@ import os
 import posixpath
 import re
 import socket
+import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -106,6 +107,20 @@ class Transport(Protocol):
     ) -> UploadResult: ...
 
     def close(self) -> None: ...
+
+
+def folder_takes_files(transport: Transport) -> bool:
+    """Whether the folder takes a file at all just now: an empty ``.part`` under a name no report
+    has is written and removed (a ``.part`` is never collected). A permission refused on one
+    report while the folder takes this one is about that report (as HRM refusing a recipient
+    it does not know), not about our account or a restarting server."""
+    name = f"hrm-write-check-{uuid.uuid4().hex}{REMOTE_SUFFIX}"
+    try:
+        transport.stage(name, b"")
+        transport.discard(name)
+    except TransportError:
+        return False
+    return True
 
 
 def upload_in_one_go(

@@ -37,7 +37,13 @@ from hrm.report_xml import ReportInvalid
 from hrm.selectors.delivery import message_hrm_eligibility
 from hrm.services.attempts import attempt_finished, attempts_worker_lost
 from hrm.services.reports import AttachmentMissing, message_reports_create, report_xml_ensure
-from hrm.transports import Probe, Transport, TransportError, remote_name_for
+from hrm.transports import (
+    Probe,
+    Transport,
+    TransportError,
+    folder_takes_files,
+    remote_name_for,
+)
 from referrals.models import Attachment, Message
 
 logger = logging.getLogger(__name__)
@@ -206,13 +212,14 @@ def _record_refusal(
     report: HrmReport, error: TransportError, transport: Transport
 ) -> DeliveryResult:
     """A refusal (our key, a permission, the folder) fails the report only when it persists:
-    a restarting server refuses for a moment too. A permission refused on this file while the
-    same connection had another file accepted is about this file, and fails it at once."""
-    if error.file_refusal and transport.accepted:
+    a restarting server refuses for a moment too. A permission refused on this file while HRM
+    takes other files (it accepted one over this connection, or takes a test file now) is about
+    this file, and fails it at once."""
+    if error.file_refusal and (transport.accepted or folder_takes_files(transport)):
         return _record_failure(
             report,
-            f"{error.message}. HRM accepted other files over the same connection, so it is "
-            "this file it refuses; not retrying.",
+            f"{error.message}. HRM takes other files, so it is this file it refuses; "
+            "not retrying.",
             permanent=True,
         )
     now = timezone.now()

@@ -289,9 +289,22 @@ def test_a_refused_recipient_does_not_hold_up_the_others(live, reports, hrm_sftp
     assert "it is this file it refuses; not retrying" in failed.last_error
 
 
-def test_a_refused_recipient_alone_on_a_new_connection_retries(live, reports, hrm_sftp):
+def test_a_refused_recipient_alone_on_a_new_connection_fails_at_once(live, reports, hrm_sftp):
+    # Nothing was accepted over this connection yet, but the folder takes a test file: the
+    # refusal is about these files (HRM does not know the recipient), not our account.
     hrm_sftp.refuse_deliver_to("N1234567")
-    refused = [r for r in reports if r.deliver_to_user_id == "N1234567"]
-    results = reports_deliver([r.pk for r in refused], transport_get())
+    refused = [r.pk for r in reports if r.deliver_to_user_id == "N1234567"]
+    results = reports_deliver(refused, transport_get())
+    assert {result.outcome for result in results.values()} == {Outcome.FAILED}
+    rows = HrmReport.objects.filter(pk__in=refused)
+    assert {row.status for row in rows} == {Status.FAILED}
+    assert all("it is this file it refuses; not retrying" in row.last_error for row in rows)
+    assert [p.name for p in hrm_sftp.inbox.iterdir()] == []  # the test file is gone too
+
+
+def test_a_folder_that_refuses_every_file_retries_until_it_persists(live, reports, hrm_sftp):
+    # A read-only folder refuses the test file too: our account, or a server coming back.
+    hrm_sftp.read_only = True
+    results = reports_deliver([r.pk for r in reports[:1]], transport_get())
     assert {result.outcome for result in results.values()} == {Outcome.RETRY}
     assert not HrmReport.objects.filter(status=Status.FAILED).exists()
