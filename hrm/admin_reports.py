@@ -4,11 +4,12 @@ from django.contrib import admin, messages
 from django.template.defaultfilters import truncatechars
 from django.utils import timezone
 
+from directory.professional_id import professional_id_display
 from referrals.access import Action, referral_access_record
 
+from .admin_console import HrmAttemptInline, bulk_resend_redirect
 from .models import HrmMessageDecision, HrmReport
-from .selectors.senders import message_resend_status
-from .services.delivery import report_resend, reports_enqueue
+from .services.delivery import reports_enqueue
 
 
 @admin.register(HrmReport)
@@ -18,7 +19,7 @@ class HrmReportAdmin(admin.ModelAdmin):
         "referral_link",
         "part",
         "recipient_name",
-        "deliver_to_user_id",
+        "recipient_id_shown",
         "status",
         "attempts",
         "last_attempt_at",
@@ -38,6 +39,7 @@ class HrmReportAdmin(admin.ModelAdmin):
     exclude = ["xml"]
     readonly_fields = [f.name for f in HrmReport._meta.fields if f.name != "xml"] + ["file_size"]
     actions = ["resend_failed", "enqueue_queued_now"]
+    inlines = [HrmAttemptInline]
 
     def get_queryset(self, request):
         # The report bytes can be megabytes per row; the list never needs them.
@@ -52,6 +54,10 @@ class HrmReportAdmin(admin.ModelAdmin):
     @admin.display(description="Referral", ordering="message__referral_id")
     def referral_link(self, report):
         return f"#{report.message.referral_id}, message {report.message_id}"
+
+    @admin.display(description="Professional ID", ordering="deliver_to_user_id")
+    def recipient_id_shown(self, report):
+        return professional_id_display(report.deliver_to_user_id)
 
     @admin.display(description="Part")
     def part(self, report):
@@ -93,29 +99,9 @@ class HrmReportAdmin(admin.ModelAdmin):
         permissions=["redrive"],
     )
     def resend_failed(self, request, queryset):
-        failed = queryset.filter(status=HrmReport.Status.FAILED).select_related(
-            "message__author", "message__author_listing__site", "message__referral"
-        )
-        count, refused = 0, []
-        for report in failed:
-            blocked = message_resend_status(report.message)
-            if blocked is not None:
-                refused.append(f"{report.transaction_id}: {' '.join(blocked.missing)}")
-                continue
-            if report_resend(report=report, by=request.user):
-                count += 1
-                referral_access_record(
-                    request,
-                    report.message.referral,
-                    action=Action.RESENT,
-                    record="HRM report (admin)",
-                    object_id=report.pk,
-                    detail=report.transaction_id,
-                )
-        skipped = queryset.count() - count - len(refused)
-        self.message_user(request, f"Re-sending {count} report(s); {skipped} were not failed.")
-        for text in refused:
-            self.message_user(request, f"Not re-sent: {text}", messages.ERROR)
+        # To the confirmation page: how many, a reason, batches; the author's approval and the
+        # access trail are checked there (hrm/admin_console.py, hrm/services/bulk_resend.py).
+        return bulk_resend_redirect(queryset)
 
     @admin.action(
         description="Hand the selected queued reports to the workers now", permissions=["redrive"]

@@ -15,6 +15,7 @@ from security.middleware import session_passive
 from .models import HrmReport
 from .selectors.delivery import (
     message_get_for_user_or_404,
+    message_hrm_attempts,
     referral_hrm_views,
     user_on_author_side,
 )
@@ -25,6 +26,9 @@ from .services.delivery import report_resend
 def message_hrm_details(request, referral_id, message_id):
     message = message_get_for_user_or_404(request.user, referral_id, message_id)
     hrm = referral_hrm_views(request.user, message.referral, [message])[message.pk]
+    attempts = message_hrm_attempts(message)
+    for report in hrm.reports:
+        report.attempt_history = attempts.get(report.pk, [])
     referral_access_record(
         request, message.referral, action=Action.VIEWED, record="HRM details", object_id=message.pk
     )

@@ -135,6 +135,7 @@ class HrmReceiver(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "HRM receiver"
         ordering = ["last_name", "first_name"]
 
     def __str__(self):
@@ -151,6 +152,9 @@ class HrmMessageDecision(models.Model):
     attempted = models.BooleanField()
     reasons = models.JSONField(default=list, help_text="Why HRM was not used, in plain words.")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "HRM message decision"
 
     def __str__(self):
         return f"Message {self.message_id}: {'attempted' if self.attempted else 'not attempted'}"
@@ -234,6 +238,7 @@ class HrmReport(models.Model):
     )
 
     class Meta:
+        verbose_name = "HRM report"
         ordering = ["message_id", "attachment_id", "recipient_id", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -254,3 +259,12 @@ class HrmReport(models.Model):
     @property
     def part_label(self) -> str:
         return self.attachment.original_name if self.attachment_id else "Typed message"
+
+
+from .models_support import (  # noqa: E402, F401 — support's records live beside the outbox
+    HrmAlert,
+    HrmAlertReport,
+    HrmAttempt,
+    HrmBulkResend,
+    HrmHealth,
+)

@@ -67,3 +67,18 @@ def sender_approval_notify_revoked(approval: SenderApproval) -> None:
         f"{note}See where you stand: {_account_url()}\n"
     )
     _send(subject, body, [approval.user.email, approval.site.notification_email])
+
+
+def sender_approval_notify_requested(approval: SenderApproval) -> None:
+    """Tell support a clinician asks to send through HRM, with a link to decide, so nobody has
+    to watch the Pending filter. Support: ``HRM_SUPPORT_EMAILS``, else the staff who can decide
+    approvals (hrm/support_contacts.py)."""
+    from .support_contacts import support_email_addresses
+
+    subject = f"HRM sending requested: {approval.user} at {approval.site}"
+    link = settings.SITE_URL + reverse("admin:hrm_senderapproval_change", args=[approval.pk])
+    body = (
+        f"{approval.user} asks to send HRM reports for {approval.site} with UPI {approval.upi}."
+        f"\n\nCheck the UPI with OntarioMD's service desk, then approve or reject: {link}\n"
+    )
+    _send(subject, body, support_email_addresses())

@@ -1,10 +1,12 @@
 """Celery tasks: thin wrappers that take row ids only (never patient data) and call one service."""
 
 import logging
+import random
 
 from celery import shared_task
 from django.conf import settings
 
+from hrm.services.alerts import alerts_digest_send
 from hrm.services.delivery import (
     DeliveryResult,
     Outcome,
@@ -12,6 +14,7 @@ from hrm.services.delivery import (
     reports_deliver,
     reports_redrive,
 )
+from hrm.services.health import hrm_dispatch_paused, hrm_pause_remaining, hrm_redrive_paused
 from hrm.transport_config import transport_get
 
 logger = logging.getLogger(__name__)
@@ -39,6 +42,9 @@ def _retry_soon(report_id: int, result: DeliveryResult) -> None:
     time_limit=settings.HRM_TASK_TIME_LIMIT,
 )
 def report_deliver_task(report_id: int) -> str:
+    if hrm_dispatch_paused():
+        _after_pause([report_id])
+        return "paused"
     result = report_deliver(report_id, transport_get())
     _retry_soon(report_id, result)
     return result.outcome.value
@@ -46,6 +52,8 @@ def report_deliver_task(report_id: int) -> str:
 
 @shared_task(ignore_result=True)
 def reports_redrive_task() -> int:
+    if hrm_redrive_paused():
+        return 0
     return len(reports_redrive())
 
 
@@ -58,5 +66,27 @@ def reports_redrive_task() -> int:
 )
 def reports_deliver_task(report_ids: list[int]) -> None:
     """A few reports (usually one message's) over one connection; each retry goes on alone."""
+    if hrm_dispatch_paused():
+        _after_pause(report_ids)
+        return
     for report_id, result in reports_deliver(report_ids, transport_get()).items():
         _retry_soon(report_id, result)
+
+
+@shared_task(ignore_result=True)
+def alerts_digest_task() -> int:
+    return len(alerts_digest_send())
+
+
+def _after_pause(report_ids: list[int]) -> None:
+    """HRM is down: the rows stay queued (no attempt spent) and come back when the pause ends;
+    a pause longer than a countdown should wait is left to the beat re-drive."""
+    wait = hrm_pause_remaining() + random.uniform(0, 1)
+    if wait > settings.HRM_RETRY_MAX_COUNTDOWN_SECONDS:
+        return
+    try:
+        reports_deliver_task.apply_async((report_ids,), countdown=wait)
+    except Exception:  # noqa: BLE001 — any broker failure: the re-drive finds the rows
+        logger.warning(
+            "HRM reports %s: not put back after the pause (broker unreachable)", report_ids
+        )

@@ -5,6 +5,8 @@ record page opened here is written to the access trail."""
 
 from django.contrib import admin
 
+from directory.search_text import search_fold
+
 from .access import Action, referral_access_record
 from .models import Attachment, Message, Referral, ReferralEvent, ReferralOwnership
 
@@ -67,8 +69,13 @@ class ReferralAdmin(ReadOnlyAdminMixin, AccessLoggedAdminMixin, admin.ModelAdmin
         "created_at",
     ]
     list_filter = ["status", "referrer_signed_in", "patient_province", "target_listing__site"]
-    search_fields = ["patient_last_name", "patient_first_name", "referrer_name", "=id"]
+    search_fields = ["patient_search", "referrer_name", "=id"]
     list_select_related = ["target_listing"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # Patients' names are searched folded: "cote" finds Côté (Referral.patient_search).
+        return super().get_search_results(request, queryset, search_fold(search_term))
+
     readonly_fields = ["reference", "referrer_signed_in", "created_at", "updated_at"]
     raw_id_fields = ["referrer_user", "referrer_listing", "target_listing"]
     inlines = [OwnershipInline, EventInline]

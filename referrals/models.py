@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from directory.health_card import health_card_display
 from directory.models import Listing
+from directory.search_text import search_fold
 from directory.text_limits import PATIENT_NAME_MAX, Utf16MaxLengthValidator, birth_date_validate
 
 
@@ -62,6 +63,12 @@ class Referral(models.Model):
         max_length=100,
         db_index=True,
         validators=[Utf16MaxLengthValidator(PATIENT_NAME_MAX)],
+    )
+    patient_search = models.CharField(
+        max_length=210,
+        blank=True,
+        editable=False,
+        help_text="The patient's names without case or accents, kept by save() for search.",
     )
     patient_birth_date = models.DateField("date of birth", validators=[birth_date_validate])
     patient_sex = models.CharField("sex", max_length=1, choices=Sex.choices)
@@ -122,6 +129,11 @@ class Referral(models.Model):
             )
             if stored and stored[0] != self.referrer_signed_in:
                 raise ValidationError("Whether the referrer was signed in can never change.")
+        self.patient_search = search_fold(f"{self.patient_first_name} {self.patient_last_name}")
+        if "update_fields" in kwargs and kwargs["update_fields"] is not None:
+            names = {"patient_first_name", "patient_last_name"}
+            if names & set(kwargs["update_fields"]):
+                kwargs["update_fields"] = {*kwargs["update_fields"], "patient_search"}
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):

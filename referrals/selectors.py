@@ -2,6 +2,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum, prefe
 from django.http import Http404
 
 from directory.models import Listing, User
+from directory.search_text import search_fold
 from directory.selectors import user_site_ids
 
 from .models import Attachment, Message, Referral, ReferralOwnership
@@ -46,10 +47,9 @@ def referral_inbox(user: User, *, folder: str, query: str = "") -> QuerySet[Refe
                 ReferralOwnership.objects.filter(referral=OuterRef("pk"), listing__site__in=sites)
             )
         )
-    for word in query.split():
-        referrals = referrals.filter(
-            Q(patient_first_name__icontains=word) | Q(patient_last_name__icontains=word)
-        )
+    # Case and accents do not matter: "cote" finds Côté (the folded names are stored).
+    for word in search_fold(query).split():
+        referrals = referrals.filter(patient_search__contains=word)
     return referrals.select_related("target_listing", "referrer_user", "referrer_listing").order_by(
         "-created_at"
     )

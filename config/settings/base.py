@@ -80,6 +80,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "hrm.sandbox.context_processors.sandbox",
+                "hrm.context_processors.hrm_health",
             ],
         },
     },
@@ -242,7 +243,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "hrm.tasks.reports_redrive_task",
         "schedule": HRM_REDRIVE_INTERVAL_SECONDS,
     },
+    "hrm-alerts-digest": {"task": "hrm.tasks.alerts_digest_task", "schedule": 3600},
 }
+
+# --- HRM support: alerts, health, bulk re-send (docs/support.md) ---------------------------------
+# Who support is for email; empty: active staff who can decide HRM sender approvals.
+HRM_SUPPORT_EMAILS = env.list("HRM_SUPPORT_EMAILS", default=[])
+# Failure alerts emailed one by one per day; beyond, they wait for the daily digest.
+HRM_ALERT_DAILY_LIMIT = env.int("HRM_ALERT_DAILY_LIMIT", default=20)
+# HRM is down after this many failures about HRM in a row, across at least this many recipients.
+HRM_HEALTH_DOWN_AFTER_FAILURES = env.int("HRM_HEALTH_DOWN_AFTER_FAILURES", default=6)
+HRM_HEALTH_DOWN_MIN_RECIPIENTS = env.int("HRM_HEALTH_DOWN_MIN_RECIPIENTS", default=2)
+# Dispatch pauses this long at first, doubling after each failed probe up to the maximum.
+HRM_HEALTH_FIRST_PAUSE_SECONDS = env.float("HRM_HEALTH_FIRST_PAUSE_SECONDS", default=30)
+HRM_HEALTH_MAX_PAUSE_SECONDS = env.float("HRM_HEALTH_MAX_PAUSE_SECONDS", default=600)
+HRM_BULK_RESEND_BATCH_SIZE = env.int("HRM_BULK_RESEND_BATCH_SIZE", default=50)
+HRM_BULK_RESEND_BATCH_INTERVAL_SECONDS = env.float(
+    "HRM_BULK_RESEND_BATCH_INTERVAL_SECONDS", default=30
+)
 
 # --- HRM sandbox -------------------------------------------------------------------------------
 # A stand-in for HRM's server and a clinician's EMR (hrm/sandbox, `manage.py hrm_sandbox`), for the

@@ -11,7 +11,8 @@ from directory.models import Listing, User
 from referrals.models import Message, Referral
 from referrals.selectors import referral_get_for_user_or_404
 
-from ..models import HrmMessageDecision, HrmReport
+from ..delivery_errors import clinician_error_text
+from ..models import HrmAttempt, HrmHealth, HrmMessageDecision, HrmReport
 from .receivers import listings_live_on_hrm
 from .senders import user_can_send_via_hrm
 
@@ -89,11 +90,15 @@ ICON_TEXT = {
 
 
 def message_hrm_icon(reports: Iterable[HrmReport]) -> HrmIcon:
-    """One icon for all of a message's reports: any failure shows "!", any report still on its
-    way shows pending, and only when every report is sent does the checkmark appear."""
+    """One icon for all of a message's reports: any report still on its way shows pending (a
+    part failing while another retries is not the end of it), "!" only once a part has failed
+    for good and nothing else is still being sent, and the checkmark when every report is
+    sent."""
     statuses = {report.status for report in reports}
     if not statuses:
         return HrmIcon.NONE
+    if statuses & {HrmReport.Status.QUEUED, HrmReport.Status.SENDING}:
+        return HrmIcon.PENDING
     if HrmReport.Status.FAILED in statuses:
         return HrmIcon.FAILED
     if statuses == {HrmReport.Status.SENT}:
@@ -174,6 +179,13 @@ def referral_hrm_views(
         )
     )
     my_site_ids = set(user.sites.values_list("pk", flat=True))
+    hrm_down = any(r.status != HrmReport.Status.SENT for rs in reports.values() for r in rs) and (
+        HrmHealth.objects.filter(pk=1, state=HrmHealth.State.DOWN).exists()
+    )
+    for report in (r for rs in reports.values() for r in rs):
+        # What the clinician reads: true for the state, with cause and next step; the server's
+        # own words stay in last_error, for support.
+        report.clinician_error = clinician_error_text(report, hrm_down=hrm_down)
     views = {}
     for message in messages:
         views[message.pk] = MessageHrmView(
@@ -184,3 +196,11 @@ def referral_hrm_views(
             can_resend=user_on_author_side(user, message, my_site_ids),
         )
     return views
+
+
+def message_hrm_attempts(message: Message) -> dict[int, list[HrmAttempt]]:
+    """``{report id: its attempts in order}``, for the short history on the details page."""
+    attempts: dict[int, list[HrmAttempt]] = {}
+    for attempt in HrmAttempt.objects.filter(report__message=message).order_by("finished_at", "id"):
+        attempts.setdefault(attempt.report_id, []).append(attempt)
+    return attempts

@@ -35,6 +35,7 @@ from hrm.crypto import report_encrypt
 from hrm.models import HrmMessageDecision, HrmReport
 from hrm.report_xml import ReportInvalid
 from hrm.selectors.delivery import message_hrm_eligibility
+from hrm.services.attempts import attempt_finished, attempts_worker_lost
 from hrm.services.reports import AttachmentMissing, message_reports_create, report_xml_ensure
 from hrm.transports import (
     Probe,
@@ -142,7 +143,7 @@ def _db_write(write: Callable[[], int]) -> int:
 
 def _record_sent(report: HrmReport) -> DeliveryResult:
     # Once renamed, the file is HRM's whatever any other worker thinks: sent wins.
-    _db_write(
+    updated = _db_write(
         lambda: HrmReport.objects.filter(pk=report.pk)
         .exclude(status=Status.SENT)
         .update(
@@ -154,6 +155,8 @@ def _record_sent(report: HrmReport) -> DeliveryResult:
             refusals=0,
         )
     )
+    if updated:
+        attempt_finished(report, outcome="sent")  # support's record, alerts, HRM's health
     return DeliveryResult(Outcome.SENT)
 
 
@@ -194,6 +197,7 @@ def _record_failure(
     )
     if not updated:
         return DeliveryResult(Outcome.SKIPPED)
+    attempt_finished(report, outcome="failed" if fail else "retry", error=error)
     logger.log(
         logging.ERROR if fail else logging.WARNING,
         "HRM report %s attempt %s: %s",
@@ -516,6 +520,7 @@ def reports_redrive() -> list[int]:
         )
         stuck = [pk for pk, status in rows if status == Status.SENDING]
         if stuck:
+            attempts_worker_lost(stuck)  # the lost attempt stays on record
             # The attempt that died still counts; the file may or may not be on the server, and
             # the upload's idempotence makes trying again safe either way.
             HrmReport.objects.filter(pk__in=stuck, status=Status.SENDING).update(

@@ -62,6 +62,7 @@ def sender_approval_request(*, user: User, site: Site) -> SenderApproval:
             approval.decision_note = ""
             approval.save()
         _log(approval, Action.REQUESTED, user)
+        transaction.on_commit(partial(notifications.sender_approval_notify_requested, approval))
     return approval
 
 

@@ -8,4 +8,4 @@ register = template.Library()
 @register.filter
 def error_for(report, user) -> str:
     """``{{ report|error_for:user }}``: the report's last error as this reader may see it."""
-    return report_error_for_reader(report.last_error, staff=bool(user and user.is_staff))
+    return report_error_for_reader(report, staff=bool(user and user.is_staff))

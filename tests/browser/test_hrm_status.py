@@ -50,8 +50,11 @@ def test_pending_turns_into_a_checkmark_and_a_failure_can_be_resent(
     report = HrmReport.objects.filter(message__text="Addendum: results attached.").first()
     table = status.get_by_role("table", name="HRM delivery of this message")
     expect(table).to_contain_text(report.transaction_id)
-    # Clinicians read plain words; the server's address and account are for support.
-    expect(table).to_contain_text("HRM's server did not take the file")
+    # The clinician reads the cause and the next step, true for a delivery that gave up; the
+    # server's own words (address, account, "will retry") stay for support.
+    expect(table).to_contain_text("HRM's server could not be reached")
+    expect(table).to_contain_text("Re-send it once HRM is back")
+    expect(table).not_to_contain_text("will retry")
     expect(table).not_to_contain_text(f"{settings.HRM_SFTP_HOST}:{settings.HRM_SFTP_PORT}")
     expect(table).not_to_contain_text("refused the connection")
     expect(table).to_contain_text("Grace Okafor")
@@ -65,7 +68,7 @@ def test_pending_turns_into_a_checkmark_and_a_failure_can_be_resent(
     expect(page.get_by_role("status").first).to_contain_text("Re-sending 1 HRM report.")
     status = page.locator("article.message").last.locator(".hrm-status")
     status.get_by_text("HRM delivery failed").click()
-    status.get_by_role("button", name="Re-send all 3 failed reports").click()
+    status.get_by_role("button", name="Re-send all failed (3 reports)").click()
     expect(page.get_by_role("status").first).to_contain_text("Re-sending 3 HRM reports.")
     status = page.locator("article.message").last.locator(".hrm-status")
     expect(status.get_by_text("Sent to EMR via HRM")).to_be_visible(timeout=60_000)

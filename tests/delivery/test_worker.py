@@ -72,7 +72,8 @@ def test_server_down_past_the_limit_fails_and_resend_delivers(
     report = HrmReport.objects.filter(message=message).first()
     assert report.transaction_id in page
     assert "Gave up after" in report.last_error and "refused the connection" in report.last_error
-    assert "Gave up after" in page
+    # The clinician reads that it stopped, and why in their words; "will retry" is for support.
+    assert "Stopped trying after" in page and "will retry" not in page
 
     hrm_sftp.start()
     response = client.post(f"/referrals/{live.referral.pk}/messages/{message.pk}/hrm/resend/")

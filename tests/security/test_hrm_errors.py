@@ -42,8 +42,9 @@ def test_clinicians_never_see_the_servers_details(
     assert all(detail in failed_report.last_error for detail in _server_details(settings))
     for page in pages:
         assert failed_report.transaction_id in page
-        assert "HRM&#x27;s server did not take the file" in page or (
-            "HRM's server did not take the file" in page
+        # Plain words with the cause and the next step (hrm/delivery_errors.py).
+        assert "HRM&#x27;s server could not be reached" in page or (
+            "HRM's server could not be reached" in page
         )
         for detail in _server_details(settings):
             assert detail not in page
@@ -71,25 +72,27 @@ def test_a_staff_member_on_the_referral_sees_them_too(live, failed_report, clien
     ("error", "shown"),
     [
         (
-            "the patient's health card number must be 10 digits",
-            "the patient's health card number must be 10 digits",
-        ),
-        (
-            "HRM SFTP server hrm.example:22 refused the connection; will retry",
-            "HRM's server did not take the file: a problem between this service and HRM, not "
-            "with your message. Support has the details; give them the Transaction ID. It will "
-            "be tried again.",
+            "The report was not sent because the patient's health card number must be 10 digits.",
+            "The report was not sent because the patient's health card number must be 10 "
+            "digits. Correct this on the referral or in the listing, then re-send.",
         ),
         (
             "Gave up after 9 attempts over 24.0 hours. Last error: HRM SFTP server "
             "hrm.example:22 denied user 'eref' permission to write files in folder '/in'",
-            "Gave up after 9 attempts over 24.0 hours. Last error: HRM's server did not take "
-            "the file: a problem between this service and HRM, not with your message. Support "
-            "has the details; give them the Transaction ID.",
+            "HRM refused the file. Most often the recipient is not registered with HRM under "
+            "CPSO 12345: check that Professional ID with Alice Nguyen's office, then re-send. "
+            "Support has been told.",
         ),
     ],
-    ids=["validation", "transient", "gave-up"],
+    ids=["validation", "gave-up"],
 )
 def test_the_words_a_clinician_reads(error, shown):
-    assert report_error_for_reader(error, staff=False) == shown
-    assert report_error_for_reader(error, staff=True) == error
+    report = HrmReport(
+        status=HrmReport.Status.FAILED,
+        last_error=error,
+        recipient_name="Alice Nguyen",
+        deliver_to_user_id="D12345",
+        attempts=9,
+    )
+    assert report_error_for_reader(report, staff=False) == shown
+    assert report_error_for_reader(report, staff=True) == error

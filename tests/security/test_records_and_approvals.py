@@ -175,7 +175,13 @@ def test_admin_resend_after_the_approval_is_revoked_is_refused(live, failed, sup
         {"action": "resend_failed", "_selected_action": ids},
         follow=True,
     )
-    assert "Not re-sent" in response.content.decode()
+    # The confirmation page says so, and confirming leaves them failed.
+    assert "Not re-sent (2)" in response.content.decode()
+    assert "Support revoked HRM sending" in response.content.decode()
+    client_for(superuser).post(
+        "/admin/hrm/console/resend/",
+        {"ids": ",".join(map(str, ids)), "reason": "Try", "confirm": "1"},
+    )
     assert set(failed.hrm_reports.values_list("status", flat=True)) == {"failed"}
 
 

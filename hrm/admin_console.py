@@ -1,0 +1,250 @@
+"""Support's console in the admin: the delivery dashboard, bulk re-send with its confirmation
+page, and every attempt on the report's page."""
+
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from referrals.access import Action, referral_access_record
+
+from .delivery_errors import ErrorClass, error_classify
+from .models import HrmAlert, HrmAlertReport, HrmAttempt, HrmBulkResend, HrmHealth, HrmReport
+from .selectors.dashboard import dashboard_chart, hrm_dashboard
+from .services.bulk_resend import bulk_resend, bulk_resend_plan
+
+Status = HrmReport.Status
+MAX_IDS = 5000
+
+
+def _require(request, permission: str) -> None:
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+
+
+def dashboard_view(request):
+    _require(request, "hrm.view_hrmreport")
+    figures = hrm_dashboard()
+    context = {
+        **admin.site.each_context(request),
+        "title": "HRM delivery dashboard",
+        "figures": figures,
+        "chart": dashboard_chart(figures.days),
+        "error_classes": ErrorClass.choices,
+        "recent_bulk": HrmBulkResend.objects.all()[:5],
+        "can_resend": request.user.has_perm("hrm.change_hrmreport"),
+    }
+    return TemplateResponse(request, "admin/hrm/dashboard.html", context)
+
+
+def _selection(params) -> tuple[object, str]:
+    """The reports a re-send link or form selects, and how, in words for the record."""
+    reports = HrmReport.objects.all()
+    ids = params.get("ids", "").strip()
+    if ids:
+        chosen = [
+            int(part)
+            for part in ids.split(",")
+            if part.strip().isascii() and part.strip().isdigit()
+        ]
+        return reports.filter(pk__in=chosen[:MAX_IDS]), f"{len(chosen)} selected report(s)"
+    words = ["failed reports"]
+    reports = reports.filter(status=Status.FAILED)
+    error_class = params.get("error_class", "")
+    if error_class in ErrorClass.values:
+        # The class is read from the error's text: narrow in SQL, then in Python.
+        matching = [
+            pk
+            for pk, error in reports.values_list("pk", "last_error")
+            if error_classify(error) == error_class
+        ]
+        reports = reports.filter(pk__in=matching)
+        words.append(f"with error “{ErrorClass(error_class).label}”")
+    recipient = params.get("recipient", "").strip()
+    if recipient:
+        reports = reports.filter(deliver_to_user_id=recipient)
+        words.append(f"to {recipient}")
+    hours = params.get("hours", "")
+    if hours.isascii() and hours.isdigit():
+        reports = reports.filter(last_attempt_at__gte=timezone.now() - timedelta(hours=int(hours)))
+        words.append(f"last tried in the past {hours} h")
+    return reports, " ".join(words)
+
+
+def bulk_resend_view(request):
+    _require(request, "hrm.change_hrmreport")
+    params = request.POST if request.method == "POST" else request.GET
+    reports, selection = _selection(params)
+    plan = bulk_resend_plan(reports)
+    error = ""
+    if request.method == "POST" and "confirm" in request.POST:
+        try:
+            record = bulk_resend(
+                # All of the selection: the service decides again under lock what is failed.
+                report_ids=list(reports.values_list("pk", flat=True)),
+                actor=request.user,
+                reason=request.POST.get("reason", ""),
+                selection=selection,
+            )
+        except ValidationError as invalid:
+            error = " ".join(invalid.messages)
+        else:
+            for report in (
+                HrmReport.objects.filter(pk__in=record.report_ids)
+                .select_related("message__referral")
+                .defer("xml")
+            ):
+                referral_access_record(
+                    request,
+                    report.message.referral,
+                    action=Action.RESENT,
+                    record="HRM report (admin bulk re-send)",
+                    object_id=report.pk,
+                    detail=report.transaction_id,
+                )
+            messages.success(
+                request,
+                f"Re-sending {record.requeued} report(s) in {record.batches} batch(es); "
+                f"{record.skipped_sent} already sent and {record.skipped_pending} still on "
+                "their way were left alone.",
+            )
+            return HttpResponseRedirect(
+                reverse("admin:hrm_hrmreport_changelist") + "?status__exact=queued"
+            )
+    context = {
+        **admin.site.each_context(request),
+        "title": "Re-send HRM reports",
+        "plan": plan,
+        "selection": selection,
+        "params": {k: params.get(k, "") for k in ("ids", "error_class", "recipient", "hours")},
+        "reason": params.get("reason", ""),
+        "error": error,
+    }
+    return TemplateResponse(request, "admin/hrm/resend_confirm.html", context)
+
+
+def bulk_resend_redirect(queryset):
+    """The admin list's action: to the confirmation page for the selected reports."""
+    ids = ",".join(str(pk) for pk in queryset.order_by("pk").values_list("pk", flat=True))
+    return redirect(f"{reverse('hrm_console:resend')}?ids={ids}")
+
+
+class HrmAttemptInline(admin.TabularInline):
+    model = HrmAttempt
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Attempts, in order"
+    fields = [
+        "number",
+        "resend",
+        "started_at",
+        "duration_ms",
+        "worker",
+        "outcome",
+        "error_class",
+        "error",
+    ]
+    readonly_fields = fields
+    ordering = ["finished_at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(HrmBulkResend)
+class HrmBulkResendAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "actor_name",
+        "reason",
+        "selection",
+        "requeued",
+        "skipped_sent",
+        "skipped_pending",
+        "batches",
+    ]
+    search_fields = ["actor_name", "reason"]
+    readonly_fields = [f.name for f in HrmBulkResend._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(HrmAlert)
+class HrmAlertAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "kind", "state", "subject", "recipients_text"]
+    list_filter = ["kind", "state"]
+    search_fields = ["subject", "=message__referral__id", "items__report__transaction_id"]
+    readonly_fields = [f.name for f in HrmAlert._meta.fields]
+
+    @admin.display(description="Emailed to")
+    def recipients_text(self, alert):
+        return ", ".join(alert.recipients)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class _RecordAdmin(admin.ModelAdmin):
+    """Records kept by the delivery: read, never written here."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(HrmAttempt)
+class HrmAttemptAdmin(_RecordAdmin):
+    list_display = [
+        "finished_at",
+        "report",
+        "number",
+        "outcome",
+        "error_class",
+        "duration_ms",
+        "worker",
+    ]
+    list_filter = ["outcome", "error_class", "resend"]
+    search_fields = ["report__transaction_id", "error", "worker"]
+    list_select_related = ["report"]
+    date_hierarchy = "finished_at"
+
+
+@admin.register(HrmAlertReport)
+class HrmAlertReportAdmin(_RecordAdmin):
+    list_display = ["alert", "report", "delivery_started_at"]
+    search_fields = ["report__transaction_id"]
+    list_select_related = ["alert", "report"]
+
+
+@admin.register(HrmHealth)
+class HrmHealthAdmin(_RecordAdmin):
+    list_display = ["state", "consecutive_failures", "down_since", "paused_until", "last_error"]

@@ -1,0 +1,188 @@
+"""Support's delivery dashboard: the figures, read in a handful of aggregate queries."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Min
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from ..delivery_errors import ErrorClass, error_cause, error_classify
+from ..models import HrmAttempt, HrmHealth, HrmReport
+
+Status = HrmReport.Status
+DAYS = 30
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: date
+    sent: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class Ranked:
+    label: str
+    count: int
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    by_status: dict[str, int]
+    failed_last_24h: int
+    oldest_pending_since: datetime | None
+    days: list[DayCount]
+    top_errors: list[Ranked]
+    top_recipients: list[Ranked]
+    health: HrmHealth
+
+    @property
+    def oldest_pending_seconds(self) -> float | None:
+        if self.oldest_pending_since is None:
+            return None
+        return (timezone.now() - self.oldest_pending_since).total_seconds()
+
+    @property
+    def status_rows(self) -> list[tuple[str, str, int]]:
+        return [(value, label, self.by_status.get(value, 0)) for value, label in Status.choices]
+
+
+def _local_day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def hrm_dashboard(now: datetime | None = None, top: int = 5) -> Dashboard:
+    """Counts by status now; final failures in the last 24 hours (every delivery that failed
+    for good, even one re-sent since); the oldest report still on its way; reports sent and
+    deliveries failed per day (local days, the last 30 including today); the most frequent
+    errors and recipients among the reports failed now; and HRM's health."""
+    now = now or timezone.now()
+    by_status = dict(HrmReport.objects.order_by().values_list("status").annotate(n=Count("id")))
+    failures = HrmAttempt.objects.filter(outcome=HrmAttempt.Outcome.FAILED)
+    failed_last_24h = failures.filter(finished_at__gt=now - timedelta(hours=24)).count()
+    oldest = HrmReport.objects.filter(status__in=[Status.QUEUED, Status.SENDING]).aggregate(
+        since=Min("delivery_started_at")
+    )["since"]
+
+    today = timezone.localtime(now).date()
+    first = today - timedelta(days=DAYS - 1)
+    since = _local_day_start(first)
+    tz = timezone.get_current_timezone()
+    sent = dict(
+        HrmReport.objects.filter(sent_at__gte=since)
+        .annotate(day=TruncDate("sent_at", tzinfo=tz))
+        .order_by()
+        .values_list("day")
+        .annotate(n=Count("id"))
+    )
+    failed = dict(
+        failures.filter(finished_at__gte=since)
+        .annotate(day=TruncDate("finished_at", tzinfo=tz))
+        .order_by()
+        .values_list("day")
+        .annotate(n=Count("id"))
+    )
+    days = [
+        DayCount(day, sent.get(day, 0), failed.get(day, 0))
+        for day in (first + timedelta(days=n) for n in range(DAYS))
+    ]
+
+    failed_now = list(
+        HrmReport.objects.filter(status=Status.FAILED).values_list(
+            "last_error", "recipient_name", "deliver_to_user_id"
+        )
+    )
+    errors: dict[str, list[str]] = {}
+    recipients: dict[tuple[str, str], int] = {}
+    for error, name, deliver_to in failed_now:
+        errors.setdefault(error_classify(error) or ErrorClass.UNEXPECTED, []).append(error)
+        recipients[(name, deliver_to)] = recipients.get((name, deliver_to), 0) + 1
+    top_errors = sorted(
+        (
+            Ranked(ErrorClass(cls).label, len(texts), error_cause(max(set(texts), key=texts.count)))
+            for cls, texts in errors.items()
+        ),
+        key=lambda r: (-r.count, r.label),
+    )[:top]
+    from directory.professional_id import professional_id_display
+
+    top_recipients = sorted(
+        (
+            Ranked(name, count, professional_id_display(deliver_to) or deliver_to)
+            for (name, deliver_to), count in recipients.items()
+        ),
+        key=lambda r: (-r.count, r.label),
+    )[:top]
+    health, _ = HrmHealth.objects.get_or_create(pk=1)
+    return Dashboard(
+        by_status=by_status,
+        failed_last_24h=failed_last_24h,
+        oldest_pending_since=oldest,
+        days=days,
+        top_errors=top_errors,
+        top_recipients=top_recipients,
+        health=health,
+    )
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    height: float
+    width: float
+    value: int
+    day: date
+    kind: str
+
+
+def dashboard_chart(days: list[DayCount], width: int = 720, height: int = 200) -> dict:
+    """Geometry of the sent/failed bar chart, drawn as inline SVG by the template: two bars a
+    day, scaled to the busiest day, with a few gridlines."""
+    top = max([d.sent for d in days] + [d.failed for d in days] + [1])
+    # A round top whose half is a whole number too: 2, 4, 6, 8, 10, 20, 40, …
+    scale = 1
+    while True:
+        ceiling = next((n * scale for n in (2, 4, 6, 8, 10) if n * scale >= top), None)
+        if ceiling:
+            break
+        scale *= 10
+    left, right, bottom, plot_h = 40, 24, 24, height - 34
+    slot = (width - left - right) / len(days)
+    bar_w = max(slot / 2 - 1, 1)
+    bars = []
+    for n, day in enumerate(days):
+        for offset, kind, value in ((0, "sent", day.sent), (1, "failed", day.failed)):
+            h = plot_h * value / ceiling
+            bars.append(
+                Bar(
+                    x=round(left + n * slot + offset * bar_w, 1),
+                    y=round(height - bottom - h, 1),
+                    height=round(h, 1),
+                    width=round(bar_w, 1),
+                    value=value,
+                    day=day.day,
+                    kind=kind,
+                )
+            )
+    grid = [
+        {"y": round(height - bottom - plot_h * f, 1), "label": int(ceiling * f)}
+        for f in (0, 0.5, 1)
+    ]
+    labels = [
+        {"x": round(left + n * slot + slot / 2, 1), "text": day.day.strftime("%b %-d")}
+        for n, day in enumerate(days)
+        if n % 5 == 0 or n == len(days) - 1
+    ]
+    return {
+        "width": width,
+        "height": height,
+        "bars": bars,
+        "grid": grid,
+        "labels": labels,
+        "left": left,
+        "right": width - right,
+        "axis_y": height - bottom,
+    }

@@ -1,0 +1,134 @@
+"""The clinician's failure path: "failed" only once a part has failed and nothing else is still
+being sent; "Re-send all failed" whenever a part has failed; words that are true, name the cause
+and the next step, and keep server details for support; the attempts in short."""
+
+import pytest
+
+from hrm.delivery_errors import ErrorClass, clinician_error_text, error_classify
+from hrm.models import HrmReport
+from hrm.selectors.delivery import HrmIcon, message_hrm_icon
+
+from .conftest import GAVE_UP, PERMISSION, UNREACHABLE, end_attempt
+
+Status = HrmReport.Status
+SERVER_DETAILS = ("127.0.0.1", "2222", "'hrm'", "/inbox", "will retry", "SFTP")
+
+
+def report_like(status, error="", **fields):
+    return HrmReport(
+        status=status,
+        last_error=error,
+        recipient_name="Alice Nguyen",
+        deliver_to_user_id="D12345",
+        **fields,
+    )
+
+
+def test_a_failed_part_shows_pending_while_another_part_is_still_being_sent():
+    failed, queued, sent = Status.FAILED, Status.QUEUED, Status.SENT
+    icon = lambda *statuses: message_hrm_icon([report_like(s) for s in statuses])  # noqa: E731
+    assert icon(failed, queued) == HrmIcon.PENDING
+    assert icon(failed, Status.SENDING) == HrmIcon.PENDING
+    assert icon(failed, sent) == HrmIcon.FAILED
+    assert icon(failed) == HrmIcon.FAILED
+    assert icon(sent, sent) == HrmIcon.SENT
+    assert icon() == HrmIcon.NONE
+
+
+@pytest.mark.parametrize(
+    ("error", "error_class"),
+    [
+        (UNREACHABLE, ErrorClass.UNREACHABLE),
+        (GAVE_UP, ErrorClass.UNREACHABLE),
+        (PERMISSION, ErrorClass.PERMISSION),
+        (
+            f"{PERMISSION}. HRM accepted other files over the same connection, so it is this "
+            "file it refuses; not retrying.",
+            ErrorClass.RECIPIENT,
+        ),
+        (
+            "HRM SFTP server h:22 refused the key /k for user 'hrm'; check the user name and "
+            "that OntarioMD registered this key's public half",
+            ErrorClass.AUTHENTICATION,
+        ),
+        (
+            "HRM SFTP server h:22 presented a DIFFERENT host key (x) from the one pinned",
+            ErrorClass.HOST_KEY,
+        ),
+        ("folder '/inbox' does not exist on HRM SFTP server h:22; check", ErrorClass.FOLDER),
+        (
+            "The report was not sent because the patient's health card number must be 10 digits.",
+            ErrorClass.INVALID,
+        ),
+        ("The attached file is missing from storage; it cannot be sent.", ErrorClass.MISSING_FILE),
+        ("The worker stopped during the upload; trying again.", ErrorClass.WORKER),
+        ("Unexpected error during the upload (KeyError); will retry.", ErrorClass.UNEXPECTED),
+    ],
+)
+def test_every_error_is_classified_and_reads_true_without_server_details(error, error_class):
+    assert error_classify(error) == error_class
+    failed = clinician_error_text(report_like(Status.FAILED, error, attempts=3))
+    retrying = clinician_error_text(report_like(Status.QUEUED, error, attempts=1))
+    for text in (failed, retrying):
+        for detail in SERVER_DETAILS:
+            assert detail not in text, (detail, text)
+    assert "retry" not in failed.lower() and "trying again" not in failed.lower()
+    assert "re-send" in failed.lower() or "attach the file again" in failed.lower()
+    assert "Trying again automatically" in retrying
+
+
+def test_a_refusal_names_the_recipient_and_the_professional_id_to_check():
+    text = clinician_error_text(report_like(Status.FAILED, PERMISSION))
+    assert "not registered with HRM under" in text and "check that Professional ID" in text
+    assert "ask OntarioMD to check the account's folder permissions" not in text
+
+
+def test_one_failed_part_offers_resend_all_failed_and_the_details_show_the_attempts(
+    message, client_for, live, settings
+):
+    settings.HRM_HEALTH_DOWN_AFTER_FAILURES = 1000
+    failed, *others = list(message.hrm_reports.order_by("id"))
+    end_attempt(failed, "retry", UNREACHABLE)
+    end_attempt(failed, "failed", GAVE_UP)
+    client = client_for(live.world.specialist)
+    page = client.get(live.referral.get_absolute_url()).content.decode()
+    # Another part is still queued: not "failed" yet, and nothing to re-send-all yet... but the
+    # failed one can already be re-sent on its own.
+    assert 'data-hrm-icon="pending"' in page
+    for report in others:
+        end_attempt(report, "sent")
+    page = client.get(live.referral.get_absolute_url()).content.decode()
+    assert 'data-hrm-icon="failed"' in page
+    assert "Re-send all failed (1 report)" in page
+    details = client.get(
+        f"/referrals/{live.referral.pk}/messages/{message.pk}/hrm/"
+    ).content.decode()
+    assert "Stopped trying after 2 attempts" in details
+    assert "HRM&#x27;s server could not be reached" in details
+    for detail in ("127.0.0.1", "will retry"):
+        assert detail not in details
+    attempts = details[details.index('aria-label="Attempts"') :]
+    assert attempts.index("Will retry (HRM unreachable)") < attempts.index(
+        "Failed, not retrying (HRM unreachable)"
+    )
+    assert f'data-copy="{failed.transaction_id}"' in details
+    response = client.post(f"/referrals/{live.referral.pk}/messages/{message.pk}/hrm/resend/")
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    assert failed.status == Status.QUEUED
+
+
+def test_an_attempt_lost_with_its_worker_is_on_record(message):
+    from django.utils import timezone
+
+    from hrm.models import HrmAttempt
+    from hrm.services.attempts import attempts_worker_lost
+
+    report = message.hrm_reports.first()
+    HrmReport.objects.filter(pk=report.pk).update(
+        status=Status.SENDING, attempts=2, sending_since=timezone.now()
+    )
+    attempts_worker_lost([report.pk, message.hrm_reports.last().pk])  # the second is not stuck
+    [attempt] = HrmAttempt.objects.all()
+    assert (attempt.report_id, attempt.number, attempt.outcome) == (report.pk, 2, "retry")
+    assert attempt.error_class == ErrorClass.WORKER and "re-drive" in attempt.worker
