@@ -194,6 +194,7 @@ class HrmReport(models.Model):
         "EventDateTime",
         null=True,
         blank=True,
+        db_index=True,  # Send looks up the times already used from now on
         help_text=(
             "The report's date and time in the EMR: when the message was sent, a second later for "
             "each further part, so no two reports to one clinician for one patient share it "

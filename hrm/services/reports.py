@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import psycopg
 from django.conf import settings
 from django.db import connection, connections, router
-from django.db.models import Q
+from django.db.models import Max, Q
 from psycopg import sql
 
 from directory.models import Listing
@@ -107,12 +107,10 @@ def message_parts(message: Message, attachments: Iterable[Attachment] | None = N
     return parts + [_Part(a) for a in sorted(attachments, key=lambda attachment: attachment.pk)]
 
 
-def _patient_keys(referral: Referral) -> list[str]:
-    return sorted(
-        {
-            f"card:{referral.patient_health_card_number}",
-            f"name:{referral.patient_last_name.casefold()}|{referral.patient_first_name.casefold()}",
-        }
+def _patient_keys(referral: Referral) -> tuple[str, str]:
+    return (
+        f"card:{referral.patient_health_card_number}",
+        f"name:{referral.patient_last_name.casefold()}|{referral.patient_first_name.casefold()}",
     )
 
 
@@ -121,20 +119,23 @@ def _patient_lock(referral: Referral) -> None:
     transaction ends: two messages for one patient may be sent at once from two referrals.
     (SQLite, the demo's database, runs one writing transaction at a time anyway.)"""
     if connection.vendor == "postgresql":
+        card, name = _patient_keys(referral)  # always in one order: no deadlock
         with connection.cursor() as cursor:
-            for key in _patient_keys(referral):  # always in one order: no deadlock
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"hrm-event:{key}"]
-                )
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), "
+                "pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"hrm-event:{card}", f"hrm-event:{name}"],
+            )
 
 
 def _event_times(message: Message, parts: list[_Part]) -> dict[str, datetime]:
     """One ``EventDateTime`` per message part: when the message was sent, then a second later for
-    each further part, skipping any second already used by a report for this patient (same
-    health card, or same legal name) to anyone. OSCAR and Open-O hide a report that shares its
-    date with another for a patient of the same legal name, whichever clinician of the EMR it
-    is for, as a "changed version" of it (HRM-FORMAT.md 11.4). Every recipient of a part gets
-    the same time, so the files of one letter still differ only in TransactionInformation."""
+    each further part, and always after the latest time already used by a report for this
+    patient (same health card, or same legal name) to anyone. OSCAR and Open-O hide a report
+    that shares its date with another for a patient of the same legal name, whichever clinician
+    of the EMR it is for, as a "changed version" of it (HRM-FORMAT.md 11.4). Every recipient of
+    a part gets the same time, so the files of one letter still differ only in
+    TransactionInformation."""
     referral = message.referral
     base = message.created_at.replace(microsecond=0)
     same_card = Q(message__referral__patient_health_card_number=referral.patient_health_card_number)
@@ -142,18 +143,11 @@ def _event_times(message: Message, parts: list[_Part]) -> dict[str, datetime]:
         message__referral__patient_last_name__iexact=referral.patient_last_name,
         message__referral__patient_first_name__iexact=referral.patient_first_name,
     )
-    used = set(
-        HrmReport.objects.filter(same_card | same_name, event_at__gte=base)
-        .values_list("event_at", flat=True)
-        .distinct()
-    )
-    times, moment = {}, base
-    for part in parts:
-        while moment in used:
-            moment += timedelta(seconds=1)
-        times[part.key] = moment
-        moment += timedelta(seconds=1)
-    return times
+    latest = HrmReport.objects.filter(same_card | same_name, event_at__gte=base).aggregate(
+        latest=Max("event_at")
+    )["latest"]
+    first = base if latest is None else latest + timedelta(seconds=1)
+    return {part.key: first + timedelta(seconds=index) for index, part in enumerate(parts)}
 
 
 def message_reports_create(
