@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import throwaway_django  # noqa: E402
-from hrm_transport import bare_sftp  # noqa: E402
+from _support import throwaway_django
+from hrm_transport import bare_sftp
 
-from hrm.sandbox.sftp_server import SandboxSftpServer  # noqa: E402
-from tests.processes import (  # noqa: E402
+from hrm.sandbox.sftp_server import SandboxSftpServer
+from tests.processes import (
     PrivateRedis,
     kill_process_group,
     sftp_environment,

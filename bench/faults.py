@@ -47,9 +47,9 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import ROOT, throwaway_django  # noqa: E402
+from _support import ROOT, throwaway_django
 
-from tests.processes import PrivateRedis, log_tail, sftp_environment  # noqa: E402
+from tests.processes import PrivateRedis, log_tail, sftp_environment
 
 KEY = "00112233445566778899aabbccddeeff"
 WORKER_COMMAND = [

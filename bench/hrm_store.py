@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import throwaway_django  # noqa: E402
-from hrm_build import sample_reports  # noqa: E402
+from _support import throwaway_django
+from hrm_build import sample_reports
 
 ROWS = 200
 

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import throwaway_django  # noqa: E402
+from _support import throwaway_django
 
 DATABASE = "bench_receivers"
 TARGET_SECONDS = 5.0

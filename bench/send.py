@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _support import throwaway_django  # noqa: E402
+from _support import throwaway_django
 
 REQUESTS = int(os.environ.get("BENCH_SEND_REQUESTS", "100"))
 WARM_UP = 5

@@ -574,8 +574,7 @@ class SftpTransport:
             ), False
         if sftp_status and exc.errno == errno.ENOENT and stage == "write":
             return TransportError(
-                f"folder '{folder}' does not exist on {where}; check the configured remote "
-                "folder",
+                f"folder '{folder}' does not exist on {where}; check the configured remote folder",
                 False,
                 refusal=True,
             ), False
@@ -598,6 +597,4 @@ class SftpTransport:
                 False,
                 rename_unknown=renaming,
             ), True
-        return TransportError(
-            f"{where} could not {stage} {name} ({exc}); will retry", False
-        ), False
+        return TransportError(f"{where} could not {stage} {name} ({exc}); will retry", False), False

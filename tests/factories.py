@@ -11,7 +11,7 @@ from referrals import services
 from referrals.sample_files import consultation_letter_pdf
 
 _seq = itertools.count(1)
-PASSWORD = "correct-horse-battery"  # noqa: S105
+PASSWORD = "correct-horse-battery"
 
 
 def make_site(name=None, kind=Site.Kind.CLINIC, **fields) -> Site:

@@ -86,9 +86,7 @@ def test_demo_shows_a_checkmark_a_red_mark_and_a_reason(db, hrm_sftp):
 
 
 @pytest.mark.parametrize("profile", ["open-o", "oscar", "juno"])
-def test_the_demos_sent_reports_are_filed_and_shown_under_every_emr_profile(
-    db, hrm_sftp, profile
-):
+def test_the_demos_sent_reports_are_filed_and_shown_under_every_emr_profile(db, hrm_sftp, profile):
     hrm_sftp.refuse_deliver_to("D13579")  # as scripts/demo.sh starts the sandbox
     call_command("seed_demo", stdout=io.StringIO())
     transport = transport_get()

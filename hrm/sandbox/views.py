@@ -37,9 +37,7 @@ def inbox_index(request):
 
 def provider_inbox(request, provider_id):
     provider = emr_provider_get_or_404(provider_id)
-    access_record(
-        request, action=Action.VIEWED, record="sandbox EMR inbox", object_id=provider.pk
-    )
+    access_record(request, action=Action.VIEWED, record="sandbox EMR inbox", object_id=provider.pk)
     return render(
         request,
         "hrm_sandbox/inbox.html",

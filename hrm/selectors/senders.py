@@ -79,8 +79,13 @@ def sender_identity_text(approval: SenderApproval) -> str:
 
 def sender_approval_matches_account(approval: SenderApproval, user: User) -> bool:
     """The approval was asked for with the UPI, Professional ID and name the account has now."""
-    return bool(user.hrm_upi) and approval.upi == user.hrm_upi and all(
-        getattr(approval, field) == value for field, value in sender_identity_fields(user).items()
+    return (
+        bool(user.hrm_upi)
+        and approval.upi == user.hrm_upi
+        and all(
+            getattr(approval, field) == value
+            for field, value in sender_identity_fields(user).items()
+        )
     )
 
 

@@ -70,7 +70,7 @@ def attempt_finished(report: HrmReport, *, outcome: str, error: str = "") -> Non
             else:
                 # A part that failed earlier is alerted once the message's last part settles.
                 message_failures_alert(report.message_id)
-    except Exception:  # noqa: BLE001 — the delivery is recorded; these records must not undo it
+    except Exception:
         logger.exception("HRM report %s: could not record attempt %s", report.pk, report.attempts)
 
 
@@ -105,5 +105,5 @@ def attempts_worker_lost(report_ids: list[int]) -> None:
                 pk__in=report_ids, status=HrmReport.Status.SENDING
             ).values_list("pk", "attempts", "sending_since", "resent_at")
         )
-    except Exception:  # noqa: BLE001 — the re-drive must go on
+    except Exception:
         logger.exception("Could not record the lost attempts of %s", report_ids)

@@ -144,15 +144,17 @@ def _db_write(write: Callable[[], int]) -> int:
 def _record_sent(report: HrmReport) -> DeliveryResult:
     # Once renamed, the file is HRM's whatever any other worker thinks: sent wins.
     updated = _db_write(
-        lambda: HrmReport.objects.filter(pk=report.pk)
-        .exclude(status=Status.SENT)
-        .update(
-            status=Status.SENT,
-            sent_at=timezone.now(),
-            sending_since=None,
-            last_error="",
-            refused_since=None,
-            refusals=0,
+        lambda: (
+            HrmReport.objects.filter(pk=report.pk)
+            .exclude(status=Status.SENT)
+            .update(
+                status=Status.SENT,
+                sent_at=timezone.now(),
+                sending_since=None,
+                last_error="",
+                refused_since=None,
+                refusals=0,
+            )
         )
     )
     if updated:
@@ -218,8 +220,7 @@ def _record_refusal(
     if error.file_refusal and (transport.accepted or folder_takes_files(transport)):
         return _record_failure(
             report,
-            f"{error.message}. HRM takes other files, so it is this file it refuses; "
-            "not retrying.",
+            f"{error.message}. HRM takes other files, so it is this file it refuses; not retrying.",
             permanent=True,
         )
     now = timezone.now()
@@ -236,8 +237,7 @@ def _record_refusal(
             refused=True,
         )
     logger.warning(
-        "HRM refusal persisting for report %s (%s): %s. Its delivery fails if this lasts "
-        "%.0f min.",
+        "HRM refusal persisting for report %s (%s): %s. Its delivery fails if this lasts %.0f min.",
         report.pk,
         over,
         error.message,
@@ -305,7 +305,7 @@ def _build(report: HrmReport) -> tuple[bytes | None, DeliveryResult | None]:
         return None, _record_failure(report, failure, permanent=True)
     except (OperationalError, InterfaceError):
         raise
-    except Exception as error:  # noqa: BLE001 — e.g. the schema file missing: fix, then it goes
+    except Exception as error:
         logger.exception("HRM report %s: could not build the report", report.pk)
         failure = f"The report could not be built ({type(error).__name__}: {error}); will retry."
         return None, _record_failure(report, failure, permanent=False)
@@ -438,7 +438,7 @@ def reports_deliver(report_ids: list[int], transport: Transport) -> dict[int, De
             job.result = _record_failure(job.report, unreachable.message, permanent=False)
     except (OperationalError, InterfaceError):
         raise  # the database stayed away: the rows stay "sending" for the re-drive
-    except Exception as error:  # noqa: BLE001 — unforeseen: keep the rows retrying, log it all
+    except Exception as error:
         logger.exception("HRM reports %s: unexpected error during delivery", report_ids)
         failure = f"Unexpected error during the upload ({type(error).__name__}); will retry."
         for job in _pending(jobs):
@@ -491,7 +491,7 @@ def reports_enqueue(report_ids: list[int]) -> None:
         try:
             for start in range(0, len(report_ids), batch):
                 reports_deliver_task.apply_async((report_ids[start : start + batch],))
-        except Exception:  # noqa: BLE001 — any broker failure: the rows are the truth
+        except Exception:
             logger.warning(
                 "Could not enqueue HRM reports %s (broker unreachable); the re-drive will "
                 "send them.",

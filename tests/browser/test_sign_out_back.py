@@ -37,9 +37,12 @@ def test_back_after_sign_out_shows_no_patient_data(
     violations = []
     page.on(
         "console",
-        lambda message: violations.append(message.text)
-        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text
-        else None,
+        lambda message: (
+            violations.append(message.text)
+            if "Content Security Policy" in message.text
+            or "Content-Security-Policy" in message.text
+            else None
+        ),
     )
     sign_in(page, live_server, "dr.lee", PASSWORD)
     # The search is posted: the surname never appears in the address bar.

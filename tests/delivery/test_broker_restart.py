@@ -75,8 +75,10 @@ def test_send_while_redis_is_down_is_quick_and_delivered_once_redis_is_back(
     worker = start_worker_process(worker_environment(broker, hrm_sftp), log_path, name="back")
     try:
         wait_for(
-            lambda: reports_redrive_task.delay()
-            and HrmReport.objects.filter(status="sent").count() == 6,
+            lambda: (
+                reports_redrive_task.delay()
+                and HrmReport.objects.filter(status="sent").count() == 6
+            ),
             timeout=90,
             interval=1,
             message=lambda: "the re-drive to deliver what was posted; log:\n" + log_tail(log_path),

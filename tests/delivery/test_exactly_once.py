@@ -96,9 +96,7 @@ def test_never_staged_and_absent_is_uploaded(reports, hrm_sftp):
     assert part_files(hrm_sftp) == []
 
 
-def test_a_complete_part_whose_marker_was_never_committed_is_marked_then_renamed(
-    reports, hrm_sftp
-):
+def test_a_complete_part_whose_marker_was_never_committed_is_marked_then_renamed(reports, hrm_sftp):
     name, data = file_of(reports[0])
     transport = transport_get()
     transport.stage(name, data)
@@ -118,9 +116,7 @@ def test_a_rename_whose_reply_was_lost_is_looked_up_not_uploaded_again(reports, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_database_connection_cut_after_a_rename_is_reconnected_not_uploaded_again(
-    live, hrm_sftp
-):
+def test_a_database_connection_cut_after_a_rename_is_reconnected_not_uploaded_again(live, hrm_sftp):
     message = services.message_post(
         referral=live.referral, author=live.world.specialist, text="Seen."
     )

@@ -82,7 +82,7 @@ def test_searches_ignore_case_and_accents(world, client_for):
     make_referral(world.referrer, world.practice_listing, world.cardiology)  # Hélène Tremblay
 
     def found(q):
-        return [r.patient_last_name for r in referral_inbox(world.referrer, folder="sent", query=q)]  # noqa: E731
+        return [r.patient_last_name for r in referral_inbox(world.referrer, folder="sent", query=q)]
 
     assert found("cote") == ["Côté"]
     assert found("CÔTÉ") == ["Côté"]
