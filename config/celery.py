@@ -5,7 +5,7 @@ from celery.signals import task_postrun, task_prerun
 from kombu.transport import redis as kombu_redis
 from redis import exceptions as redis_exceptions
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("ereferral")
 app.config_from_object("django.conf:settings", namespace="CELERY")

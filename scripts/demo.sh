@@ -12,7 +12,7 @@ bash scripts/setup.sh
 bash scripts/services.sh
 DEMO_DIR=$(realpath -m "${DEMO_DIR:-var}")
 mkdir -p "$DEMO_DIR"
-export DJANGO_SETTINGS_MODULE=config.settings.base
+export DJANGO_SETTINGS_MODULE=config.settings.demo
 export PORT=${PORT:-8000}
 export SITE_URL=${SITE_URL:-http://127.0.0.1:${PORT}}
 export DATABASE_URL=${DATABASE_URL:-sqlite:///$DEMO_DIR/demo.sqlite3}

@@ -34,7 +34,7 @@ def manage(*args, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Completed
 def settings_value(name: str, env: dict[str, str]) -> str:
     result = manage(
         "shell", "-v", "0", "-c", f"from django.conf import settings; print(settings.{name})",
-        env={"DJANGO_SETTINGS_MODULE": "config.settings.base", **env},
+        env={"DJANGO_SETTINGS_MODULE": "config.settings.demo", **env},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
@@ -75,7 +75,7 @@ def test_emails_land_in_the_folder_email_url_names_whatever_the_working_director
 
     result = manage(
         "sendtestemail", "newcomer@example.org",
-        env={"DJANGO_SETTINGS_MODULE": "config.settings.base", "EMAIL_URL": f"filemail://{folder}"},
+        env={"DJANGO_SETTINGS_MODULE": "config.settings.demo", "EMAIL_URL": f"filemail://{folder}"},
         cwd=elsewhere,
     )  # fmt: skip
 

@@ -1,5 +1,7 @@
-"""Settings read from the environment (django-environ). The defaults give a zero-setup demo on
-SQLite; `production.py` hardens them and `test.py` points at PostgreSQL."""
+"""Settings every profile shares, read from the environment (django-environ). Strict on its own:
+no secret key and no database, so nothing runs on it by accident. The profiles on top of it:
+`demo.py` (zero-setup demo on SQLite, what `manage.py` uses by default), `production.py` (what
+`wsgi.py` and `celery.py` use by default; secrets from the environment) and `test.py`."""
 
 import datetime
 from pathlib import Path
@@ -14,7 +16,6 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-demo-key-change-me-in-production-0123456789")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -86,17 +87,6 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'demo.sqlite3'}"),
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The demo's web server, worker, beat and sandbox share one SQLite file: write-ahead logging
-    # and waiting for locks keep them from tripping over each other.
-    DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
-    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
