@@ -35,6 +35,7 @@ def _retry_soon(report_id: int, result: DeliveryResult) -> None:
 
 
 @shared_task(
+    name="hrm.tasks.report_deliver_task",
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
@@ -50,7 +51,7 @@ def report_deliver_task(report_id: int) -> str:
     return result.outcome.value
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="hrm.tasks.reports_redrive_task", ignore_result=True)
 def reports_redrive_task() -> int:
     if hrm_redrive_paused():
         return 0
@@ -58,6 +59,7 @@ def reports_redrive_task() -> int:
 
 
 @shared_task(
+    name="hrm.tasks.reports_deliver_task",
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
@@ -73,7 +75,7 @@ def reports_deliver_task(report_ids: list[int]) -> None:
         _retry_soon(report_id, result)
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="hrm.tasks.alerts_digest_task", ignore_result=True)
 def alerts_digest_task() -> int:
     return len(alerts_digest_send())
 

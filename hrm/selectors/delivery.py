@@ -131,15 +131,6 @@ def message_get_for_user_or_404(user: User, referral_id: int, message_id: int) -
     return message
 
 
-def message_hrm_reports(message: Message) -> list[HrmReport]:
-    return list(
-        HrmReport.objects.filter(message=message)
-        .select_related("recipient", "attachment")
-        .defer("xml")
-        .order_by("attachment_id", "recipient__name", "id")
-    )
-
-
 @dataclass
 class MessageHrmView:
     """What the referral page shows beside one message."""

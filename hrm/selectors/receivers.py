@@ -86,13 +86,6 @@ def listing_is_live_on_hrm(listing: Listing) -> LiveStatus:
     return listings_live_on_hrm([listing])[listing.pk]
 
 
-def listings_filter_live_on_hrm(listings: Iterable[Listing]) -> list[Listing]:
-    """The listings among ``listings`` that are live on HRM, in their order (one query)."""
-    listings = list(listings)
-    statuses = listings_live_on_hrm(listings)
-    return [listing for listing in listings if statuses[listing.pk].is_live]
-
-
 def _live_statuses_from_queryset(listings: QuerySet) -> dict[int, LiveStatus]:
     # Professional IDs are unique among receivers, so each subquery finds at most one row and
     # PostgreSQL answers it from the unique index.

@@ -13,7 +13,6 @@ from directory.models import Listing
 from hrm.selectors.receivers import (
     LiveStatus,
     listing_is_live_on_hrm,
-    listings_filter_live_on_hrm,
     listings_live_on_hrm,
 )
 from hrm.services.receivers import receiver_list_import
@@ -166,10 +165,11 @@ def test_which_stakeholders_are_live(world, referral, receivers):
     assert world.intake_listing in stakeholders
 
     with CaptureQueriesContext(connection) as queries:
-        live = listings_filter_live_on_hrm(stakeholders)
+        statuses = listings_live_on_hrm(stakeholders)
 
     assert len(queries) == 1
-    assert set(live) == {world.cardiology, world.practice_listing}
+    live = {listing for listing in stakeholders if statuses[listing.pk].is_live}
+    assert live == {world.cardiology, world.practice_listing}
 
 
 # --- The listing settings page -----------------------------------------------------------------
