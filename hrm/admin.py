@@ -23,6 +23,7 @@ from directory.professional_id import professional_id_display, professional_id_n
 from security.uploads import accepts_uploads
 
 from . import admin_reports  # noqa: F401 — registers the delivery admin
+from .admin_console import RecordInline
 from .forms import (
     RECEIVER_LIST_MAX_BYTES,
     ReceiverImportConfirmForm,
@@ -52,18 +53,10 @@ def _professional_id_search(search_term: str) -> str:
 # --- Sender approvals ------------------------------------------------------------------------
 
 
-class SenderApprovalLogInline(admin.TabularInline):
+class SenderApprovalLogInline(RecordInline):
     model = SenderApprovalLog
-    extra = 0
     fields = ["created_at", "action", "actor_name", "upi", "note"]
     readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SenderApproval)

@@ -134,10 +134,22 @@ def bulk_resend_redirect(queryset):
     return redirect(f"{reverse('hrm_console:resend')}?ids={ids}")
 
 
-class HrmAttemptInline(admin.TabularInline):
-    model = HrmAttempt
+class RecordInline(admin.TabularInline):
+    """Rows kept for the record, listed under their parent: nobody adds, changes or deletes
+    them here."""
+
     extra = 0
     can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class HrmAttemptInline(RecordInline):
+    model = HrmAttempt
     verbose_name_plural = "Attempts, in order"
     fields = [
         "number",
@@ -151,12 +163,6 @@ class HrmAttemptInline(admin.TabularInline):
     ]
     readonly_fields = fields
     ordering = ["finished_at", "id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(HrmBulkResend)
