@@ -85,7 +85,7 @@ def _run(rows: int) -> int:
     from django.db import connection
 
     from hrm.models import HrmReceiver, ReceiverImport
-    from hrm.services.receivers import receiver_list_import
+    from hrm.receivers.services import receiver_list_import
 
     receivers = _receivers(rows)
     rng = random.Random(7)

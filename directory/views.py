@@ -3,9 +3,9 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from hrm.selectors.receivers import listing_is_live_on_hrm
-from hrm.selectors.senders import site_get_for_member_or_404, user_sender_statuses
-from hrm.services.senders import sender_approval_request
+from hrm.receivers.selectors import listing_is_live_on_hrm
+from hrm.senders.selectors import site_get_for_member_or_404, user_sender_statuses
+from hrm.senders.services import sender_approval_request
 
 from .forms import ClinicalContactForm, ListingSettingsForm
 from .selectors import listing_get_for_member_or_404, listings_directory, listings_of_user

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from referrals.access import Action, referral_access_record
 
+from .admin_bases import RecordAdmin, RecordInline
 from .delivery_errors import ErrorClass, error_classify
 from .models import HrmAlert, HrmAlertReport, HrmAttempt, HrmBulkResend, HrmHealth, HrmReport
 from .selectors.dashboard import dashboard_chart, hrm_dashboard
@@ -134,20 +135,6 @@ def bulk_resend_redirect(queryset):
     return redirect(f"{reverse('hrm_console:resend')}?ids={ids}")
 
 
-class RecordInline(admin.TabularInline):
-    """Rows kept for the record, listed under their parent: nobody adds, changes or deletes
-    them here."""
-
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 class HrmAttemptInline(RecordInline):
     model = HrmAttempt
     verbose_name_plural = "Attempts, in order"
@@ -211,24 +198,8 @@ class HrmAlertAdmin(admin.ModelAdmin):
         return False
 
 
-class _RecordAdmin(admin.ModelAdmin):
-    """Records kept by the delivery: read, never written here."""
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(HrmAttempt)
-class HrmAttemptAdmin(_RecordAdmin):
+class HrmAttemptAdmin(RecordAdmin):
     list_display = [
         "finished_at",
         "report",
@@ -245,12 +216,12 @@ class HrmAttemptAdmin(_RecordAdmin):
 
 
 @admin.register(HrmAlertReport)
-class HrmAlertReportAdmin(_RecordAdmin):
+class HrmAlertReportAdmin(RecordAdmin):
     list_display = ["alert", "report", "delivery_started_at"]
     search_fields = ["report__transaction_id"]
     list_select_related = ["alert", "report"]
 
 
 @admin.register(HrmHealth)
-class HrmHealthAdmin(_RecordAdmin):
+class HrmHealthAdmin(RecordAdmin):
     list_display = ["state", "consecutive_failures", "down_since", "paused_until", "last_error"]

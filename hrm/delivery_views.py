@@ -19,7 +19,7 @@ from .selectors.delivery import (
     referral_hrm_views,
     user_on_author_side,
 )
-from .selectors.senders import message_resend_status
+from .senders.selectors import message_resend_status
 from .services.delivery import report_resend
 
 

@@ -13,8 +13,8 @@ from referrals.selectors import referral_get_for_user_or_404
 
 from ..delivery_errors import clinician_error_text
 from ..models import HrmAttempt, HrmHealth, HrmMessageDecision, HrmReport
-from .receivers import listings_live_on_hrm
-from .senders import user_can_send_via_hrm
+from ..receivers.selectors import listings_live_on_hrm
+from ..senders.selectors import user_can_send_via_hrm
 
 
 @dataclass(frozen=True)

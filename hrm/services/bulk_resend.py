@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import HrmBulkResend, HrmReport
-from ..selectors.senders import message_resend_status
+from ..senders.selectors import message_resend_status
 
 Status = HrmReport.Status
 

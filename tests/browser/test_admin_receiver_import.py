@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from directory.models import User
 from hrm.models import HrmReceiver, ReceiverImport
-from hrm.services.receivers import receiver_list_import
+from hrm.receivers.services import receiver_list_import
 
 from ..factories import PASSWORD
 from .conftest import sign_in

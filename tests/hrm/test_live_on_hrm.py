@@ -10,12 +10,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from directory.models import Listing
-from hrm.selectors.receivers import (
+from hrm.receivers.selectors import (
     LiveStatus,
     listing_is_live_on_hrm,
     listings_live_on_hrm,
 )
-from hrm.services.receivers import receiver_list_import
+from hrm.receivers.services import receiver_list_import
 from tests.factories import make_listing
 
 HEADER = "Professional ID,First Name,Last Name\n"

@@ -16,17 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hrm.receiver_list import (
+from hrm.receivers.list_diff import (
     ActiveReceiver,
     ReceiverChange,
     ReceiverDiff,
-    ReceiverListError,
-    ReceiverRow,
     is_mass_removal,
     names_match,
     receiver_list_diff,
-    receiver_list_parse,
 )
+from hrm.receivers.list_file import ReceiverListError, ReceiverRow, receiver_list_parse
 
 HEADER = "Professional ID,First Name,Last Name\r\n"
 

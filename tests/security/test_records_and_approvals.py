@@ -5,8 +5,8 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from hrm.models import HrmMessageDecision, HrmReport, SenderApproval
-from hrm.selectors.senders import user_can_send_via_hrm
-from hrm.services import senders as sender_services
+from hrm.senders.selectors import user_can_send_via_hrm
+from hrm.senders import services as sender_services
 from referrals import services
 from referrals.models import Attachment, Message, ReferralEvent
 
@@ -216,7 +216,7 @@ def test_view_only_support_cannot_redrive_reports(live, failed, support_viewer, 
 def test_view_only_support_reads_but_cannot_decide_receiver_imports(
     world, support_viewer, superuser, client_for
 ):
-    from hrm.services.receivers import receiver_import_create
+    from hrm.receivers.services import receiver_import_create
 
     upload = receiver_import_create(
         content=b"Professional ID,First Name,Last Name\nCPSO 67890,Fran\xc3\xa7ois,Lee\n",

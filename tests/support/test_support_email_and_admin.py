@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core import mail
 
-from hrm.services import senders
+from hrm.senders import services as senders
 from referrals.selectors import referral_inbox
 
 from ..factories import make_referral, make_user

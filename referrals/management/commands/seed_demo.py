@@ -12,8 +12,8 @@ from django.db import transaction
 
 from directory.models import Listing, Site, User
 from hrm.models import HrmReceiver, SenderApproval
-from hrm.services.receivers import receiver_list_import
-from hrm.services.senders import sender_approval_enter
+from hrm.receivers.services import receiver_list_import
+from hrm.senders.services import sender_approval_enter
 from referrals import services
 from referrals.models import Referral
 from referrals.sample_files import consultation_letter_pdf

@@ -17,7 +17,7 @@ from directory.models import Site, User
 
 from .. import notifications
 from ..models import SenderApproval, SenderApprovalLog
-from ..selectors.senders import (
+from .selectors import (
     sender_approval_matches_account,
     sender_identity_fields,
     sender_identity_text,

@@ -23,8 +23,9 @@ from psycopg import sql
 from directory.models import User
 
 from ..models import HrmReceiver, ReceiverImport
-from ..receiver_list import ReceiverRow, receiver_list_diff, receiver_list_parse
-from ..selectors.receivers import ReceiverListPreview, receiver_list_preview
+from .list_diff import receiver_list_diff
+from .list_file import ReceiverRow, receiver_list_parse
+from .selectors import ReceiverListPreview, receiver_list_preview
 
 # Any constant 64-bit number works; this one spells "HRM_RCVR" so it is recognisable in
 # pg_locks.

@@ -21,14 +21,8 @@ from directory.models import Listing
 from directory.professional_id import professional_id_display
 
 from ..models import HrmReceiver, ReceiverImport
-from ..receiver_list import (
-    ReceiverDiff,
-    ReceiverRow,
-    is_mass_removal,
-    names_match,
-    receiver_list_diff,
-    receiver_list_parse,
-)
+from .list_diff import ReceiverDiff, is_mass_removal, names_match, receiver_list_diff
+from .list_file import ReceiverRow, receiver_list_parse
 
 # --- Live on HRM -----------------------------------------------------------------------------
 
