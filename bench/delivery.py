@@ -108,9 +108,9 @@ def post_messages(referral_ids: list[int], author_id: int, pdf: bytes, ready, go
 def run(server: SandboxSftpServer) -> int:
     from django import db
 
-    from hrm.crypto import report_encrypt
+    from hrm.delivery.transports import remote_name_for
     from hrm.models import HrmReport
-    from hrm.transports import remote_name_for
+    from hrm.reports.crypto import report_encrypt
     from referrals import services
     from referrals.sample_files import consultation_letter_pdf
     from tests.delivery_fixtures import make_live

@@ -337,9 +337,9 @@ class Drills:
 
 def _report_files() -> dict[int, tuple[str, str]]:
     """Each report's remote name and the SHA-256 of the file HRM should get."""
-    from hrm.crypto import report_encrypt
+    from hrm.delivery.transports import remote_name_for
     from hrm.models import HrmReport
-    from hrm.transports import remote_name_for
+    from hrm.reports.crypto import report_encrypt
 
     files = {}
     for pk, transaction_id, xml in HrmReport.objects.values_list("pk", "transaction_id", "xml"):

@@ -7,7 +7,7 @@ and once from an incompressible one (as real, internally compressed PDFs are), a
 empty rows of a scratch table in a throwaway database:
 
 - bound on the client (Django's default with psycopg 3: the bytes become an escaped hex literal)
-  or as a binary parameter (what ``hrm.services.reports`` does);
+  or as a binary parameter (what ``hrm.reports.services`` does);
 - with the column compressed by pglz (PostgreSQL's default) or lz4 (what migration 0003 sets).
 
 Prints the median milliseconds per stored file. Bounded: a few hundred rows per case.

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 import paramiko  # noqa: E402
 
-from hrm.crypto import report_encrypt  # noqa: E402
+from hrm.delivery.transports import SftpTransport, remote_name_for  # noqa: E402
 from hrm.report_xml import (  # noqa: E402
     Report,
     ReportFile,
@@ -39,8 +39,8 @@ from hrm.report_xml import (  # noqa: E402
     ReportText,
     report_build,
 )
+from hrm.reports.crypto import report_encrypt  # noqa: E402
 from hrm.sandbox.sftp_server import SandboxSftpServer  # noqa: E402
-from hrm.transports import SftpTransport, remote_name_for  # noqa: E402
 
 KEY = "00112233445566778899aabbccddeeff"
 ROUNDS = 5

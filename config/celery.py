@@ -9,7 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("ereferral")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+# hrm keeps its tasks in its delivery room; their names stay "hrm.tasks.*" (pinned in the tasks).
+app.autodiscover_tasks(["hrm.delivery"])
 
 
 def _patch_kombu_on_a_closed_connection() -> None:

@@ -37,9 +37,9 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("referrals/", include("referrals.urls")),
-    path("referrals/", include("hrm.delivery_urls")),
+    path("referrals/", include("hrm.delivery.urls")),
     path("directory/", include("directory.urls")),
     path("sandbox/emr/", include("hrm.sandbox.urls")),
-    path("admin/hrm/console/", include("hrm.console_urls")),
+    path("admin/hrm/console/", include("hrm.delivery.console_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,5 +1,6 @@
-"""hrm's admin pages, one module per room; importing them registers them."""
+"""hrm's admin pages live in its rooms; importing them here registers them."""
 
-from . import admin_console, admin_reports  # noqa: F401
-from .receivers import admin as receivers_admin  # noqa: F401
-from .senders import admin as senders_admin  # noqa: F401
+from hrm.delivery import admin as delivery_admin  # noqa: F401
+from hrm.delivery import console as delivery_console  # noqa: F401
+from hrm.receivers import admin as receivers_admin  # noqa: F401
+from hrm.senders import admin as senders_admin  # noqa: F401

@@ -6,4 +6,4 @@ class HrmConfig(AppConfig):
     verbose_name = "HRM"
 
     def ready(self):
-        from . import checks  # noqa: F401 — registers the settings checks
+        from hrm import checks  # noqa: F401 — registers the settings checks

@@ -222,7 +222,7 @@ class HrmReport(models.Model):
     # HRM takes each completed file away, so "the file is not there" proves nothing after a
     # crash. This marker, committed once every byte of ``<name>.part`` was acknowledged and
     # before the rename, is what lets the next attempt tell "renamed and taken" from "never
-    # renamed" (hrm/services/delivery.py).
+    # renamed" (hrm/delivery/services/outbox.py).
     staged_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -262,7 +262,8 @@ class HrmReport(models.Model):
         return self.attachment.original_name if self.attachment_id else "Typed message"
 
 
-from .models_support import (  # noqa: E402, F401 — support's records live beside the outbox
+# Support's records of delivery live in the delivery room, beside the outbox they describe.
+from hrm.delivery.models import (  # noqa: E402, F401
     HrmAlert,
     HrmAlertReport,
     HrmAttempt,

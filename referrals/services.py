@@ -10,8 +10,8 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
 from directory.models import Listing, User
+from hrm.delivery.services.outbox import message_hrm_dispatch
 from hrm.report_xml import emr_text_prepare
-from hrm.services.delivery import message_hrm_dispatch
 
 from . import notifications
 from .attachments import attachment_inspect

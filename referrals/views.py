@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from audit.services import access_record
 from directory.models import Listing
 from directory.selectors import listings_of_user
-from hrm.selectors.delivery import referral_hrm_views
+from hrm.delivery.selectors.messages import referral_hrm_views
 from security.throttle import client_address, throttle_exceeded
 from security.uploads import accepts_uploads
 

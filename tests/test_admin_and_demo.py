@@ -7,12 +7,12 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from directory.models import Listing, Site, User
+from hrm.delivery.connections import transport_get
+from hrm.delivery.selectors.messages import HrmIcon, message_hrm_icon
+from hrm.delivery.services.outbox import report_deliver
 from hrm.models import HrmReport
 from hrm.sandbox.models import EmrDocument, EmrRetrievalLog
 from hrm.sandbox.services import sandbox_charts_sync, sandbox_poll
-from hrm.selectors.delivery import HrmIcon, message_hrm_icon
-from hrm.services.delivery import report_deliver
-from hrm.transport_config import transport_get
 from referrals.models import Attachment, Message, Referral, ReferralEvent
 
 from .delivery_fixtures import AES_KEY

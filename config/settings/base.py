@@ -81,7 +81,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "hrm.sandbox.context_processors.sandbox",
-                "hrm.context_processors.hrm_health",
+                "hrm.delivery.context_processors.hrm_health",
             ],
         },
     },

@@ -28,7 +28,7 @@ STORAGES = {
 }
 CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="redis://127.0.0.1:6379/15")
 STATIC_ROOT = tempfile.mkdtemp(prefix="ereferral-test-static-")
-# HRM's health pauses dispatch when HRM is down (hrm/services/health.py): seconds, not minutes,
-# in tests that stop the sandbox server, so they see it come back quickly.
+# HRM's health pauses dispatch when HRM is down (hrm/delivery/services/health.py): seconds,
+# not minutes, in tests that stop the sandbox server, so they see it come back quickly.
 HRM_HEALTH_FIRST_PAUSE_SECONDS = env.float("HRM_HEALTH_FIRST_PAUSE_SECONDS", default=0.5)
 HRM_HEALTH_MAX_PAUSE_SECONDS = env.float("HRM_HEALTH_MAX_PAUSE_SECONDS", default=2)

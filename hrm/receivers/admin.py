@@ -13,14 +13,17 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from directory.professional_id import professional_id_display
+from hrm.admin_bases import RecordAdmin, professional_id_search
+from hrm.models import HrmReceiver, ReceiverImport
+from hrm.receivers import services as receiver_services
+from hrm.receivers.forms import (
+    RECEIVER_LIST_MAX_BYTES,
+    ReceiverImportConfirmForm,
+    ReceiverListUploadForm,
+)
+from hrm.receivers.list_file import REQUIRED_COLUMNS, ReceiverListError
+from hrm.receivers.selectors import receiver_import_preview
 from security.uploads import accepts_uploads
-
-from ..admin_bases import RecordAdmin, professional_id_search
-from ..models import HrmReceiver, ReceiverImport
-from . import services as receiver_services
-from .forms import RECEIVER_LIST_MAX_BYTES, ReceiverImportConfirmForm, ReceiverListUploadForm
-from .list_file import REQUIRED_COLUMNS, ReceiverListError
-from .selectors import receiver_import_preview
 
 # The preview lists this many receivers of each kind; the counts are always complete.
 PREVIEW_ROWS = 200

@@ -3,7 +3,7 @@ what an import may remove is the services' rule."""
 
 from django import forms
 
-from .selectors import ReceiverListPreview
+from hrm.receivers.selectors import ReceiverListPreview
 
 # OntarioMD's list is about 2 MB as CSV for 50,000 clinicians; anything far bigger is not it.
 RECEIVER_LIST_MAX_BYTES = 20 * 1024 * 1024

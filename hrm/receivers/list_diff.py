@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .list_file import PROFESSIONAL_ID, ReceiverRow
+from hrm.receivers.list_file import PROFESSIONAL_ID, ReceiverRow
 
 
 @dataclass(frozen=True, slots=True)

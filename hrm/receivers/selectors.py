@@ -19,10 +19,9 @@ from django.utils.formats import date_format
 
 from directory.models import Listing
 from directory.professional_id import professional_id_display
-
-from ..models import HrmReceiver, ReceiverImport
-from .list_diff import ReceiverDiff, is_mass_removal, names_match, receiver_list_diff
-from .list_file import ReceiverRow, receiver_list_parse
+from hrm.models import HrmReceiver, ReceiverImport
+from hrm.receivers.list_diff import ReceiverDiff, is_mass_removal, names_match, receiver_list_diff
+from hrm.receivers.list_file import ReceiverRow, receiver_list_parse
 
 # --- Live on HRM -----------------------------------------------------------------------------
 

@@ -21,11 +21,10 @@ from django.utils import timezone
 from psycopg import sql
 
 from directory.models import User
-
-from ..models import HrmReceiver, ReceiverImport
-from .list_diff import receiver_list_diff
-from .list_file import ReceiverRow, receiver_list_parse
-from .selectors import ReceiverListPreview, receiver_list_preview
+from hrm.models import HrmReceiver, ReceiverImport
+from hrm.receivers.list_diff import receiver_list_diff
+from hrm.receivers.list_file import ReceiverRow, receiver_list_parse
+from hrm.receivers.selectors import ReceiverListPreview, receiver_list_preview
 
 # Any constant 64-bit number works; this one spells "HRM_RCVR" so it is recognisable in
 # pg_locks.

@@ -24,8 +24,8 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from directory.models import Listing, User
-from hrm.crypto import key_from_hex, report_decrypt
-from hrm.transports import PART_SUFFIX
+from hrm.delivery.transports import PART_SUFFIX
+from hrm.reports.crypto import key_from_hex, report_decrypt
 from referrals.models import Referral
 
 from .models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog

@@ -58,7 +58,7 @@ from typing import Any
 
 import asyncssh
 
-from hrm.transports import REMOTE_SUFFIX
+from hrm.delivery.transports import REMOTE_SUFFIX
 
 USERNAME = "hrm"
 REMOTE_DIR = "/inbox"

@@ -16,12 +16,11 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from directory.professional_id import professional_id_display
-
-from ..admin_bases import RecordAdmin, RecordInline
-from ..models import SenderApproval, SenderApprovalLog
-from . import services as sender_services
-from .forms import SenderApprovalEntryForm, SenderDecisionForm
-from .selectors import sender_approval_counts
+from hrm.admin_bases import RecordAdmin, RecordInline
+from hrm.models import SenderApproval, SenderApprovalLog
+from hrm.senders import services as sender_services
+from hrm.senders.forms import SenderApprovalEntryForm, SenderDecisionForm
+from hrm.senders.selectors import sender_approval_counts
 
 
 class SenderApprovalLogInline(RecordInline):

@@ -6,8 +6,7 @@ from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelect
 
 from directory.models import Site, User
-
-from ..models import SenderApproval
+from hrm.models import SenderApproval
 
 
 class SenderDecisionForm(forms.Form):

@@ -7,12 +7,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from hrm.crypto import report_encrypt
+from hrm.delivery.connections import transport_get
+from hrm.delivery.services.outbox import Outcome, report_deliver, reports_deliver
+from hrm.delivery.transports import remote_name_for
 from hrm.models import HrmReport
-from hrm.services.delivery import Outcome, report_deliver, reports_deliver
-from hrm.services.reports import report_xml_ensure
-from hrm.transport_config import transport_get
-from hrm.transports import remote_name_for
+from hrm.reports.crypto import report_encrypt
+from hrm.reports.services import report_xml_ensure
 from referrals import services
 
 from ..delivery_fixtures import AES_KEY, delivered_files, part_files

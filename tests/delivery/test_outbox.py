@@ -7,19 +7,19 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from hrm.crypto import report_decrypt
-from hrm.models import HrmReport
-from hrm.report_xml import report_parse
-from hrm.services.delivery import (
+from hrm.delivery.connections import transport_get
+from hrm.delivery.services.outbox import (
     Outcome,
     report_deliver,
     report_resend,
     reports_deliver,
     reports_redrive,
 )
-from hrm.tasks import reports_redrive_task
-from hrm.transport_config import transport_get
-from hrm.transports import remote_name_for
+from hrm.delivery.tasks import reports_redrive_task
+from hrm.delivery.transports import remote_name_for
+from hrm.models import HrmReport
+from hrm.report_xml import report_parse
+from hrm.reports.crypto import report_decrypt
 from referrals import services
 
 from ..delivery_fixtures import AES_KEY, delivered_bytes, delivered_files
@@ -225,7 +225,7 @@ def test_the_same_delivery_running_twice_at_once_uploads_once(live, hrm_sftp):
     outcomes = []
 
     def run():
-        from hrm.transport_config import _build
+        from hrm.delivery.connections import _build
 
         transport = _build()  # each worker process has its own connection
         barrier.wait()

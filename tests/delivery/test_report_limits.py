@@ -3,9 +3,9 @@ Send never fails and never loses the message, and a report that cannot be built 
 
 import pytest
 
+from hrm.delivery.connections import transport_get
+from hrm.delivery.services.outbox import Outcome, report_deliver
 from hrm.models import HrmReport
-from hrm.services.delivery import Outcome, report_deliver
-from hrm.transport_config import transport_get
 from referrals.models import Message, Referral
 
 from ..delivery_fixtures import delivered_files

@@ -2,8 +2,8 @@
 
 import pytest
 
+from hrm.delivery.tasks import reports_redrive_task
 from hrm.models import HrmReport
-from hrm.tasks import reports_redrive_task
 
 from ..delivery_fixtures import delivered_files, wait_for
 from ..factories import pdf_upload

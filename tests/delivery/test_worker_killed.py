@@ -4,8 +4,8 @@ once."""
 
 import pytest
 
+from hrm.delivery.tasks import reports_redrive_task
 from hrm.models import HrmReport
-from hrm.tasks import reports_redrive_task
 from referrals import services
 
 from ..delivery_fixtures import delivered_files, part_files, wait_for, worker_environment

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from hrm.delivery.transports import SftpTimeouts, SftpTransport
 from hrm.report_xml import (
     Report,
     ReportFile,
@@ -22,7 +23,6 @@ from hrm.report_xml import (
     ReportText,
 )
 from hrm.sandbox.sftp_server import SandboxSftpServer
-from hrm.transports import SftpTimeouts, SftpTransport
 
 # The repository and ../shared sit side by side (here and in CI); the schema is never copied in.
 SCHEMA_PATH = (

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hrm.crypto import key_from_hex, report_decrypt, report_encrypt
 from hrm.report_xml import report_build, report_parse, report_validate
+from hrm.reports.crypto import key_from_hex, report_decrypt, report_encrypt
 
 KEY_128 = "000102030405060708090a0b0c0d0e0f"
 KEY_256 = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"

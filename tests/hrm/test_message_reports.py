@@ -11,7 +11,7 @@ from lxml import etree
 
 from hrm.models import HrmReport
 from hrm.report_xml import ReportInvalid, report_parse, report_validate
-from hrm.services.reports import message_reports_create, report_xml_ensure
+from hrm.reports.services import message_reports_create, report_xml_ensure
 from referrals import services
 from referrals.sample_files import consultation_letter_pdf
 

@@ -24,8 +24,8 @@ from django.test.utils import CaptureQueriesContext
 
 from directory.models import User
 from hrm.models import HrmReceiver, ReceiverImport
-from hrm.receivers.selectors import receiver_import_preview
 from hrm.receivers import services as receiver_services
+from hrm.receivers.selectors import receiver_import_preview
 from tests.factories import PASSWORD
 
 HEADER = "Professional ID,First Name,Last Name\n"

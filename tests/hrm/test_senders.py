@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 
 from directory.models import User
 from hrm.models import SenderApproval, SenderApprovalLog
-from hrm.senders.selectors import user_can_send_via_hrm
 from hrm.senders import services as services
+from hrm.senders.selectors import user_can_send_via_hrm
 from tests.factories import PASSWORD, make_site
 
 ACCOUNT = "/directory/account/"

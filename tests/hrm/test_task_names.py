@@ -4,7 +4,7 @@ the routes and beat's schedule keep working when a module moves."""
 from django.conf import settings
 
 from config.celery import app
-from hrm import tasks
+from hrm.delivery import tasks
 
 PINNED = {
     tasks.report_deliver_task: "hrm.tasks.report_deliver_task",

@@ -15,9 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hrm.crypto import report_decrypt, report_encrypt
-from hrm.report_xml import ReportFile, report_build, report_parse, report_validate
-from hrm.transports import (
+from hrm.delivery.transports import (
     FolderTransport,
     Probe,
     SftpTimeouts,
@@ -25,6 +23,8 @@ from hrm.transports import (
     UploadResult,
     remote_name_for,
 )
+from hrm.report_xml import ReportFile, report_build, report_parse, report_validate
+from hrm.reports.crypto import report_decrypt, report_encrypt
 
 from .conftest import transport_for
 

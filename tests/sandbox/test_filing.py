@@ -9,10 +9,10 @@ import datetime
 import pytest
 from lxml import etree
 
-from hrm.crypto import report_encrypt
+from hrm.delivery.transports import FolderTransport
+from hrm.reports.crypto import report_encrypt
 from hrm.sandbox.models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
 from hrm.sandbox.services import sandbox_charts_sync, sandbox_file_report, sandbox_poll
-from hrm.transports import FolderTransport
 
 from ..delivery_fixtures import AES_KEY
 from ..factories import make_referral

@@ -6,11 +6,11 @@ import logging
 
 from django.core.management import call_command
 
-from hrm.crypto import report_encrypt
+from hrm.delivery.transports import FolderTransport, remote_name_for
+from hrm.reports.crypto import report_encrypt
+from hrm.reports.services import report_xml_ensure
 from hrm.sandbox.models import EmrRetrievalLog
 from hrm.sandbox.sftp_server import SandboxSftpServer
-from hrm.services.reports import report_xml_ensure
-from hrm.transports import FolderTransport, remote_name_for
 
 from ..delivery_fixtures import AES_KEY
 from .test_round_trip import post_letter

@@ -21,17 +21,17 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection
 
-from hrm.crypto import report_encrypt
+from hrm.delivery.connections import transport_close, transport_get
+from hrm.delivery.services.outbox import Outcome, report_deliver
+from hrm.delivery.transports import FolderTransport, remote_name_for
 from hrm.models import HrmReport
 from hrm.report_xml import emr_text_prepare
+from hrm.reports.crypto import report_encrypt
+from hrm.reports.services import report_xml_ensure
 from hrm.sandbox.models import EmrDocument, EmrProvider, EmrRetrievalLog
 from hrm.sandbox.selectors import emr_inbox_documents
 from hrm.sandbox.services import sandbox_charts_sync, sandbox_poll
 from hrm.sandbox.sftp_server import SandboxSftpServer
-from hrm.services.delivery import Outcome, report_deliver
-from hrm.services.reports import report_xml_ensure
-from hrm.transport_config import transport_close, transport_get
-from hrm.transports import FolderTransport, remote_name_for
 from referrals import services
 
 from ..delivery_fixtures import AES_KEY, delivered_files, wait_for

@@ -2,10 +2,10 @@
 
 import pytest
 
-from hrm.error_text import report_error_for_reader
+from hrm.delivery.connections import transport_get
+from hrm.delivery.error_text import report_error_for_reader
+from hrm.delivery.services.outbox import report_deliver
 from hrm.models import HrmReport
-from hrm.services.delivery import report_deliver
-from hrm.transport_config import transport_get
 from referrals import services
 
 
@@ -42,7 +42,7 @@ def test_clinicians_never_see_the_servers_details(
     assert all(detail in failed_report.last_error for detail in _server_details(settings))
     for page in pages:
         assert failed_report.transaction_id in page
-        # Plain words with the cause and the next step (hrm/delivery_errors.py).
+        # Plain words with the cause and the next step (hrm/delivery/errors.py).
         assert "HRM&#x27;s server could not be reached" in page or (
             "HRM's server could not be reached" in page
         )

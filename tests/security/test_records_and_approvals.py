@@ -5,8 +5,8 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from hrm.models import HrmMessageDecision, HrmReport, SenderApproval
-from hrm.senders.selectors import user_can_send_via_hrm
 from hrm.senders import services as sender_services
+from hrm.senders.selectors import user_can_send_via_hrm
 from referrals import services
 from referrals.models import Attachment, Message, ReferralEvent
 

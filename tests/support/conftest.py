@@ -5,8 +5,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from hrm.delivery.services.attempts import attempt_finished
 from hrm.models import HrmReport
-from hrm.services.attempts import attempt_finished
 from referrals import services
 
 from ..factories import make_user, pdf_upload

@@ -7,9 +7,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from hrm.delivery.services.alerts import alerts_digest_send
+from hrm.delivery.services.outbox import report_resend
 from hrm.models import HrmAlert, HrmReport
-from hrm.services.alerts import alerts_digest_send
-from hrm.services.delivery import report_resend
 
 from .conftest import GAVE_UP, PERMISSION, end_attempt, post_message
 

@@ -4,9 +4,9 @@ and the next step, and keep server details for support; the attempts in short.""
 
 import pytest
 
-from hrm.delivery_errors import ErrorClass, clinician_error_text, error_classify
+from hrm.delivery.errors import ErrorClass, clinician_error_text, error_classify
+from hrm.delivery.selectors.messages import HrmIcon, message_hrm_icon
 from hrm.models import HrmReport
-from hrm.selectors.delivery import HrmIcon, message_hrm_icon
 
 from .conftest import GAVE_UP, PERMISSION, UNREACHABLE, end_attempt
 
@@ -121,8 +121,8 @@ def test_one_failed_part_offers_resend_all_failed_and_the_details_show_the_attem
 def test_an_attempt_lost_with_its_worker_is_on_record(message):
     from django.utils import timezone
 
+    from hrm.delivery.services.attempts import attempts_worker_lost
     from hrm.models import HrmAttempt
-    from hrm.services.attempts import attempts_worker_lost
 
     report = message.hrm_reports.first()
     HrmReport.objects.filter(pk=report.pk).update(

@@ -7,8 +7,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from hrm.delivery.services.health import hrm_dispatch_paused, hrm_redrive_paused
 from hrm.models import HrmAlert, HrmHealth
-from hrm.services.health import hrm_dispatch_paused, hrm_redrive_paused
 
 from .conftest import GAVE_UP, PERMISSION, UNREACHABLE, end_attempt, post_message
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from hrm.delivery.transports import REMOTE_SUFFIX, remote_name_for
 from hrm.models import HrmReport
-from hrm.transports import REMOTE_SUFFIX, remote_name_for
 from referrals.access import Action, referral_access_record
 
 

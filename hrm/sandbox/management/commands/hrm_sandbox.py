@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 from django.utils import timezone
 
-from hrm.crypto import key_from_hex
+from hrm.reports.crypto import key_from_hex
 from hrm.sandbox.models import EmrRetrievalLog
 from hrm.sandbox.profiles import EmrProfile, emr_profile
 from hrm.sandbox.services import PollResult, sandbox_charts_sync, sandbox_poll

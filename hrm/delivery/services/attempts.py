@@ -11,8 +11,8 @@ import socket
 
 from django.utils import timezone
 
-from ..delivery_errors import error_classify
-from ..models import HrmAttempt, HrmReport
+from hrm.delivery.errors import error_classify
+from hrm.models import HrmAttempt, HrmReport
 
 logger = logging.getLogger(__name__)
 Outcome = HrmAttempt.Outcome
@@ -51,8 +51,8 @@ def attempt_record(report: HrmReport, *, outcome: str, error: str = "") -> HrmAt
 def attempt_finished(report: HrmReport, *, outcome: str, error: str = "") -> None:
     """Call once per report and attempt, right after the outcome is on the row: ``outcome`` is
     ``sent``, ``retry`` or ``failed`` (final), ``error`` the text stored in ``last_error``."""
-    from .alerts import message_failures_alert, report_delivered_after_resend
-    from .health import hrm_health_observe
+    from hrm.delivery.services.alerts import message_failures_alert, report_delivered_after_resend
+    from hrm.delivery.services.health import hrm_health_observe
 
     try:
         attempt = attempt_record(report, outcome=outcome, error=error)
@@ -76,7 +76,7 @@ def attempt_finished(report: HrmReport, *, outcome: str, error: str = "") -> Non
 
 def report_finally_failed(report: HrmReport) -> None:
     """A report's delivery has failed for good: alert once its message's parts have settled."""
-    from .alerts import message_failures_alert
+    from hrm.delivery.services.alerts import message_failures_alert
 
     message_failures_alert(report.message_id)
 

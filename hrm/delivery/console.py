@@ -11,13 +11,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from hrm.admin_bases import RecordAdmin, RecordInline
+from hrm.delivery.errors import ErrorClass, error_classify
+from hrm.delivery.selectors.dashboard import dashboard_chart, hrm_dashboard
+from hrm.delivery.services.bulk_resend import bulk_resend, bulk_resend_plan
+from hrm.models import HrmAlert, HrmAlertReport, HrmAttempt, HrmBulkResend, HrmHealth, HrmReport
 from referrals.access import Action, referral_access_record
-
-from .admin_bases import RecordAdmin, RecordInline
-from .delivery_errors import ErrorClass, error_classify
-from .models import HrmAlert, HrmAlertReport, HrmAttempt, HrmBulkResend, HrmHealth, HrmReport
-from .selectors.dashboard import dashboard_chart, hrm_dashboard
-from .services.bulk_resend import bulk_resend, bulk_resend_plan
 
 Status = HrmReport.Status
 MAX_IDS = 5000

@@ -1,7 +1,7 @@
 """Putting encrypted HRM files somewhere: a local folder, or an SFTP server.
 
 Every transport offers the steps of one delivery, so the caller can record its progress between
-them (hrm/services/delivery.py), and ``upload`` for callers that keep no record:
+them (hrm/delivery/services/outbox.py), and ``upload`` for callers that keep no record:
 
 - ``stage(remote_name, data)`` writes ``<remote_name>.part``, every byte acknowledged;
 - ``promote(remote_name)`` renames it to ``remote_name``, so a reader never sees half a file under

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from . import admin_console
+from hrm.delivery import console as admin_console
 
 app_name = "hrm_console"
 urlpatterns = [

@@ -5,11 +5,10 @@ from django.template.defaultfilters import truncatechars
 from django.utils import timezone
 
 from directory.professional_id import professional_id_display
+from hrm.delivery.console import HrmAttemptInline, bulk_resend_redirect
+from hrm.delivery.services.outbox import reports_enqueue
+from hrm.models import HrmMessageDecision, HrmReport
 from referrals.access import Action, referral_access_record
-
-from .admin_console import HrmAttemptInline, bulk_resend_redirect
-from .models import HrmMessageDecision, HrmReport
-from .services.delivery import reports_enqueue
 
 
 @admin.register(HrmReport)
@@ -100,7 +99,7 @@ class HrmReportAdmin(admin.ModelAdmin):
     )
     def resend_failed(self, request, queryset):
         # To the confirmation page: how many, a reason, batches; the author's approval and the
-        # access trail are checked there (hrm/admin_console.py, hrm/services/bulk_resend.py).
+        # access trail are checked there (hrm/delivery/console.py, services/bulk_resend.py).
         return bulk_resend_redirect(queryset)
 
     @admin.action(

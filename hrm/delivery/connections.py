@@ -5,7 +5,7 @@ import threading
 from celery.signals import worker_process_shutdown
 from django.conf import settings
 
-from hrm.transports import FolderTransport, SftpTimeouts, SftpTransport, Transport
+from hrm.delivery.transports import FolderTransport, SftpTimeouts, SftpTransport, Transport
 
 _lock = threading.Lock()
 _cached: tuple[tuple, Transport] | None = None

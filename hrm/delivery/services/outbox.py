@@ -31,19 +31,19 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from directory.models import Listing
-from hrm.crypto import report_encrypt
-from hrm.models import HrmMessageDecision, HrmReport
-from hrm.report_xml import ReportInvalid
-from hrm.selectors.delivery import message_hrm_eligibility
-from hrm.services.attempts import attempt_finished, attempts_worker_lost
-from hrm.services.reports import AttachmentMissing, message_reports_create, report_xml_ensure
-from hrm.transports import (
+from hrm.delivery.selectors.messages import message_hrm_eligibility
+from hrm.delivery.services.attempts import attempt_finished, attempts_worker_lost
+from hrm.delivery.transports import (
     Probe,
     Transport,
     TransportError,
     folder_takes_files,
     remote_name_for,
 )
+from hrm.models import HrmMessageDecision, HrmReport
+from hrm.report_xml import ReportInvalid
+from hrm.reports.crypto import report_encrypt
+from hrm.reports.services import AttachmentMissing, message_reports_create, report_xml_ensure
 from referrals.models import Attachment, Message
 
 logger = logging.getLogger(__name__)
@@ -485,7 +485,7 @@ def reports_enqueue(report_ids: list[int]) -> None:
     queued and the beat re-drive sends them later."""
 
     def publish():
-        from hrm.tasks import reports_deliver_task
+        from hrm.delivery.tasks import reports_deliver_task
 
         batch = settings.HRM_DELIVERY_BATCH_SIZE
         try:

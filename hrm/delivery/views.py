@@ -8,19 +8,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
-from referrals.access import Action, referral_access_record
-from referrals.selectors import referral_get_for_user_or_404
-from security.middleware import session_passive
-
-from .models import HrmReport
-from .selectors.delivery import (
+from hrm.delivery.selectors.messages import (
     message_get_for_user_or_404,
     message_hrm_attempts,
     referral_hrm_views,
     user_on_author_side,
 )
-from .senders.selectors import message_resend_status
-from .services.delivery import report_resend
+from hrm.delivery.services.outbox import report_resend
+from hrm.models import HrmReport
+from hrm.senders.selectors import message_resend_status
+from referrals.access import Action, referral_access_record
+from referrals.selectors import referral_get_for_user_or_404
+from security.middleware import session_passive
 
 
 def message_hrm_details(request, referral_id, message_id):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import delivery_views
+from hrm.delivery import views as delivery_views
 
 app_name = "hrm_delivery"
 urlpatterns = [

@@ -6,16 +6,20 @@ import random
 from celery import shared_task
 from django.conf import settings
 
-from hrm.services.alerts import alerts_digest_send
-from hrm.services.delivery import (
+from hrm.delivery.connections import transport_get
+from hrm.delivery.services.alerts import alerts_digest_send
+from hrm.delivery.services.health import (
+    hrm_dispatch_paused,
+    hrm_pause_remaining,
+    hrm_redrive_paused,
+)
+from hrm.delivery.services.outbox import (
     DeliveryResult,
     Outcome,
     report_deliver,
     reports_deliver,
     reports_redrive,
 )
-from hrm.services.health import hrm_dispatch_paused, hrm_pause_remaining, hrm_redrive_paused
-from hrm.transport_config import transport_get
 
 logger = logging.getLogger(__name__)
 
