@@ -5,9 +5,8 @@ PostgreSQL, so two support staff applying files at once cannot interleave their 
 compares its file with the list as the other left it. (SQLite, used by the demo, lets one writer
 in at a time anyway, so there it is a no-op.)
 
-Writes are in bulk: a first import of 50,000 receivers is a handful of statements, and
-re-importing the same file writes nothing to the receivers at all. Bulk writes skip ``save()``
-and signals; nothing here relies on either, and ``updated_at`` is set by hand for that reason.
+Writes are in bulk (``hrm.receivers.writes``): a first import of 50,000 receivers is a handful
+of statements, and re-importing the same file writes nothing to the receivers at all.
 """
 
 import getpass
@@ -18,29 +17,17 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
-from psycopg import sql
 
 from directory.models import User
 from hrm.models import HrmReceiver, ReceiverImport
 from hrm.receivers.list_diff import receiver_list_diff
 from hrm.receivers.list_file import ReceiverRow, receiver_list_parse
 from hrm.receivers.selectors import ReceiverListPreview, receiver_list_preview
+from hrm.receivers.writes import receivers_write
 
 # Any constant 64-bit number works; this one spells "HRM_RCVR" so it is recognisable in
 # pg_locks.
 _LOCK_KEY = int.from_bytes(b"HRM_RCVR", "big")
-_BATCH_SIZE = 2000
-# Comma-separated IDs in one UPDATE ... WHERE id IN (...): big enough to need few statements,
-# small enough to keep each statement's text modest.
-_REMOVE_BATCH_SIZE = 10_000
-_UPDATED_FIELDS = [
-    "first_name",
-    "last_name",
-    "is_active",
-    "deactivated_at",
-    "updated_by_import",
-    "updated_at",
-]
 
 
 class ReceiverImportError(Exception):
@@ -216,135 +203,14 @@ def _apply(
         # Renamed receivers, and removed ones who are back on the list (counted as added).
         updated_rows = [row for row in diff.added if row.professional_id in held]
         updated_rows += [change.row for change in diff.changed]
-        writes = _PostgresWrites() if _use_postgres_writes() else _OrmWrites()
-        writes.insert(new_rows, receiver_import, now)
-        writes.update(
-            [(held[row.professional_id][0], row) for row in updated_rows], receiver_import, now
+        receivers_write(
+            added=new_rows,
+            updated=[(held[row.professional_id][0], row) for row in updated_rows],
+            removed_ids=[held[gone.professional_id][0] for gone in diff.removed],
+            receiver_import=receiver_import,
+            now=now,
         )
-        removed_ids = [held[gone.professional_id][0] for gone in diff.removed]
-        for start in range(0, len(removed_ids), _REMOVE_BATCH_SIZE):
-            HrmReceiver.objects.filter(
-                pk__in=removed_ids[start : start + _REMOVE_BATCH_SIZE]
-            ).update(
-                is_active=False,
-                deactivated_at=now,
-                updated_by_import=receiver_import,
-                updated_at=now,
-            )
     return ReceiverImportResult(preview=preview, receiver_import=receiver_import)
-
-
-def _use_postgres_writes() -> bool:
-    return connection.vendor == "postgresql"
-
-
-class _OrmWrites:
-    """Portable bulk writes (SQLite in the demo)."""
-
-    def insert(self, rows: Sequence[ReceiverRow], receiver_import: ReceiverImport, now) -> None:
-        HrmReceiver.objects.bulk_create(
-            [
-                HrmReceiver(
-                    professional_id=row.professional_id,
-                    first_name=row.first_name,
-                    last_name=row.last_name,
-                    is_active=True,
-                    added_by_import=receiver_import,
-                    updated_by_import=receiver_import,
-                )
-                for row in rows
-            ],
-            batch_size=_BATCH_SIZE,
-        )
-
-    def update(
-        self, rows: Sequence[tuple[int, ReceiverRow]], receiver_import: ReceiverImport, now
-    ) -> None:
-        HrmReceiver.objects.bulk_update(
-            [
-                HrmReceiver(
-                    pk=pk,
-                    first_name=row.first_name,
-                    last_name=row.last_name,
-                    is_active=True,
-                    deactivated_at=None,
-                    updated_by_import=receiver_import,
-                    updated_at=now,
-                )
-                for pk, row in rows
-            ],
-            _UPDATED_FIELDS,
-            batch_size=_BATCH_SIZE,
-        )
-
-
-class _PostgresWrites:
-    """The same writes, for PostgreSQL, without building a model instance and quoting nine values
-    per receiver: ``bulk_create`` spent most of a 50,000-row first import on exactly that (2.5 s
-    of 3 s, measured), ``COPY`` takes a fraction of it. Renames go in one ``UPDATE ... FROM
-    unnest(...)`` rather than ``bulk_update``'s ``CASE`` per row, so a list where OntarioMD
-    re-spelled every name is as quick as one where nothing changed."""
-
-    def insert(self, rows: Sequence[ReceiverRow], receiver_import: ReceiverImport, now) -> None:
-        if not rows:
-            return
-        meta = HrmReceiver._meta
-        columns = [
-            meta.get_field(name).column
-            for name in (
-                "professional_id",
-                "first_name",
-                "last_name",
-                "is_active",
-                "added_by_import",
-                "updated_by_import",
-                "created_at",
-                "updated_at",
-            )
-        ]
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(meta.db_table), sql.SQL(", ").join(map(sql.Identifier, columns))
-        )
-        with connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(
-                    (
-                        row.professional_id,
-                        row.first_name,
-                        row.last_name,
-                        True,
-                        receiver_import.pk,
-                        receiver_import.pk,
-                        now,
-                        now,
-                    )
-                )
-
-    def update(
-        self, rows: Sequence[tuple[int, ReceiverRow]], receiver_import: ReceiverImport, now
-    ) -> None:
-        if not rows:
-            return
-        meta = HrmReceiver._meta
-        column = {name: sql.Identifier(meta.get_field(name).column) for name in _UPDATED_FIELDS}
-        statement = sql.SQL(
-            "UPDATE {table} SET {first_name} = v.first_name, {last_name} = v.last_name, "
-            "{is_active} = TRUE, {deactivated_at} = NULL, {updated_by_import} = %s, "
-            "{updated_at} = %s "
-            "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, first_name, last_name) "
-            "WHERE {table}.{pk} = v.id"
-        ).format(table=sql.Identifier(meta.db_table), pk=sql.Identifier(meta.pk.column), **column)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                statement.as_string(cursor.connection),
-                [
-                    receiver_import.pk,
-                    now,
-                    [pk for pk, _ in rows],
-                    [row.first_name for _, row in rows],
-                    [row.last_name for _, row in rows],
-                ],
-            )
 
 
 def _check_mass_removal(preview: ReceiverListPreview, allow_mass_removal: bool) -> None:

@@ -72,19 +72,10 @@ def receivers_now(active: bool = True) -> dict[str, tuple[str, str]]:
     return {pid: (first, last) for pid, first, last in rows}
 
 
-@pytest.fixture(params=["postgres", "orm"])
-def writes(request, monkeypatch):
-    """Run a test with both ways of writing: the PostgreSQL fast path (COPY, one UPDATE) and the
-    portable ORM bulk path that SQLite (the demo) takes. Both must leave the same receivers."""
-    if request.param == "orm":
-        monkeypatch.setattr(receiver_services, "_use_postgres_writes", lambda: False)
-    return request.param
-
-
 # --- The command: what an import does ---------------------------------------------------------
 
 
-def test_first_import_adds_every_receiver_and_records_the_import(db, import_file, writes):
+def test_first_import_adds_every_receiver_and_records_the_import(db, import_file):
     content = receiver_csv(
         "D12345,Alice,Nguyen", "CPSO 67890,François,Lee", "N1234567,Grace,Okafor"
     )
@@ -132,7 +123,7 @@ def test_re_importing_the_same_file_is_all_unchanged_and_writes_no_receiver(db, 
     assert ReceiverImport.objects.first().unchanged == 50
 
 
-def test_an_import_adds_removes_and_renames_against_the_active_list(db, import_file, writes):
+def test_an_import_adds_removes_and_renames_against_the_active_list(db, import_file):
     run_import(import_file(receiver_csv(*numbered_rows(20), "D67890,Frank,Lee"), "first.csv"))
 
     # D10001 leaves the list, D67890 is now spelled as OntarioMD corrected it, D55555 is new.
@@ -158,9 +149,7 @@ def test_an_import_adds_removes_and_renames_against_the_active_list(db, import_f
     assert renamed.updated_at > renamed.created_at
 
 
-def test_a_removed_receiver_who_reappears_is_reactivated_and_counted_as_added(
-    db, import_file, writes
-):
+def test_a_removed_receiver_who_reappears_is_reactivated_and_counted_as_added(db, import_file):
     run_import(import_file(receiver_csv(*numbered_rows(20))))
     run_import(import_file(receiver_csv(*numbered_rows(19, start=10002))))
     assert HrmReceiver.objects.get(professional_id="D10001").is_active is False

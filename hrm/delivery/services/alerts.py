@@ -23,8 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hrm.delivery.errors import clinician_error_text, duration_words
-from hrm.support_contacts import mail_each, support_email_addresses
 from hrm.models import HrmAlert, HrmAlertReport, HrmHealth, HrmReport
+from hrm.support_contacts import mail_each, support_email_addresses
 from referrals.models import Message
 
 Kind = HrmAlert.Kind
