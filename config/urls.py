@@ -39,6 +39,8 @@ urlpatterns = [
     path("referrals/", include("referrals.urls")),
     path("referrals/", include("hrm.delivery.urls")),
     path("directory/", include("directory.urls")),
+    # HRM's requests from the account page, at the address they always had.
+    path("directory/", include("hrm.senders.urls")),
     path("sandbox/emr/", include("hrm.sandbox.urls")),
     path("admin/hrm/console/", include("hrm.delivery.console_urls")),
     path("admin/", admin.site.urls),

@@ -124,6 +124,10 @@ REFERRAL_ATTACHMENTS_MAX_BYTES = env.int("REFERRAL_ATTACHMENTS_MAX_BYTES", defau
 # enforced by the form, this only bounds the request body as a whole.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The ways a posted message leaves the thread (referrals/channels.py), called in this order inside
+# Send's transaction; referrals imports none of them. HRM first: once Send commits, its broker
+# publish goes before the emails' SMTP.
+MESSAGE_DELIVERY_CHANNELS = ["hrm.channel.HrmChannel", "referrals.channels.EmailChannel"]
 
 vars().update(email_url_config(env.str("EMAIL_URL", default="consolemail://"), BASE_DIR))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="eReferral <no-reply@ereferral.local>")
