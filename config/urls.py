@@ -39,7 +39,6 @@ urlpatterns = [
     path("referrals/", include("referrals.urls")),
     path("referrals/", include("hrm.delivery_urls")),
     path("directory/", include("directory.urls")),
-    path("sandbox/emr/", include("hrm.sandbox.urls")),
     path("admin/hrm/console/", include("hrm.console_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -51,7 +51,7 @@ _FILING_LOCK = 0x45_4D_52  # "EMR"
 
 
 class SftpLoginLike(Protocol):
-    """Where the EMR's HRM folder is (``hrm.sandbox.sftp_server.SftpLogin`` fits)."""
+    """Where the EMR's HRM folder is (``sandbox.sftp_server.SftpLogin`` fits)."""
 
     host: str
     port: int
