@@ -142,4 +142,3 @@ def test_the_favicon_is_served_at_the_root_and_linked_from_every_page(client):
     assert '<link rel="icon" href="/favicon.ico"' in page
     assert 'href="/static/favicon.svg" type="image/svg+xml"' in page
     assert (ROOT / "static" / "favicon.svg").read_text().startswith("<svg")
-

@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 from hrm.models import HrmReport
 from referrals import services
 from sandbox.models import EmrPatient
-from sandbox.services import sandbox_charts_sync, sandbox_poll
+from sandbox.services.charts import sandbox_charts_sync
+from sandbox.services.polling import sandbox_poll
 
 from ..delivery_fixtures import AES_KEY, wait_for
 from ..factories import PASSWORD, pdf_upload

@@ -10,7 +10,8 @@ from hrm.models import HrmReport
 from referrals import services
 from sandbox.models import EmrDocument, EmrProvider, EmrRetrievalLog
 from sandbox.selectors import emr_inbox_documents
-from sandbox.services import sandbox_charts_sync, sandbox_poll
+from sandbox.services.charts import sandbox_charts_sync
+from sandbox.services.polling import sandbox_poll
 
 from ..delivery_fixtures import AES_KEY, wait_for
 from ..factories import jpeg_upload, pdf_upload, text_upload

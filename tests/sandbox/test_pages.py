@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from sandbox.models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
-from sandbox.services import sandbox_file_report
+from sandbox.services.filing import sandbox_file_report
 
 from ..factories import make_user
 from .conftest import PDF, hrm_xml

@@ -13,7 +13,7 @@ from django.core.management.base import SystemCheckError
 from hrm.report_xml import ReportFile, ReportText
 from sandbox.models import EmrDocument, EmrPatient, EmrRetrievalLog
 from sandbox.profiles import emr_profile
-from sandbox.services import sandbox_file_report
+from sandbox.services.filing import sandbox_file_report
 
 from .conftest import GIF, JPEG, PDF, PNG, TIFF, hrm_xml, sender_xml
 

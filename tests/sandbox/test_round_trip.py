@@ -31,7 +31,8 @@ from hrm.transports import FolderTransport, remote_name_for
 from referrals import services
 from sandbox.models import EmrDocument, EmrProvider, EmrRetrievalLog
 from sandbox.selectors import emr_inbox_documents
-from sandbox.services import sandbox_charts_sync, sandbox_poll
+from sandbox.services.charts import sandbox_charts_sync
+from sandbox.services.polling import sandbox_poll
 from sandbox.sftp_server import SandboxSftpServer
 
 from ..delivery_fixtures import AES_KEY, delivered_files, wait_for

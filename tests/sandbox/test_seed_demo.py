@@ -21,7 +21,8 @@ from hrm.services.delivery import report_deliver
 from hrm.transport_config import transport_get
 from referrals.models import Attachment, Message, Referral, ReferralEvent
 from sandbox.models import EmrDocument, EmrRetrievalLog
-from sandbox.services import sandbox_charts_sync, sandbox_poll
+from sandbox.services.charts import sandbox_charts_sync
+from sandbox.services.polling import sandbox_poll
 
 from ..delivery_fixtures import AES_KEY
 

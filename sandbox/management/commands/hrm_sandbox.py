@@ -23,7 +23,8 @@ from django.utils import timezone
 from hrm.crypto import key_from_hex
 from sandbox.models import EmrRetrievalLog
 from sandbox.profiles import EmrProfile, emr_profile
-from sandbox.services import PollResult, sandbox_charts_sync, sandbox_poll
+from sandbox.services.charts import sandbox_charts_sync
+from sandbox.services.polling import PollResult, sandbox_poll
 from sandbox.sftp_server import SandboxSftpServer
 
 HOST = "127.0.0.1"
