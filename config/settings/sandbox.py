@@ -6,6 +6,7 @@ module; production builds on base alone, and the sandbox refuses to start withou
 from .base import *  # noqa: F403
 from .base import INSTALLED_APPS, TEMPLATES, VAR_DIR, env
 
+# What lets the sandbox start at all (sandbox/apps.py); no other profile sets it.
 HRM_SANDBOX_ALLOWED = True
 INSTALLED_APPS = [*INSTALLED_APPS, "sandbox"]
 # The product's pages plus the sandbox EMR's, under sandbox/emr/.
