@@ -40,7 +40,7 @@ from hrm.report_xml import (  # noqa: E402
     report_build,
 )
 from hrm.reports.crypto import report_encrypt  # noqa: E402
-from hrm.sandbox.sftp_server import SandboxSftpServer  # noqa: E402
+from sandbox.sftp_server import SandboxSftpServer  # noqa: E402
 
 KEY = "00112233445566778899aabbccddeeff"
 ROUNDS = 5

@@ -41,7 +41,6 @@ urlpatterns = [
     path("directory/", include("directory.urls")),
     # HRM's requests from the account page, at the address they always had.
     path("directory/", include("hrm.senders.urls")),
-    path("sandbox/emr/", include("hrm.sandbox.urls")),
     path("admin/hrm/console/", include("hrm.delivery.console_urls")),
     path("admin/", admin.site.urls),
 ]

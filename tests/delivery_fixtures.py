@@ -13,7 +13,7 @@ from django.utils import timezone
 from config.celery import app as celery_app
 from hrm.delivery.connections import transport_close
 from hrm.models import HrmReceiver, SenderApproval
-from hrm.sandbox.sftp_server import SandboxSftpServer
+from sandbox.sftp_server import SandboxSftpServer
 
 from .processes import PrivateRedis, sftp_environment, wait_for  # noqa: F401 — wait_for: tests
 

@@ -8,8 +8,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LOWER_APPS = ["referrals", "directory"]
-# Still importing hrm until the sandbox app takes it over; drop the line then.
-NOT_YET = ["referrals/management/commands/seed_demo.py"]
 HRM_MODULE = re.compile(r"hrm(\.\w+)*")
 
 
@@ -48,7 +46,7 @@ def test_referrals_and_directory_import_nothing_from_hrm():
     for app in LOWER_APPS:
         for path in sorted((ROOT / app).rglob("*.py")):
             relative = path.relative_to(ROOT).as_posix()
-            if relative not in NOT_YET and (found := hrm_imports(path.read_text())):
+            if found := hrm_imports(path.read_text()):
                 offenders[relative] = found
     assert offenders == {}
 

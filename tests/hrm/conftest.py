@@ -22,7 +22,7 @@ from hrm.report_xml import (
     ReportRecipient,
     ReportText,
 )
-from hrm.sandbox.sftp_server import SandboxSftpServer
+from sandbox.sftp_server import SandboxSftpServer
 
 # The repository and ../shared sit side by side (here and in CI); the schema is never copied in.
 SCHEMA_PATH = (

@@ -9,8 +9,8 @@ from django.core.management import call_command
 from hrm.delivery.transports import FolderTransport, remote_name_for
 from hrm.reports.crypto import report_encrypt
 from hrm.reports.services import report_xml_ensure
-from hrm.sandbox.models import EmrRetrievalLog
-from hrm.sandbox.sftp_server import SandboxSftpServer
+from sandbox.models import EmrRetrievalLog
+from sandbox.sftp_server import SandboxSftpServer
 
 from ..delivery_fixtures import AES_KEY
 from .test_round_trip import post_letter

@@ -28,11 +28,12 @@ from hrm.models import HrmReport
 from hrm.report_xml import emr_text_prepare
 from hrm.reports.crypto import report_encrypt
 from hrm.reports.services import report_xml_ensure
-from hrm.sandbox.models import EmrDocument, EmrProvider, EmrRetrievalLog
-from hrm.sandbox.selectors import emr_inbox_documents
-from hrm.sandbox.services import sandbox_charts_sync, sandbox_poll
-from hrm.sandbox.sftp_server import SandboxSftpServer
 from referrals import services
+from sandbox.models import EmrDocument, EmrProvider, EmrRetrievalLog
+from sandbox.selectors import emr_inbox_documents
+from sandbox.services.charts import sandbox_charts_sync
+from sandbox.services.polling import sandbox_poll
+from sandbox.sftp_server import SandboxSftpServer
 
 from ..delivery_fixtures import AES_KEY, delivered_files, wait_for
 from ..factories import pdf_upload
