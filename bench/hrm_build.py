@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from lxml import etree  # noqa: E402
 
-from hrm.report_xml import (  # noqa: E402
+from hrm.reports.build import report_build  # noqa: E402
+from hrm.reports.types import (  # noqa: E402
     XML_DECLARATION,
     Report,
     ReportFile,
@@ -30,10 +31,8 @@ from hrm.report_xml import (  # noqa: E402
     ReportPerson,
     ReportRecipient,
     ReportText,
-    report_build,
-    report_validate,
-    schema_load,
 )
+from hrm.reports.validation import report_validate, schema_load  # noqa: E402
 
 SCHEMA = ROOT.parent / "shared/hrm-schema/report_manager_v1.1.2/report_manager.xsd"
 SECONDS = 1.0

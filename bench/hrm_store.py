@@ -33,7 +33,8 @@ def main() -> None:
 
 
 def report_xml(pdf: bytes) -> bytes:
-    from hrm.report_xml import ReportFile, report_build
+    from hrm.reports.build import report_build
+    from hrm.reports.types import ReportFile
 
     sample = sample_reports()["attachment (51 KB PDF)"]
     return report_build(dataclasses.replace(sample, content=ReportFile(pdf, ".pdf")))

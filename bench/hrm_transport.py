@@ -30,16 +30,16 @@ sys.path.insert(0, str(ROOT))
 import paramiko  # noqa: E402
 
 from hrm.delivery.transports import SftpTransport, remote_name_for  # noqa: E402
-from hrm.report_xml import (  # noqa: E402
+from hrm.reports.build import report_build  # noqa: E402
+from hrm.reports.crypto import report_encrypt  # noqa: E402
+from hrm.reports.types import (  # noqa: E402
     Report,
     ReportFile,
     ReportPatient,
     ReportPerson,
     ReportRecipient,
     ReportText,
-    report_build,
 )
-from hrm.reports.crypto import report_encrypt  # noqa: E402
 from sandbox.sftp_server import SandboxSftpServer  # noqa: E402
 
 KEY = "00112233445566778899aabbccddeeff"

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from hrm.delivery.selectors.messages import referral_hrm_views
 from hrm.delivery.services.outbox import message_hrm_dispatch
-from hrm.report_xml import emr_text_prepare
+from hrm.reports.text import emr_text_prepare
 from referrals.channels import DeliveryChannel, MessageStatus, ThreadStatus
 
 MESSAGE_STATUS_TEMPLATE = "hrm/_thread_message_status.html"

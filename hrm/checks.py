@@ -7,8 +7,8 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from directory.text_limits import utf16_length
-from hrm.report_xml import REPORT_CLASSES
 from hrm.reports.crypto import key_from_hex
+from hrm.reports.types import REPORT_CLASSES
 
 
 @register(Tags.compatibility)

@@ -14,17 +14,17 @@ from psycopg import sql
 
 from directory.models import Listing
 from hrm.models import HrmReport
-from hrm.report_xml import (
+from hrm.reports.build import report_build
+from hrm.reports.text import emr_text_prepare
+from hrm.reports.types import (
     Report,
     ReportFile,
     ReportPatient,
     ReportPerson,
     ReportRecipient,
     ReportText,
-    emr_text_prepare,
-    report_build,
-    report_validate,
 )
+from hrm.reports.validation import report_validate
 from referrals.models import Attachment, Message, Referral
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from hrm.delivery.transports import SftpTimeouts, SftpTransport
-from hrm.report_xml import (
+from hrm.reports.types import (
     Report,
     ReportFile,
     ReportPatient,

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hrm.report_xml import report_build, report_validate
+from hrm.reports.build import report_build
 from hrm.reports.crypto import key_from_hex, report_decrypt, report_encrypt
+from hrm.reports.validation import report_validate
 from sandbox.reading import hrm_file_read
 
 KEY_128 = "000102030405060708090a0b0c0d0e0f"

@@ -10,8 +10,9 @@ from django.db import connection
 from lxml import etree
 
 from hrm.models import HrmReport
-from hrm.report_xml import ReportInvalid, report_validate
+from hrm.reports.reading import ReportInvalid
 from hrm.reports.services import message_reports_create, report_xml_ensure
+from hrm.reports.validation import report_validate
 from referrals import services
 from referrals.sample_files import consultation_letter_pdf
 from sandbox.reading import hrm_file_read

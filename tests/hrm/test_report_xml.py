@@ -15,26 +15,26 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from directory.text_limits import utf16_length
-from hrm.report_xml import (
-    BINARY_FILE_EXTENSIONS,
+from hrm.reports.build import report_build
+from hrm.reports.reading import MAX_FILE_BYTES, ReportInvalid
+from hrm.reports.text import (
     MARKUP_PATTERN,
-    MAX_FILE_BYTES,
-    REPORT_CLASSES,
-    TEXT_FILE_EXTENSION,
-    XML_DECLARATION,
-    ReportFile,
-    ReportInvalid,
-    ReportText,
     author_name_hrm,
     emr_text_prepare,
     event_datetime_text,
     file_extension_normalise,
     province_code,
-    report_build,
-    report_validate,
-    schema_load,
     xml_text_clean,
 )
+from hrm.reports.types import (
+    BINARY_FILE_EXTENSIONS,
+    REPORT_CLASSES,
+    TEXT_FILE_EXTENSION,
+    XML_DECLARATION,
+    ReportFile,
+    ReportText,
+)
+from hrm.reports.validation import report_validate, schema_load
 from sandbox.reading import hrm_file_read
 
 NS = {"cds": "cds", "cdsd": "cds_dt"}

@@ -23,8 +23,10 @@ from hrm.delivery.transports import (
     UploadResult,
     remote_name_for,
 )
-from hrm.report_xml import ReportFile, report_build, report_validate
+from hrm.reports.build import report_build
 from hrm.reports.crypto import report_decrypt, report_encrypt
+from hrm.reports.types import ReportFile
+from hrm.reports.validation import report_validate
 from sandbox.reading import hrm_file_read
 
 from .conftest import transport_for

@@ -11,14 +11,14 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from hrm.report_xml import (
+from hrm.reports.build import report_build
+from hrm.reports.types import (
     Report,
     ReportFile,
     ReportPatient,
     ReportPerson,
     ReportRecipient,
     ReportText,
-    report_build,
 )
 from referrals.sample_files import consultation_letter_pdf
 from sandbox.models import EmrPatient, EmrProvider

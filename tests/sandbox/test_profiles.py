@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from hrm.report_xml import ReportFile, ReportText
+from hrm.reports.types import ReportFile, ReportText
 from sandbox.models import EmrDocument, EmrPatient, EmrRetrievalLog
 from sandbox.profiles import emr_profile
 from sandbox.services.filing import sandbox_file_report

@@ -25,9 +25,9 @@ from hrm.delivery.connections import transport_close, transport_get
 from hrm.delivery.services.outbox import Outcome, report_deliver
 from hrm.delivery.transports import FolderTransport, remote_name_for
 from hrm.models import HrmReport
-from hrm.report_xml import emr_text_prepare
 from hrm.reports.crypto import report_encrypt
 from hrm.reports.services import report_xml_ensure
+from hrm.reports.text import emr_text_prepare
 from referrals import services
 from sandbox.models import EmrDocument, EmrProvider, EmrRetrievalLog
 from sandbox.selectors import emr_inbox_documents

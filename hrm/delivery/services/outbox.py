@@ -41,8 +41,8 @@ from hrm.delivery.transports import (
     remote_name_for,
 )
 from hrm.models import HrmMessageDecision, HrmReport
-from hrm.report_xml import ReportInvalid
 from hrm.reports.crypto import report_encrypt
+from hrm.reports.reading import ReportInvalid
 from hrm.reports.services import AttachmentMissing, message_reports_create, report_xml_ensure
 from referrals.models import Attachment, Message
 
