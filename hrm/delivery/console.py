@@ -12,10 +12,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hrm.admin_bases import RecordAdmin, RecordInline
-from hrm.delivery.errors import ErrorClass, error_classify
+from hrm.delivery.errors import error_classify
 from hrm.delivery.selectors.dashboard import dashboard_chart, hrm_dashboard
 from hrm.delivery.services.bulk_resend import bulk_resend, bulk_resend_plan
-from hrm.models import HrmAlert, HrmAlertReport, HrmAttempt, HrmBulkResend, HrmHealth, HrmReport
+from hrm.models import (
+    ErrorClass,
+    HrmAlert,
+    HrmAlertReport,
+    HrmAttempt,
+    HrmBulkResend,
+    HrmHealth,
+    HrmReport,
+)
 from referrals.access import Action, referral_access_record
 
 Status = HrmReport.Status

@@ -8,25 +8,8 @@ from those texts here, so the delivery code needs no change to be classified."""
 import re
 from datetime import timedelta
 
-from django.db import models
-
 from directory.professional_id import professional_id_display
-
-
-class ErrorClass(models.TextChoices):
-    UNREACHABLE = "unreachable", "HRM unreachable"
-    AUTHENTICATION = "authentication", "Our key refused"
-    HOST_KEY = "host_key", "HRM's host key not pinned"
-    FOLDER = "folder", "HRM folder missing or closed"
-    PERMISSION = "permission", "Permission refused"
-    RECIPIENT = "recipient", "This file refused"
-    CONFIGURATION = "configuration", "Our configuration"
-    INVALID = "invalid", "Report invalid"
-    MISSING_FILE = "missing_file", "Attachment missing"
-    BUILD = "build", "Report could not be built"
-    WORKER = "worker", "Worker stopped"
-    UNEXPECTED = "unexpected", "Unexpected error"
-
+from hrm.models import ErrorClass
 
 # Classes that say nothing about one report or recipient: when they follow each other across
 # recipients, HRM itself (or our access to it) is down.

@@ -4,9 +4,9 @@ and the next step, and keep server details for support; the attempts in short.""
 
 import pytest
 
-from hrm.delivery.errors import ErrorClass, clinician_error_text, error_classify
+from hrm.delivery.errors import clinician_error_text, error_classify
 from hrm.delivery.selectors.messages import HrmIcon, message_hrm_icon
-from hrm.models import HrmReport
+from hrm.models import ErrorClass, HrmReport
 
 from .conftest import GAVE_UP, PERMISSION, UNREACHABLE, end_attempt
 

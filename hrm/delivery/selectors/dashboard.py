@@ -7,8 +7,8 @@ from django.db.models import Count, Min
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from hrm.delivery.errors import ErrorClass, error_cause, error_classify
-from hrm.models import HrmAttempt, HrmHealth, HrmReport
+from hrm.delivery.errors import error_cause, error_classify
+from hrm.models import ErrorClass, HrmAttempt, HrmHealth, HrmReport
 
 Status = HrmReport.Status
 DAYS = 30

@@ -1,11 +1,25 @@
 """Support's records of HRM delivery: every attempt, every bulk re-send, every alert, and HRM's
-health. Imported by ``hrm.models``; kept apart so the outbox model stays the delivery's own."""
+health."""
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from hrm.delivery.errors import ErrorClass
+
+# What a delivery error was (hrm.delivery.errors reads it from the error's text).
+class ErrorClass(models.TextChoices):
+    UNREACHABLE = "unreachable", "HRM unreachable"
+    AUTHENTICATION = "authentication", "Our key refused"
+    HOST_KEY = "host_key", "HRM's host key not pinned"
+    FOLDER = "folder", "HRM folder missing or closed"
+    PERMISSION = "permission", "Permission refused"
+    RECIPIENT = "recipient", "This file refused"
+    CONFIGURATION = "configuration", "Our configuration"
+    INVALID = "invalid", "Report invalid"
+    MISSING_FILE = "missing_file", "Attachment missing"
+    BUILD = "build", "Report could not be built"
+    WORKER = "worker", "Worker stopped"
+    UNEXPECTED = "unexpected", "Unexpected error"
 
 
 class HrmAttempt(models.Model):
