@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 import paramiko  # noqa: E402
 
-from hrm.delivery.transports import SftpTransport, remote_name_for  # noqa: E402
+from hrm.delivery.transports import remote_name_for  # noqa: E402
+from hrm.delivery.transports.sftp import SftpTransport  # noqa: E402
 from hrm.reports.build import report_build  # noqa: E402
 from hrm.reports.crypto import report_encrypt  # noqa: E402
 from hrm.reports.types import (  # noqa: E402

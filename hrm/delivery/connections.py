@@ -5,7 +5,9 @@ import threading
 from celery.signals import worker_process_shutdown
 from django.conf import settings
 
-from hrm.delivery.transports import FolderTransport, SftpTimeouts, SftpTransport, Transport
+from hrm.delivery.transports import Transport
+from hrm.delivery.transports.folder import FolderTransport
+from hrm.delivery.transports.sftp import SftpTimeouts, SftpTransport
 
 _lock = threading.Lock()
 _cached: tuple[tuple, Transport] | None = None

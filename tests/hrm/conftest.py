@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hrm.delivery.transports import SftpTimeouts, SftpTransport
+from hrm.delivery.transports.sftp import SftpTimeouts, SftpTransport
 from hrm.reports.types import (
     Report,
     ReportFile,

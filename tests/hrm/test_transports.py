@@ -15,14 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hrm.delivery.transports import (
-    FolderTransport,
-    Probe,
-    SftpTimeouts,
-    TransportError,
-    UploadResult,
-    remote_name_for,
-)
+from hrm.delivery.transports import Probe, TransportError, UploadResult, remote_name_for
+from hrm.delivery.transports.folder import FolderTransport
+from hrm.delivery.transports.sftp import SftpTimeouts
 from hrm.reports.build import report_build
 from hrm.reports.crypto import report_decrypt, report_encrypt
 from hrm.reports.types import ReportFile

@@ -9,7 +9,7 @@ import datetime
 import pytest
 from lxml import etree
 
-from hrm.delivery.transports import FolderTransport
+from hrm.delivery.transports.folder import FolderTransport
 from hrm.reports.crypto import report_encrypt
 from sandbox.models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
 from sandbox.services.charts import sandbox_charts_sync

@@ -6,7 +6,8 @@ import logging
 
 from django.core.management import call_command
 
-from hrm.delivery.transports import FolderTransport, remote_name_for
+from hrm.delivery.transports import remote_name_for
+from hrm.delivery.transports.folder import FolderTransport
 from hrm.reports.crypto import report_encrypt
 from hrm.reports.services import report_xml_ensure
 from sandbox.models import EmrRetrievalLog

@@ -23,7 +23,8 @@ from django.db import connection
 
 from hrm.delivery.connections import transport_close, transport_get
 from hrm.delivery.services.outbox import Outcome, report_deliver
-from hrm.delivery.transports import FolderTransport, remote_name_for
+from hrm.delivery.transports import remote_name_for
+from hrm.delivery.transports.folder import FolderTransport
 from hrm.models import HrmReport
 from hrm.reports.crypto import report_encrypt
 from hrm.reports.services import report_xml_ensure

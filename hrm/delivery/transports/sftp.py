@@ -1,249 +1,27 @@
-"""Putting encrypted HRM files somewhere: a local folder, or an SFTP server.
-
-Every transport offers the steps of one delivery, so the caller can record its progress between
-them (hrm/delivery/services/outbox.py), and ``upload`` for callers that keep no record:
-
-- ``stage(remote_name, data)`` writes ``<remote_name>.part``, every byte acknowledged;
-- ``promote(remote_name)`` renames it to ``remote_name``, so a reader never sees half a file under
-  the final name; a lost reply sets ``rename_unknown`` on the error;
-- ``probe(remote_name, size)`` tells what an earlier attempt left: the final name, a complete or a
-  short ``.part``, or nothing (on HRM's server, which takes files away, "nothing" is ambiguous:
-  only the caller's record can tell "renamed and taken" from "never renamed");
-- ``discard(remote_name)`` removes a ``.part``;
-- failures raise ``TransportError``: ``permanent`` when retrying cannot help (unknown host key,
-  unreadable key file), ``refusal`` when the server refused our key, a permission or the folder
-  (a restarting server does this too, so the caller decides how long a refusal may last), with a
-  message support can act on.
-
-Remote names come from ``remote_name_for(transaction_id)``: the Transaction ID with every
-character outside ``A-Z a-z 0-9 . _ -`` replaced by ``_`` (HRM's own file names join the
-``^``-separated parts of the MessageUniqueID with ``_`` in the same way), followed by
-``.xml.enc``. When a character had to be replaced, or the ID is longer than 150 characters, a
-12-digit hash of the full ID is added so two IDs never share a name.
-"""
+"""HRM's SFTP server: paramiko, a pinned host key, our private key, bounded timeouts, and every
+error classified for the caller (transient, refusal or permanent) in words support can act on."""
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
-import os
 import posixpath
-import re
 import socket
-import uuid
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
 
 import paramiko
 
+from hrm.delivery.transports import (
+    PART_SUFFIX,
+    Probe,
+    TransportError,
+    UploadResult,
+    _check_remote_name,
+    upload_in_one_go,
+)
+
 logger = logging.getLogger(__name__)
-
-REMOTE_SUFFIX = ".xml.enc"
-PART_SUFFIX = ".part"
-_MAX_ID_CHARS = 150  # keeps "<name>.xml.enc.part" well under the usual 255-byte file-name limit
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,199}")
-
-
-class UploadResult(StrEnum):
-    UPLOADED = "uploaded"
-    ALREADY_PRESENT = "already_present"  # delivered by an earlier attempt
-
-
-class Probe(StrEnum):
-    """What the server holds for one report, as a retry finds it."""
-
-    DELIVERED = "delivered"  # the final name is there
-    STAGED = "staged"  # ``<name>.part`` is there with every byte
-    PARTIAL = "partial"  # ``<name>.part`` is there, short: an interrupted write
-    ABSENT = "absent"  # neither (on HRM's server: never uploaded, or renamed and taken away)
-
-
-class TransportError(Exception):
-    """An operation failed. ``permanent``: retrying cannot succeed. ``refusal``: the server
-    refused us (our key, a permission, the folder), which a restarting server also does, so the
-    caller decides how long a refusal may persist. ``file_refusal``: a permission refused on one
-    file's name, rather than the account's key. ``rename_unknown``: a rename's reply never came
-    (or its ``.part`` was already gone), so whether the file arrived is for ``probe`` to say."""
-
-    def __init__(
-        self,
-        message: str,
-        permanent: bool,
-        *,
-        refusal: bool = False,
-        file_refusal: bool = False,
-        rename_unknown: bool = False,
-    ):
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
-        self.refusal = refusal
-        self.file_refusal = file_refusal
-        self.rename_unknown = rename_unknown
-
-
-class Transport(Protocol):
-    """The steps of one delivery, so the caller can record its progress between them:
-    ``stage`` writes ``<name>.part`` (every byte acknowledged), ``promote`` renames it to
-    ``<name>``, ``probe`` tells a retry what an earlier attempt left, ``discard`` removes a
-    ``.part``. ``accepted`` counts the files renamed over the current connection."""
-
-    accepted: int
-
-    def probe(self, remote_name: str, size: int) -> Probe: ...
-
-    def stage(self, remote_name: str, data: bytes) -> None: ...
-
-    def promote(self, remote_name: str) -> None: ...
-
-    def discard(self, remote_name: str) -> None: ...
-
-    def upload(
-        self, remote_name: str, data: bytes, *, may_be_delivered: bool = True
-    ) -> UploadResult: ...
-
-    def close(self) -> None: ...
-
-
-def folder_takes_files(transport: Transport) -> bool:
-    """Whether the folder takes a file at all just now: an empty ``.part`` under a name no report
-    has is written and removed (a ``.part`` is never collected). A permission refused on one
-    report while the folder takes this one is about that report (as HRM refusing a recipient
-    it does not know), not about our account or a restarting server."""
-    name = f"hrm-write-check-{uuid.uuid4().hex}{REMOTE_SUFFIX}"
-    try:
-        transport.stage(name, b"")
-        transport.discard(name)
-    except TransportError:
-        return False
-    return True
-
-
-def upload_in_one_go(
-    transport: Transport, remote_name: str, data: bytes, *, may_be_delivered: bool = True
-) -> UploadResult:
-    """Stage and promote with nothing recorded in between: for callers that keep no record
-    (benchmarks, tools). A final name already there counts as delivered; a rename whose reply
-    was lost is looked up rather than guessed."""
-    _check_remote_name(remote_name)
-    if may_be_delivered and transport.probe(remote_name, len(data)) is Probe.DELIVERED:
-        return UploadResult.ALREADY_PRESENT
-    transport.stage(remote_name, data)
-    try:
-        transport.promote(remote_name)
-    except TransportError as error:
-        if not error.rename_unknown:
-            raise
-        if transport.probe(remote_name, len(data)) is not Probe.DELIVERED:
-            raise
-        return UploadResult.ALREADY_PRESENT
-    return UploadResult.UPLOADED
-
-
-def remote_name_for(transaction_id: str) -> str:
-    """The file name an HRM file is uploaded under: stable for a Transaction ID, safe anywhere."""
-    if not transaction_id or not transaction_id.strip():
-        raise ValueError("A Transaction ID is needed to name the uploaded file.")
-    safe = _UNSAFE.sub("_", transaction_id)
-    safe = re.sub(r"^[.-]+", lambda leading: "_" * len(leading[0]), safe)  # no hidden files
-    if safe != transaction_id or len(safe) > _MAX_ID_CHARS:
-        digest = hashlib.sha256(transaction_id.encode("utf-8", "surrogatepass")).hexdigest()
-        safe = f"{safe[:_MAX_ID_CHARS]}_{digest[:12]}"
-    return safe + REMOTE_SUFFIX
-
-
-def _check_remote_name(remote_name: str) -> None:
-    if not _SAFE_NAME.fullmatch(remote_name) or remote_name.endswith(PART_SUFFIX):
-        raise ValueError(
-            f"{remote_name!r} is not a plain file name for an HRM upload (use remote_name_for)."
-        )
-
-
-# --- A local folder (the sandbox, tests, or a drop folder another program sends from) -----------
-
-
-class FolderTransport:
-    """Uploads into a local directory with the same ``.part``-then-rename contract."""
-
-    def __init__(self, directory: str | Path):
-        self.directory = Path(directory)
-        self.accepted = 0
-
-    def _paths(self, remote_name: str) -> tuple[Path, Path]:
-        _check_remote_name(remote_name)
-        final = self.directory / remote_name
-        return final, self.directory / (remote_name + PART_SUFFIX)
-
-    def probe(self, remote_name: str, size: int) -> Probe:
-        final, part = self._paths(remote_name)
-        try:
-            if final.exists():
-                return Probe.DELIVERED
-            return Probe.STAGED if part.stat().st_size == size else Probe.PARTIAL
-        except FileNotFoundError:
-            return Probe.ABSENT
-        except OSError as exc:
-            raise self._error(exc) from exc
-
-    def stage(self, remote_name: str, data: bytes) -> None:
-        _, part = self._paths(remote_name)
-        try:
-            with open(part, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())  # "staged" must survive a crash of this machine
-        except OSError as exc:
-            raise self._error(exc) from exc
-
-    def promote(self, remote_name: str) -> None:
-        final, part = self._paths(remote_name)
-        try:
-            os.replace(part, final)
-        except OSError as exc:
-            raise self._error(exc) from exc
-        self.accepted += 1
-
-    def discard(self, remote_name: str) -> None:
-        _, part = self._paths(remote_name)
-        try:
-            part.unlink(missing_ok=True)
-        except OSError as exc:
-            raise self._error(exc) from exc
-
-    def upload(
-        self, remote_name: str, data: bytes, *, may_be_delivered: bool = True
-    ) -> UploadResult:
-        return upload_in_one_go(self, remote_name, data, may_be_delivered=may_be_delivered)
-
-    def _error(self, exc: OSError) -> TransportError:
-        where = f"HRM folder {self.directory}"
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            return TransportError(
-                f"{where} does not exist; create it or fix the setting", False, refusal=True
-            )
-        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return TransportError(
-                f"{where} cannot be written to (permission denied)", False, refusal=True
-            )
-        return TransportError(
-            f"{where}: could not write the file ({exc.strerror}); will retry", False
-        )
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-    def __enter__(self) -> FolderTransport:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-# --- SFTP ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
