@@ -3,10 +3,10 @@
 from django.contrib import admin
 from django.urls import path
 
-from hrm.delivery import console as admin_console
+from hrm.delivery import console
 
 app_name = "hrm_console"
 urlpatterns = [
-    path("dashboard/", admin.site.admin_view(admin_console.dashboard_view), name="dashboard"),
-    path("resend/", admin.site.admin_view(admin_console.bulk_resend_view), name="resend"),
+    path("dashboard/", admin.site.admin_view(console.dashboard_view), name="dashboard"),
+    path("resend/", admin.site.admin_view(console.bulk_resend_view), name="resend"),
 ]

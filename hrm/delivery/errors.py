@@ -174,3 +174,14 @@ def clinician_error_text(report, *, hrm_down: bool = False) -> str:
             f"over {tried}. {text}"
         )
     return text
+
+
+# Support (staff) read the error as the transport wrote it: the SFTP host, port, account, key
+# files and folder are what they act on. Clinicians read the plain words above, without any of
+# those: server details are for the people who run the service.
+def report_error_for_reader(report, *, staff: bool) -> str:
+    if staff:
+        return report.last_error
+    # Set by referral_hrm_views, which also knows whether HRM is down.
+    shown = getattr(report, "clinician_error", None)
+    return shown if shown is not None else clinician_error_text(report)

@@ -3,7 +3,7 @@
 import pytest
 
 from hrm.delivery.connections import transport_get
-from hrm.delivery.error_text import report_error_for_reader
+from hrm.delivery.errors import report_error_for_reader
 from hrm.delivery.services.outbox import report_deliver
 from hrm.models import HrmReport
 from referrals import services
