@@ -2,11 +2,10 @@
 
 from django.contrib import admin, messages
 from django.template.defaultfilters import truncatechars
-from django.utils import timezone
 
 from directory.professional_id import professional_id_display
 from hrm.delivery.console import HrmAttemptInline, bulk_resend_redirect
-from hrm.delivery.services.outbox import reports_enqueue
+from hrm.delivery.services.queue import reports_enqueue_now
 from hrm.models import HrmMessageDecision, HrmReport
 from referrals.access import Action, referral_access_record
 
@@ -106,9 +105,7 @@ class HrmReportAdmin(admin.ModelAdmin):
         description="Hand the selected queued reports to the workers now", permissions=["redrive"]
     )
     def enqueue_queued_now(self, request, queryset):
-        ids = list(queryset.filter(status=HrmReport.Status.QUEUED).values_list("pk", flat=True))
-        queryset.filter(pk__in=ids).update(next_attempt_at=timezone.now())
-        reports_enqueue(ids)
+        ids = reports_enqueue_now(list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Enqueued {len(ids)} queued report(s).", messages.SUCCESS)
 
 

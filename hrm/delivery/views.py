@@ -4,7 +4,7 @@ referral page polls so its icons change without a reload."""
 from django.contrib import messages as flash
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
@@ -14,9 +14,8 @@ from hrm.delivery.selectors.messages import (
     referral_hrm_views,
     user_on_author_side,
 )
-from hrm.delivery.services.outbox import report_resend
+from hrm.delivery.services.queue import ResendRefused, message_reports_resend
 from hrm.models import HrmReport
-from hrm.senders.selectors import message_resend_status
 from referrals.access import Action, referral_access_record
 from referrals.selectors import referral_get_for_user_or_404
 from security.middleware import session_passive
@@ -40,18 +39,19 @@ def message_hrm_resend(request, referral_id, message_id):
     if not user_on_author_side(request.user, message):
         raise PermissionDenied("Only the author's side of the referral can re-send.")
     back = redirect(f"{message.referral.get_absolute_url()}#message-{message.pk}")
-    failed = HrmReport.objects.filter(message=message, status=HrmReport.Status.FAILED)
     report_id = request.POST.get("report", "")
-    if report_id:
-        # isdigit() accepts "²", which int() refuses: only ASCII digits are an id.
-        if not (report_id.isascii() and report_id.isdigit()):
-            raise Http404("No such report.")
-        failed = [get_object_or_404(HrmReport, pk=int(report_id), message=message)]
-    blocked = message_resend_status(message)
-    if blocked is not None:
-        flash.error(request, "Not re-sent: " + " ".join(blocked.missing))
+    # isdigit() accepts "²", which int() refuses: only ASCII digits are an id.
+    if report_id and not (report_id.isascii() and report_id.isdigit()):
+        raise Http404("No such report.")
+    try:
+        resent = message_reports_resend(
+            message=message, by=request.user, report_id=int(report_id) if report_id else None
+        )
+    except HrmReport.DoesNotExist:
+        raise Http404("No such report.") from None
+    except ResendRefused as refused:
+        flash.error(request, "Not re-sent: " + " ".join(refused.reasons))
         return back
-    resent = [report for report in failed if report_resend(report=report, by=request.user)]
     for report in resent:
         referral_access_record(
             request,

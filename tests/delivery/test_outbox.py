@@ -11,10 +11,9 @@ from hrm.delivery.connections import transport_get
 from hrm.delivery.services.outbox import (
     Outcome,
     report_deliver,
-    report_resend,
     reports_deliver,
-    reports_redrive,
 )
+from hrm.delivery.services.queue import report_resend, reports_redrive
 from hrm.delivery.tasks import reports_redrive_task
 from hrm.delivery.transports import remote_name_for
 from hrm.models import HrmReport

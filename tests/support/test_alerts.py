@@ -8,7 +8,7 @@ from django.core import mail
 from django.utils import timezone
 
 from hrm.delivery.services.alerts import alerts_digest_send
-from hrm.delivery.services.outbox import report_resend
+from hrm.delivery.services.queue import report_resend
 from hrm.models import HrmAlert, HrmReport
 
 from .conftest import GAVE_UP, PERMISSION, end_attempt, post_message

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from hrm.delivery.services.queue import reports_publish
 from hrm.models import HrmBulkResend, HrmReport
 from hrm.senders.selectors import message_resend_status
 
@@ -125,19 +126,9 @@ def bulk_resend(*, report_ids, actor, reason: str, selection: str) -> HrmBulkRes
 def _publish(batches: list[list[int]], interval: float) -> None:
     """Hand each batch to the workers when it is due. Batches due later than a Celery countdown
     should wait are left to the beat re-drive, which finds every queued row once it is due."""
-    from hrm.delivery.services.outbox import logger
-    from hrm.delivery.tasks import reports_deliver_task
-
-    per_task = settings.HRM_DELIVERY_BATCH_SIZE
     for number, batch in enumerate(batches):
         countdown = number * interval
         if countdown > settings.HRM_RETRY_MAX_COUNTDOWN_SECONDS:
             break
-        try:
-            for start in range(0, len(batch), per_task):
-                reports_deliver_task.apply_async(
-                    (batch[start : start + per_task],), countdown=countdown
-                )
-        except Exception:  # noqa: BLE001 — the broker is down: the rows are queued, the re-drive has them
-            logger.warning("Could not enqueue bulk re-send batch %s", number, exc_info=True)
-            return
+        if not reports_publish(batch, countdown=countdown):
+            return  # the broker is down: the rows are queued, the re-drive has them

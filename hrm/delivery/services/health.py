@@ -144,7 +144,7 @@ def _went_down(health_pk: int) -> None:
 
 def _recovered(down_since) -> None:
     from hrm.delivery.services.alerts import hrm_recovery_alert
-    from hrm.delivery.services.outbox import reports_enqueue
+    from hrm.delivery.services.queue import reports_enqueue
 
     hrm_recovery_alert(down_since)
     due = list(

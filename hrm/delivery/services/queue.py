@@ -1,0 +1,155 @@
+"""Handing reports to the workers. The rows are the truth: a broker message carries only ids, is
+published once the transaction that queued the rows commits, and if the broker is down the rows
+stay queued and the beat re-drive hands them over later.
+
+The task is named, not imported: the tasks call the services, so the services must not import
+the tasks (the name is pinned in ``hrm.delivery.tasks`` and tested)."""
+
+import logging
+from datetime import timedelta
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from hrm.delivery.services.attempts import attempts_worker_lost
+from hrm.models import HrmReport
+from hrm.senders.selectors import message_resend_status
+
+logger = logging.getLogger(__name__)
+Status = HrmReport.Status
+
+DELIVER_TASK = "hrm.tasks.reports_deliver_task"
+
+
+def reports_publish(report_ids: list[int], *, countdown: float = 0) -> bool:
+    """Publish now: one broker message per ``HRM_DELIVERY_BATCH_SIZE`` reports, so a message's
+    reports travel together and a worker uploads them over one connection. False (logged) when
+    the broker cannot be reached."""
+    batch = settings.HRM_DELIVERY_BATCH_SIZE
+    try:
+        for start in range(0, len(report_ids), batch):
+            current_app.send_task(
+                DELIVER_TASK, args=(report_ids[start : start + batch],), countdown=countdown
+            )
+    except Exception:
+        logger.warning(
+            "Could not enqueue HRM reports %s (broker unreachable); the re-drive will send them.",
+            report_ids,
+            exc_info=True,
+        )
+        return False
+    return True
+
+
+def reports_enqueue(report_ids: list[int]) -> None:
+    """Publish once the current transaction commits, so no worker looks for a row before it
+    exists: pressing Send costs one publish."""
+    transaction.on_commit(lambda: reports_publish(report_ids))
+
+
+def reports_resend(*, report_ids: list[int], by) -> list[int]:
+    """Queue failed reports again, in one statement and one publish: the same file, the same
+    Transaction ID, so an EMR that did receive one absorbs the repeat. A fresh retry window
+    starts now. Returns the ids re-queued (reports that had not failed are left alone)."""
+    now = timezone.now()
+    with transaction.atomic():
+        failed = list(
+            HrmReport.objects.select_for_update()
+            .filter(pk__in=report_ids, status=Status.FAILED)
+            .order_by("pk")  # locked in one order, so two re-sends cannot deadlock
+            .values_list("pk", flat=True)
+        )
+        HrmReport.objects.filter(pk__in=failed).update(
+            status=Status.QUEUED,
+            next_attempt_at=now,
+            delivery_started_at=now,
+            resent_at=now,
+            resent_by=by,
+            last_error="",
+            attempts=0,
+        )
+        if failed:
+            reports_enqueue(failed)
+    return failed
+
+
+def report_resend(*, report: HrmReport, by) -> bool:
+    """``reports_resend`` for one report: whether it was re-queued."""
+    return bool(reports_resend(report_ids=[report.pk], by=by))
+
+
+class ResendRefused(Exception):
+    """The author may no longer send through HRM; ``reasons`` say why (for the clinician)."""
+
+    def __init__(self, reasons):
+        self.reasons = tuple(reasons)
+        super().__init__(" ".join(self.reasons))
+
+
+def message_reports_resend(*, message, by, report_id: int | None = None) -> list[HrmReport]:
+    """The clinician's re-send: every failed report of the message, or the one named (which must
+    be the message's: ``HrmReport.DoesNotExist`` otherwise). Refused with ``ResendRefused`` when
+    the author can no longer send for the site they wrote for. Returns the reports re-queued."""
+    reports = HrmReport.objects.filter(message=message)
+    if report_id is not None:
+        reports = reports.filter(pk=reports.get(pk=report_id).pk)
+    blocked = message_resend_status(message)
+    if blocked is not None:
+        raise ResendRefused(blocked.missing)
+    failed = list(reports.filter(status=Status.FAILED).values_list("pk", flat=True))
+    resent = reports_resend(report_ids=failed, by=by)
+    return list(HrmReport.objects.filter(pk__in=resent).order_by("pk"))
+
+
+def reports_enqueue_now(report_ids: list[int]) -> list[int]:
+    """Support's "hand these queued reports to the workers now": due at once, and published.
+    Returns the ids that were still queued."""
+    with transaction.atomic():
+        queued = list(
+            HrmReport.objects.filter(pk__in=report_ids, status=Status.QUEUED).values_list(
+                "pk", flat=True
+            )
+        )
+        HrmReport.objects.filter(pk__in=queued, status=Status.QUEUED).update(
+            next_attempt_at=timezone.now()
+        )
+        if queued:
+            reports_enqueue(queued)
+    return queued
+
+
+def reports_redrive() -> list[int]:
+    """Find rows the workers should have but may not: queued rows well past due (never enqueued,
+    or their broker message lost), and rows stuck in "sending" (the worker died). Returns the ids
+    it enqueued."""
+    now = timezone.now()
+    due = now - timedelta(seconds=settings.HRM_REDRIVE_GRACE_SECONDS)
+    stale = now - timedelta(seconds=settings.HRM_SENDING_STALE_SECONDS)
+    with transaction.atomic():
+        rows = list(
+            HrmReport.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(status=Status.QUEUED, next_attempt_at__lte=due)
+                | Q(status=Status.SENDING, sending_since__lte=stale)
+            )
+            .values_list("pk", "status")[:1000]
+        )
+        stuck = [pk for pk, status in rows if status == Status.SENDING]
+        if stuck:
+            attempts_worker_lost(stuck)  # the lost attempt stays on record
+            # The attempt that died still counts; the file may or may not be on the server, and
+            # the upload's idempotence makes trying again safe either way.
+            HrmReport.objects.filter(pk__in=stuck, status=Status.SENDING).update(
+                status=Status.QUEUED,
+                sending_since=None,
+                next_attempt_at=now,
+                last_error="The worker stopped during the upload; trying again.",
+            )
+    ids = [pk for pk, _ in rows]
+    if ids:
+        logger.info("HRM re-drive: enqueueing %s report(s)", len(ids))
+        reports_enqueue(ids)
+    return ids
