@@ -1,6 +1,10 @@
 from django.conf import settings
+from django.urls import reverse
 
 
 def sandbox(request):
-    """Lets the navigation link to the sandbox EMR inbox when the sandbox is on (the demo)."""
-    return {"hrm_sandbox_enabled": settings.HRM_SANDBOX_ENABLED}
+    """Adds the sandbox EMR inbox to the navigation when the sandbox is on (the demo). The
+    product's pages name no sandbox page: they show whatever ``extra_nav_links`` holds."""
+    if not settings.HRM_SANDBOX_ENABLED:
+        return {}
+    return {"extra_nav_links": [("Sandbox EMR", reverse("hrm_sandbox:index"))]}

@@ -72,6 +72,14 @@ def test_every_page_is_404_unless_the_sandbox_is_enabled(filed, reader, settings
         assert reader.get(url).status_code == 200, url
 
 
+def test_the_navigation_links_the_inbox_only_while_the_sandbox_is_on(reader, settings):
+    link = f'<a href="{INDEX}">Sandbox EMR</a>'
+    settings.HRM_SANDBOX_ENABLED = False
+    assert link not in reader.get(reverse("referrals:inbox")).content.decode()
+    settings.HRM_SANDBOX_ENABLED = True
+    assert link in reader.get(reverse("referrals:inbox")).content.decode()
+
+
 def test_signed_out_visitors_are_sent_to_sign_in(filed, client, sandbox_on):
     response = client.get(INDEX)
     assert response.status_code == 302 and response["Location"].startswith("/login/")
