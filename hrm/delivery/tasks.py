@@ -18,8 +18,8 @@ from hrm.delivery.services.outbox import (
     Outcome,
     report_deliver,
     reports_deliver,
+    reports_redrive,
 )
-from hrm.delivery.services.queue import reports_redrive
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,9 @@ from hrm.delivery.services.outbox import (
     Outcome,
     report_deliver,
     reports_deliver,
+    reports_redrive,
 )
-from hrm.delivery.services.queue import report_resend, reports_redrive
+from hrm.delivery.services.queue import report_resend
 from hrm.delivery.tasks import reports_redrive_task
 from hrm.delivery.transports import remote_name_for
 from hrm.models import HrmReport

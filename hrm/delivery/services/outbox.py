@@ -26,13 +26,13 @@ from datetime import timedelta
 from enum import StrEnum
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
-from django.db.models import F
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from directory.models import Listing
 from hrm.delivery.selectors.messages import message_hrm_eligibility
-from hrm.delivery.services.attempts import attempt_finished
+from hrm.delivery.services.attempts import attempt_finished, attempts_worker_lost
 from hrm.delivery.services.queue import reports_enqueue
 from hrm.delivery.transports import (
     Probe,
@@ -459,3 +459,37 @@ def reports_deliver(report_ids: list[int], transport: Transport) -> dict[int, De
 def report_deliver(report_id: int, transport: Transport) -> DeliveryResult:
     """One delivery attempt of one report (a retry, or a single re-send)."""
     return reports_deliver([report_id], transport)[report_id]
+
+
+def reports_redrive() -> list[int]:
+    """Find rows the workers should have but may not: queued rows well past due (never enqueued,
+    or their broker message lost), and rows stuck in "sending" (the worker died). Returns the ids
+    it enqueued."""
+    now = timezone.now()
+    due = now - timedelta(seconds=settings.HRM_REDRIVE_GRACE_SECONDS)
+    stale = now - timedelta(seconds=settings.HRM_SENDING_STALE_SECONDS)
+    with transaction.atomic():
+        rows = list(
+            HrmReport.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(status=Status.QUEUED, next_attempt_at__lte=due)
+                | Q(status=Status.SENDING, sending_since__lte=stale)
+            )
+            .values_list("pk", "status")[:1000]
+        )
+        stuck = [pk for pk, status in rows if status == Status.SENDING]
+        if stuck:
+            attempts_worker_lost(stuck)  # the lost attempt stays on record
+            # The attempt that died still counts; the file may or may not be on the server, and
+            # the upload's idempotence makes trying again safe either way.
+            HrmReport.objects.filter(pk__in=stuck, status=Status.SENDING).update(
+                status=Status.QUEUED,
+                sending_since=None,
+                next_attempt_at=now,
+                last_error="The worker stopped during the upload; trying again.",
+            )
+    ids = [pk for pk, _ in rows]
+    if ids:
+        logger.info("HRM re-drive: enqueueing %s report(s)", len(ids))
+        reports_enqueue(ids)
+    return ids

@@ -6,15 +6,12 @@ The task is named, not imported: the tasks call the services, so the services mu
 the tasks (the name is pinned in ``hrm.delivery.tasks`` and tested)."""
 
 import logging
-from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from hrm.delivery.services.attempts import attempts_worker_lost
 from hrm.models import HrmReport
 from hrm.senders.selectors import message_resend_status
 
@@ -119,37 +116,3 @@ def reports_enqueue_now(report_ids: list[int]) -> list[int]:
         if queued:
             reports_enqueue(queued)
     return queued
-
-
-def reports_redrive() -> list[int]:
-    """Find rows the workers should have but may not: queued rows well past due (never enqueued,
-    or their broker message lost), and rows stuck in "sending" (the worker died). Returns the ids
-    it enqueued."""
-    now = timezone.now()
-    due = now - timedelta(seconds=settings.HRM_REDRIVE_GRACE_SECONDS)
-    stale = now - timedelta(seconds=settings.HRM_SENDING_STALE_SECONDS)
-    with transaction.atomic():
-        rows = list(
-            HrmReport.objects.select_for_update(skip_locked=True)
-            .filter(
-                Q(status=Status.QUEUED, next_attempt_at__lte=due)
-                | Q(status=Status.SENDING, sending_since__lte=stale)
-            )
-            .values_list("pk", "status")[:1000]
-        )
-        stuck = [pk for pk, status in rows if status == Status.SENDING]
-        if stuck:
-            attempts_worker_lost(stuck)  # the lost attempt stays on record
-            # The attempt that died still counts; the file may or may not be on the server, and
-            # the upload's idempotence makes trying again safe either way.
-            HrmReport.objects.filter(pk__in=stuck, status=Status.SENDING).update(
-                status=Status.QUEUED,
-                sending_since=None,
-                next_attempt_at=now,
-                last_error="The worker stopped during the upload; trying again.",
-            )
-    ids = [pk for pk, _ in rows]
-    if ids:
-        logger.info("HRM re-drive: enqueueing %s report(s)", len(ids))
-        reports_enqueue(ids)
-    return ids
