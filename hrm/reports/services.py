@@ -4,7 +4,7 @@ and the receivers' rules, stored byte for byte so every retry sends the same fil
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import psycopg
 from django.conf import settings
@@ -114,42 +114,6 @@ def _patient_keys(referral: Referral) -> tuple[str, str]:
     )
 
 
-def _patient_lock(referral: Referral) -> None:
-    """Serialise, per patient, the choice of report times (``_event_times``) until the caller's
-    transaction ends: two messages for one patient may be sent at once from two referrals.
-    (SQLite, the demo's database, runs one writing transaction at a time anyway.)"""
-    if connection.vendor == "postgresql":
-        card, name = _patient_keys(referral)  # always in one order: no deadlock
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), "
-                "pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"hrm-event:{card}", f"hrm-event:{name}"],
-            )
-
-
-def _event_times(message: Message, parts: list[_Part]) -> dict[str, datetime]:
-    """One ``EventDateTime`` per message part: when the message was sent, then a second later for
-    each further part, and always after the latest time already used by a report for this
-    patient (same health card, or same legal name) to anyone. OSCAR and Open-O hide a report
-    that shares its date with another for a patient of the same legal name, whichever clinician
-    of the EMR it is for, as a "changed version" of it (HRM-FORMAT.md 11.4). Every recipient of
-    a part gets the same time, so the files of one letter still differ only in
-    TransactionInformation."""
-    referral = message.referral
-    base = message.created_at.replace(microsecond=0)
-    same_card = Q(message__referral__patient_health_card_number=referral.patient_health_card_number)
-    same_name = Q(
-        message__referral__patient_last_name__iexact=referral.patient_last_name,
-        message__referral__patient_first_name__iexact=referral.patient_first_name,
-    )
-    latest = HrmReport.objects.filter(same_card | same_name, event_at__gte=base).aggregate(
-        latest=Max("event_at")
-    )["latest"]
-    first = base if latest is None else latest + timedelta(seconds=1)
-    return {part.key: first + timedelta(seconds=index) for index, part in enumerate(parts)}
-
-
 def message_reports_create(
     *,
     message: Message,
@@ -157,14 +121,12 @@ def message_reports_create(
     attachments: Iterable[Attachment] | None = None,
 ) -> list[HrmReport]:
     """Create the outbox rows for every part of ``message`` and each recipient listing, in the
-    caller's transaction. The files themselves are built by ``report_xml_ensure`` in the worker,
-    so pressing Send costs the clinician no XML work."""
+    caller's transaction, each dated its part's ``EventDateTime`` (``_reports_insert_dated``).
+    The files themselves are built by ``report_xml_ensure`` in the worker, so pressing Send
+    costs the clinician no XML work."""
     recipients = list(recipients)
-    parts = message_parts(message, attachments)
-    _patient_lock(message.referral)
-    times = _event_times(message, parts)
-    rows = []
-    for part in parts:
+    rows, offsets = [], []
+    for index, part in enumerate(message_parts(message, attachments)):
         report_number = report_number_for(message, part.key)
         for listing in recipients:
             rows.append(
@@ -178,11 +140,132 @@ def message_reports_create(
                         report_number, listing.clinician_professional_id
                     ),
                     report_number=report_number,
-                    event_at=times[part.key],
                     xml=b"",
                 )
             )
-    return HrmReport.objects.bulk_create(rows)
+            offsets.append(index)
+    return _reports_insert_dated(message, rows, offsets)
+
+
+def _reports_insert_dated(
+    message: Message, rows: list[HrmReport], offsets: list[int]
+) -> list[HrmReport]:
+    """Insert ``rows``, a message's reports, with one ``EventDateTime`` per message part: when
+    the message was sent, then a second later for each further part (``offsets``: the row's
+    part), and always after the latest time already used by a report for this patient (same
+    health card, or same legal name, whatever the case) to anyone. OSCAR and Open-O hide a
+    report that shares its date with another for a patient of the same legal name, whichever
+    clinician of the EMR it is for, as a "changed version" of it (HRM-FORMAT.md 11.4). Every
+    recipient of a part gets the same time, so the files of one letter still differ only in
+    TransactionInformation.
+
+    Two messages for one patient may be sent at once from two referrals: a lock per health card
+    and per legal name (always taken in that order: no deadlock), held until the caller's
+    transaction ends, makes the second wait for the first to commit. On PostgreSQL the locks,
+    the read of the latest time and the insert are one query string, one round trip: the server
+    runs its two statements in order, and in READ COMMITTED the second takes its snapshot once
+    the locks are held, so it sees the reports of whoever held them before. (SQLite, the demo's
+    database, runs one writing transaction at a time anyway.)"""
+    referral = message.referral
+    base = message.created_at.replace(microsecond=0)
+    if connection.vendor != "postgresql":
+        same_card = Q(
+            message__referral__patient_health_card_number=referral.patient_health_card_number
+        )
+        same_name = Q(
+            message__referral__patient_last_name__iexact=referral.patient_last_name,
+            message__referral__patient_first_name__iexact=referral.patient_first_name,
+        )
+        latest = HrmReport.objects.filter(same_card | same_name, event_at__gte=base).aggregate(
+            latest=Max("event_at")
+        )["latest"]
+        first = base if latest is None else latest + timedelta(seconds=1)
+        for row, offset in zip(rows, offsets, strict=True):
+            row.event_at = first + timedelta(seconds=offset)
+        return HrmReport.objects.bulk_create(rows)
+    if not rows:
+        return rows
+    card_key, name_key = _patient_keys(referral)
+    params = [f"hrm-event:{card_key}", f"hrm-event:{name_key}"]
+    params += [base, referral.patient_health_card_number]
+    params += [referral.patient_last_name, referral.patient_first_name, base]
+    fields = _inserted_fields()
+    for row, offset in zip(rows, offsets, strict=True):
+        # As Django's own insert prepares each value (defaults, auto_now_add, adaptation).
+        params += [
+            field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields
+        ]
+        params.append(offset)
+    with connection.cursor() as cursor:
+        cursor.execute(_reports_insert_statement(len(rows)), params)
+        cursor.nextset()
+        inserted = cursor.fetchall()
+    for row, (pk, event_at) in zip(rows, inserted, strict=True):
+        row.pk, row.event_at = pk, event_at
+        row._state.adding, row._state.db = False, connection.alias
+    return rows
+
+
+def _inserted_fields() -> list:
+    """Every column of a new report but its id and its event time, which the database sets."""
+    return [
+        field
+        for field in HrmReport._meta.concrete_fields
+        if not field.primary_key and field.name != "event_at"
+    ]
+
+
+@functools.cache
+def _reports_insert_statement(rows: int) -> str:
+    # The latest time: the reports dated from the message's time on, newest first along the
+    # index on event_at, down to the patient's first. OFFSET 0 keeps the patient test a check
+    # per report, so the plan is that walk whatever the statistics say (as a join, the planner
+    # may start from the patient's referrals and read every report they ever had). Rendered
+    # once per number of rows: psycopg would otherwise compose it again on every execute.
+    def column(model, field: str) -> sql.Composed:
+        meta = model._meta
+        return sql.SQL("{}.{}").format(
+            sql.Identifier(meta.db_table), sql.Identifier(meta.get_field(field).column)
+        )
+
+    columns = [sql.Identifier(field.column) for field in _inserted_fields()]
+    event_at = sql.Identifier(HrmReport._meta.get_field("event_at").column)
+    row = sql.SQL("({}, (SELECT at FROM first) + %s * interval '1 second')").format(
+        sql.SQL(", ").join([sql.Placeholder()] * len(columns))
+    )
+    return (
+        sql.SQL(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), "
+            "pg_advisory_xact_lock(hashtextextended(%s, 0)); "
+            "WITH latest AS (SELECT {report_event_at} AS at FROM {report} "
+            "WHERE {report_event_at} >= %s AND EXISTS (SELECT 1 FROM {message} "
+            "JOIN {referral} ON {referral_id} = {message_referral} "
+            "WHERE {message_id} = {report_message} AND ({card} = %s "
+            "OR (UPPER({last_name}::text) = UPPER(%s) AND UPPER({first_name}::text) = UPPER(%s))) "
+            "OFFSET 0) ORDER BY {report_event_at} DESC LIMIT 1), "
+            "first AS (SELECT COALESCE((SELECT at + interval '1 second' FROM latest), %s) AS at) "
+            "INSERT INTO {report} ({columns}, {event_at}) VALUES {rows} "
+            "RETURNING {pk}, {event_at}"
+        )
+        .format(
+            report=sql.Identifier(HrmReport._meta.db_table),
+            message=sql.Identifier(Message._meta.db_table),
+            referral=sql.Identifier(Referral._meta.db_table),
+            report_event_at=column(HrmReport, "event_at"),
+            report_message=column(HrmReport, "message"),
+            message_id=column(Message, "id"),
+            message_referral=column(Message, "referral"),
+            referral_id=column(Referral, "id"),
+            card=column(Referral, "patient_health_card_number"),
+            last_name=column(Referral, "patient_last_name"),
+            first_name=column(Referral, "patient_first_name"),
+            columns=sql.SQL(", ").join(columns),
+            event_at=event_at,
+            pk=sql.Identifier(HrmReport._meta.pk.column),
+            rows=sql.SQL(", ").join([row] * rows),
+        )
+        .as_string()
+    )  # once: psycopg would otherwise compose it again on every execute
 
 
 def report_build_for(report: HrmReport) -> Report:
@@ -210,44 +293,73 @@ def report_build_for(report: HrmReport) -> Report:
     )
 
 
-def report_xml_ensure(report: HrmReport) -> bytes:
-    """The exact bytes of ``report``'s file: built and validated once, then stored and reused by
-    every retry and re-send. Raises ``ReportInvalid`` (with the problems in plain words) for a
-    file an EMR would drop or misfile; such a file is never stored or uploaded."""
-    if report.xml:  # loaded with the row (or fetched now if the field was deferred)
-        return bytes(report.xml)
+def report_xml_build(report: HrmReport) -> bytes:
+    """Build and validate ``report``'s file, without storing it (``reports_xml_keep`` does).
+    Raises ``ReportInvalid`` (with the problems in plain words) for a file an EMR would drop or
+    misfile; such a file is never stored or uploaded."""
     xml = report_build(report_build_for(report))
     report_validate(xml, settings.HRM_SCHEMA)
-    # Only the first build is kept: if a concurrent builder of the same row got there first,
-    # its bytes are the ones every attempt uploads.
-    if not _xml_store_first(report.pk, xml):
-        xml = bytes(HrmReport.objects.values_list("xml", flat=True).get(pk=report.pk))
-    report.xml = xml
     return xml
 
 
-def _xml_store_first(report_id: int, xml: bytes) -> bool:
-    """Store ``xml`` as the row's file unless it has one already; True when this call stored it.
+def report_xml_ensure(report: HrmReport) -> bytes:
+    """The exact bytes of ``report``'s file: built and validated once, then stored and reused by
+    every retry and re-send. Raises ``ReportInvalid`` as ``report_xml_build`` does."""
+    if report.xml:  # loaded with the row (or fetched now if the field was deferred)
+        return bytes(report.xml)
+    reports_xml_keep([(report, report_xml_build(report))])
+    return report.xml
 
-    On PostgreSQL the bytes travel as a binary parameter. Django's psycopg backend binds
+
+def reports_xml_keep(built: list[tuple[HrmReport, bytes]]) -> None:
+    """Store each freshly built file as its row's, unless the row has one already, in one
+    statement for them all; then each report's ``xml`` is the bytes its row keeps. Only the
+    first build is kept: if a concurrent builder of the same row got there first, its bytes are
+    the ones every attempt uploads.
+
+    On PostgreSQL the bytes travel as binary parameters. Django's psycopg backend binds
     parameters on the client, which turns a bytea into an escaped hex literal twice its size for
     the server to parse: 3.6 ms to store a 260 KB file that way against 1.0 ms in binary
     (``bench/hrm_store.py``), on every report's path."""
+    if not built:
+        return
+    stored = _xml_store_first([(report.pk, xml) for report, xml in built])
+    others = {report.pk for report, _ in built} - stored
+    kept = dict(HrmReport.objects.filter(pk__in=others).values_list("pk", "xml")) if others else {}
+    for report, xml in built:
+        report.xml = xml if report.pk in stored else bytes(kept[report.pk])
+
+
+def _xml_store_first(files: list[tuple[int, bytes]]) -> set[int]:
+    """Store each ``(report id, xml)`` unless that row has a file already; the ids stored."""
     connection = connections[router.db_for_write(HrmReport)]
     if connection.vendor != "postgresql":
-        return bool(HrmReport.objects.filter(pk=report_id, xml=b"").update(xml=xml))
+        return {
+            report_id
+            for report_id, xml in files
+            if HrmReport.objects.filter(pk=report_id, xml=b"").update(xml=xml)
+        }
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors:
         connection.ensure_connection()
         with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(_xml_store_statement(), [xml, report_id])
-            return cursor.rowcount == 1
+            cursor.execute(
+                _xml_store_statement(len(files)),
+                [value for report_id, xml in files for value in (report_id, xml)],
+            )
+            return {row[0] for row in cursor.fetchall()}
 
 
 @functools.cache
-def _xml_store_statement() -> sql.Composed:
+def _xml_store_statement(rows: int) -> str:
     meta = HrmReport._meta
-    xml_column = sql.Identifier(meta.get_field("xml").column)
-    return sql.SQL("UPDATE {table} SET {xml} = %b WHERE {pk} = %s AND {xml} = ''::bytea").format(
-        table=sql.Identifier(meta.db_table), xml=xml_column, pk=sql.Identifier(meta.pk.column)
+    xml, pk = sql.Identifier(meta.get_field("xml").column), sql.Identifier(meta.pk.column)
+    values = sql.SQL(", ").join([sql.SQL("(%s::bigint, %b::bytea)")] * rows)
+    return (
+        sql.SQL(
+            "UPDATE {table} SET {xml} = new.xml FROM (VALUES {values}) AS new (id, xml) "
+            "WHERE {table}.{pk} = new.id AND {table}.{xml} = ''::bytea RETURNING {table}.{pk}"
+        )
+        .format(table=sql.Identifier(meta.db_table), xml=xml, pk=pk, values=values)
+        .as_string()
     )

@@ -2,18 +2,27 @@
 
 import base64
 import io
+import threading
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 from lxml import etree
 
 from hrm.models import HrmReport
 from hrm.reports.reading import ReportInvalid
-from hrm.reports.services import message_reports_create, report_xml_ensure
+from hrm.reports.services import (
+    message_reports_create,
+    report_xml_build,
+    report_xml_ensure,
+    reports_xml_keep,
+)
 from hrm.reports.validation import report_validate
 from referrals import services
+from referrals.models import Message
 from referrals.sample_files import consultation_letter_pdf
 from sandbox.reading import hrm_file_read
 
@@ -142,6 +151,21 @@ def test_when_two_workers_build_the_same_file_the_first_stored_is_the_one_sent(
     assert bytes(HrmReport.objects.get(pk=row.pk).xml) == first
 
 
+def test_a_batch_of_files_is_stored_in_one_go_keeping_any_file_stored_first(
+    letter_message, recipients
+):
+    rows = message_reports_create(message=letter_message, recipients=recipients)
+    built = [(row, report_xml_build(row)) for row in rows]
+    # Another worker stored its build of the first row while these were being built.
+    HrmReport.objects.filter(pk=rows[0].pk).update(xml=b"<stored first/>")
+    reports_xml_keep(built)
+    assert bytes(rows[0].xml) == b"<stored first/>"
+    assert bytes(HrmReport.objects.get(pk=rows[0].pk).xml) == b"<stored first/>"
+    assert len(built) == 4
+    for row, xml in built[1:]:
+        assert bytes(row.xml) == xml == bytes(HrmReport.objects.get(pk=row.pk).xml)
+
+
 def test_report_files_are_compressed_with_lz4_where_postgresql_has_it(db):
     # pglz, PostgreSQL's default, spends milliseconds per file failing to compress base64.
     with connection.cursor() as cursor:
@@ -255,8 +279,6 @@ def test_row_22_no_two_reports_to_one_recipient_for_one_patient_share_an_event_t
         services.message_post(referral=other, author=world.specialist, text="Third."),
     ]
     second = messages[0].created_at.replace(microsecond=0)
-    from referrals.models import Message
-
     Message.objects.filter(pk__in=[m.pk for m in messages]).update(created_at=second)
     rows = []
     for message in messages:
@@ -308,8 +330,6 @@ def test_reports_for_one_patient_to_different_clinicians_never_share_an_event_ti
     # legal name, whichever clinician it is for.
     first = services.message_post(referral=referral, author=world.specialist, text="To Nguyen.")
     second = services.message_post(referral=referral, author=world.specialist, text="To Okafor.")
-    from referrals.models import Message
-
     Message.objects.filter(pk__in=[first.pk, second.pk]).update(
         created_at=first.created_at.replace(microsecond=0)
     )
@@ -318,3 +338,81 @@ def test_reports_for_one_patient_to_different_clinicians_never_share_an_event_ti
     rows = build_all(first, recipients[:1]) + build_all(second, recipients[1:])
     times = [hrm_file_read(bytes(row.xml)).event_datetime for row in rows]
     assert len(set(times)) == 2, times
+
+
+def test_a_report_is_dated_after_any_report_for_its_patient_by_card_or_by_name(
+    world, referral, recipients
+):
+    since = timezone.now().replace(microsecond=0)
+    same_card = make_referral(
+        world.referrer, world.practice_listing, world.cardiology, patient_first_name="Helen"
+    )
+    same_name = make_referral(
+        world.referrer,
+        world.practice_listing,
+        world.cardiology,
+        patient_first_name="HÉLÈNE",
+        patient_last_name="tremblay",
+        patient_health_card_number="1234567897",
+    )
+    someone_else = make_referral(
+        world.referrer,
+        world.practice_listing,
+        world.cardiology,
+        patient_first_name="Marc",
+        patient_health_card_number="1111111118",
+    )
+
+    def report_at(for_referral, seconds=None):
+        message = services.message_post(referral=for_referral, author=world.referrer, text="x")
+        Message.objects.filter(pk=message.pk).update(created_at=since)
+        message.refresh_from_db()
+        [row] = message_reports_create(message=message, recipients=recipients[:1])
+        assert row.pk and row.event_at == HrmReport.objects.get(pk=row.pk).event_at
+        if seconds is not None:
+            HrmReport.objects.filter(pk=row.pk).update(event_at=since + timedelta(seconds=seconds))
+        return row.event_at
+
+    assert report_at(someone_else, 100) == since
+    assert report_at(same_card, -5) == since  # before the message was sent: not looked at
+    assert report_at(referral) == since
+    report_at(same_card, 10)
+    report_at(same_name, 20)
+    assert report_at(referral) == since + timedelta(seconds=21)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_for_the_same_patient_waits_and_then_dates_its_reports_after_the_first(
+    world, referral, recipients
+):
+    # Two Sends for one patient at once, from two referrals, in the same second: the second
+    # reads the report times only once the first has committed its own.
+    other = make_referral(world.referrer, world.practice_listing, world.cardiology)
+    first_message = services.message_post(referral=referral, author=world.referrer, text="1")
+    second_message = services.message_post(referral=other, author=world.referrer, text="2")
+    Message.objects.filter(pk=second_message.pk).update(created_at=first_message.created_at)
+    second_message.refresh_from_db()
+    chosen, commit, dated = threading.Event(), threading.Event(), []
+
+    def send(message, *, hold: bool):
+        try:
+            with transaction.atomic():
+                [row] = message_reports_create(message=message, recipients=recipients[:1])
+                dated.append(row.event_at)
+                if hold:
+                    chosen.set()
+                    commit.wait(10)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=send, args=(first_message,), kwargs={"hold": True})
+    second = threading.Thread(target=send, args=(second_message,), kwargs={"hold": False})
+    first.start()
+    assert chosen.wait(10)
+    second.start()
+    second.join(0.5)
+    assert second.is_alive() and len(dated) == 1  # waiting for the first Send's lock
+    commit.set()
+    for thread in (first, second):
+        thread.join(10)
+    assert dated == [dated[0], dated[0] + timedelta(seconds=1)]

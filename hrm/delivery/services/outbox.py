@@ -17,6 +17,7 @@ delivered; a complete ``.part`` is renamed; anything else is uploaded again. Thi
 HRM never removes a ``.part`` it did not finish (README, Reliability).
 """
 
+import functools
 import logging
 import random
 import time
@@ -24,15 +25,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from psycopg import sql
 
 from directory.models import Listing
 from hrm.delivery.selectors.messages import message_hrm_eligibility
-from hrm.delivery.services.attempts import attempt_finished, attempts_worker_lost
+from hrm.delivery.services.attempts import (
+    attempt_finished,
+    attempt_sent_finish,
+    attempts_worker_lost,
+    report_sent_record,
+)
 from hrm.delivery.services.queue import reports_enqueue
 from hrm.delivery.transports import (
     Probe,
@@ -44,11 +52,17 @@ from hrm.delivery.transports import (
 from hrm.models import HrmMessageDecision, HrmReport
 from hrm.reports.crypto import report_encrypt
 from hrm.reports.reading import ReportInvalid
-from hrm.reports.services import AttachmentMissing, message_reports_create, report_xml_ensure
+from hrm.reports.services import (
+    AttachmentMissing,
+    message_reports_create,
+    report_xml_build,
+    reports_xml_keep,
+)
 from referrals.models import Attachment, Message
 
 logger = logging.getLogger(__name__)
 Status = HrmReport.Status
+_T = TypeVar("_T")
 
 
 class Outcome(StrEnum):
@@ -101,30 +115,152 @@ def retry_delay(attempts: int) -> float:
 
 def reports_claim(report_ids: list[int]) -> list[HrmReport]:
     """Mark the due, queued rows among ``report_ids`` as sending and count the attempt; return
-    the rows this call claimed (with what building their files needs).
+    the rows this call claimed (with what building their files needs: the message, its
+    referral and author, the recipient, the attachment).
 
     One conditional UPDATE decides: when two workers race for a row, exactly one update matches
-    it. The claim's time marks the rows it took, so another worker's claim is never mistaken for
-    this one's."""
+    it, and only the rows it changed are returned. On PostgreSQL that update and the read of
+    what it claimed are one statement, one round trip."""
     now = timezone.now()
-    HrmReport.objects.filter(
-        pk__in=report_ids, status=Status.QUEUED, next_attempt_at__lte=now
-    ).update(
-        status=Status.SENDING,
-        sending_since=now,
-        last_attempt_at=now,
-        attempts=F("attempts") + 1,
-    )
-    return list(
-        HrmReport.objects.select_related(
-            "message__referral", "message__author", "recipient", "attachment"
+    if connection.vendor != "postgresql":
+        HrmReport.objects.filter(
+            pk__in=report_ids, status=Status.QUEUED, next_attempt_at__lte=now
+        ).update(
+            status=Status.SENDING,
+            sending_since=now,
+            last_attempt_at=now,
+            attempts=F("attempts") + 1,
         )
-        .filter(pk__in=report_ids, status=Status.SENDING, sending_since=now)
-        .order_by("pk")
+        return list(
+            HrmReport.objects.select_related(*_CLAIMED_WITH)
+            .filter(pk__in=report_ids, status=Status.SENDING, sending_since=now)
+            .order_by("pk")
+        )
+    statement, layout = _claim_statement()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement,
+            {
+                "ids": list(report_ids),
+                "queued": Status.QUEUED,
+                "sending": Status.SENDING,
+                "now": now,
+            },
+        )
+        rows = cursor.fetchall()
+    return [_claimed_report(row, layout) for row in rows]
+
+
+# What a claimed report is built from, loaded with it: (alias, relation, from alias, left join).
+_CLAIM_JOINS = (
+    ("message", "message", "claimed", False),
+    ("referral", "referral", "message", False),
+    ("author", "author", "message", False),
+    ("recipient", "recipient", "claimed", False),
+    ("attachment", "attachment", "claimed", True),
+)
+_CLAIMED_WITH = ("message__referral", "message__author", "recipient", "attachment")
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """Where one model's columns are in a claimed row, and how to make its instance."""
+
+    alias: str
+    model: type
+    parent: str | None
+    relation: str | None
+    start: int
+    attnames: list[str]
+    converters: list[tuple[int, Callable]]
+
+
+def _claimed_report(row: tuple, layout: list[_Loaded]) -> HrmReport:
+    """One claimed report and what it hangs from, as ``select_related`` would load them."""
+    loaded = {}
+    for part in layout:
+        values = list(row[part.start : part.start + len(part.attnames)])
+        instance = None
+        if values[0] is not None:  # (no attachment: the typed text's report)
+            for index, convert in part.converters:
+                values[index] = convert(values[index])
+            instance = part.model.from_db(connection.alias, part.attnames, values)
+        if part.parent is not None:
+            setattr(loaded[part.parent], part.relation, instance)
+        loaded[part.alias] = instance
+    return loaded["claimed"]
+
+
+@functools.cache
+def _claim_statement() -> tuple[str, list[_Loaded]]:
+    """The claim's UPDATE and the read of the rows it took with what they hang from (primary
+    key first, then every column, as ``select_related`` reads them); and where each model's
+    columns are in a row."""
+    models, layout, columns, joins = {"claimed": HrmReport}, [], [], []
+    for alias, relation, parent, left in (("claimed", None, None, False), *_CLAIM_JOINS):
+        model = HrmReport
+        if parent is not None:
+            field = models[parent]._meta.get_field(relation)
+            model = models[alias] = field.related_model
+            joins.append(
+                sql.SQL("{} {} {} ON {}.{} = {}.{}").format(
+                    sql.SQL("LEFT JOIN" if left else "JOIN"),
+                    sql.Identifier(model._meta.db_table),
+                    sql.Identifier(alias),
+                    sql.Identifier(alias),
+                    sql.Identifier(model._meta.pk.column),
+                    sql.Identifier(parent),
+                    sql.Identifier(field.column),
+                )
+            )
+        fields = [model._meta.pk, *(f for f in model._meta.concrete_fields if not f.primary_key)]
+        converters = []
+        for index, each in enumerate(fields):
+            column = each.get_col(alias)
+            found = connection.ops.get_db_converters(column) + each.get_db_converters(connection)
+            if found:
+                converters.append((index, functools.partial(_convert, found, column)))
+        layout.append(
+            _Loaded(
+                alias,
+                model,
+                parent,
+                relation,
+                len(columns),
+                [f.attname for f in fields],
+                converters,
+            )
+        )
+        columns += [
+            sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(f.column)) for f in fields
+        ]
+    meta = HrmReport._meta
+    name = {
+        f: sql.Identifier(meta.get_field(f).column)
+        for f in ("id", "status", "sending_since", "last_attempt_at", "attempts", "next_attempt_at")
+    }
+    statement = sql.SQL(
+        "WITH claimed AS (UPDATE {table} SET {status} = %(sending)s, {sending_since} = %(now)s, "
+        "{last_attempt_at} = %(now)s, {attempts} = {attempts} + 1 "
+        "WHERE {id} = ANY(%(ids)s) AND {status} = %(queued)s AND {next_attempt_at} <= %(now)s "
+        "RETURNING *) "
+        "SELECT {columns} FROM claimed {joins} ORDER BY claimed.{id}"
+    ).format(
+        table=sql.Identifier(meta.db_table),
+        columns=sql.SQL(", ").join(columns),
+        joins=sql.SQL(" ").join(joins),
+        **name,
     )
+    return statement.as_string(), layout
 
 
-def _db_write(write: Callable[[], int]) -> int:
+def _convert(converters: list, column, value):
+    for converter in converters:
+        value = converter(value, column, connection)
+    return value
+
+
+def _db_write(write: Callable[[], _T]) -> _T:
     """Run one autocommit write, reconnecting and trying again while the database is briefly
     unreachable (a restart, a terminated connection). After a rename, a lost write must never
     be answered by another upload: the row's record is what makes the next attempt safe."""
@@ -143,23 +279,11 @@ def _db_write(write: Callable[[], int]) -> int:
 
 
 def _record_sent(report: HrmReport) -> DeliveryResult:
-    # Once renamed, the file is HRM's whatever any other worker thinks: sent wins.
-    updated = _db_write(
-        lambda: (
-            HrmReport.objects.filter(pk=report.pk)
-            .exclude(status=Status.SENT)
-            .update(
-                status=Status.SENT,
-                sent_at=timezone.now(),
-                sending_since=None,
-                last_error="",
-                refused_since=None,
-                refusals=0,
-            )
-        )
-    )
-    if updated:
-        attempt_finished(report, outcome="sent")  # support's record, alerts, HRM's health
+    # Once renamed, the file is HRM's whatever any other worker thinks: sent wins. One round
+    # trip records it, keeps the attempt and tells the hooks what they need.
+    record = _db_write(lambda: report_sent_record(report))
+    if record.marked:
+        attempt_sent_finish(report, record)  # HRM's health, alerts
     return DeliveryResult(Outcome.SENT)
 
 
@@ -294,8 +418,9 @@ class _Unreachable(Exception):
 
 
 def _build(report: HrmReport) -> tuple[bytes | None, DeliveryResult | None]:
+    """A file not built yet: built and validated (stored with the batch's, by ``_build_all``)."""
     try:
-        xml = report_xml_ensure(report)
+        return report_xml_build(report), None
     except ReportInvalid as invalid:
         problems = "; ".join(invalid.problems)
         failure = f"The report was not sent because {problems}."
@@ -308,9 +433,44 @@ def _build(report: HrmReport) -> tuple[bytes | None, DeliveryResult | None]:
         raise
     except Exception as error:
         logger.exception("HRM report %s: could not build the report", report.pk)
-        failure = f"The report could not be built ({type(error).__name__}: {error}); will retry."
-        return None, _record_failure(report, failure, permanent=False)
-    return report_encrypt(xml, settings.HRM_AES_KEY), None
+        return None, _record_failure(report, _build_failure(error), permanent=False)
+
+
+def _build_failure(error: Exception) -> str:
+    return f"The report could not be built ({type(error).__name__}: {error}); will retry."
+
+
+def _build_all(reports: list[HrmReport]) -> tuple[list[_Job], dict[int, DeliveryResult]]:
+    """Each claimed report's file, encrypted: a retry's as its row keeps it, the others built,
+    validated and stored in one statement for the batch before anything is uploaded (every
+    attempt then uploads those very bytes). Returns the jobs, and the reports that failed."""
+    failures: dict[int, DeliveryResult] = {}
+    built: list[tuple[HrmReport, bytes]] = []
+    for report in reports:
+        if not report.xml:
+            xml, failure = _build(report)
+            if failure is not None:
+                failures[report.pk] = failure
+            else:
+                built.append((report, xml))
+    try:
+        reports_xml_keep(built)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as error:
+        logger.exception("HRM reports %s: could not store the files", [r.pk for r, _ in built])
+        for report, _ in built:
+            failures[report.pk] = _record_failure(report, _build_failure(error), permanent=False)
+    jobs = [
+        _Job(
+            report,
+            remote_name_for(report.transaction_id),
+            report_encrypt(bytes(report.xml), settings.HRM_AES_KEY),
+        )
+        for report in reports
+        if report.pk not in failures
+    ]
+    return jobs, failures
 
 
 def _transport_failed(job: _Job, error: TransportError, transport: Transport) -> None:
@@ -405,13 +565,8 @@ def reports_deliver(report_ids: list[int], transport: Transport) -> dict[int, De
     database stays away: then the re-drive finds the row, and its record makes the retry safe).
     """
     results = {report_id: DeliveryResult(Outcome.SKIPPED) for report_id in report_ids}
-    jobs: list[_Job] = []
-    for report in reports_claim(report_ids):
-        data, failure = _build(report)
-        if failure is not None:
-            results[report.pk] = failure
-        else:
-            jobs.append(_Job(report, remote_name_for(report.transaction_id), data))
+    jobs, failures = _build_all(reports_claim(report_ids))
+    results.update(failures)
     try:
         for job in jobs:
             if job.refusal is not None:
