@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
@@ -35,8 +36,18 @@ from hrm.crypto import report_encrypt
 from hrm.models import HrmMessageDecision, HrmReport
 from hrm.report_xml import ReportInvalid
 from hrm.selectors.delivery import message_hrm_eligibility
-from hrm.services.attempts import attempt_finished, attempts_worker_lost
-from hrm.services.reports import AttachmentMissing, message_reports_create, report_xml_ensure
+from hrm.services.attempts import (
+    attempt_finished,
+    attempt_sent_finish,
+    attempts_worker_lost,
+    report_sent_record,
+)
+from hrm.services.reports import (
+    AttachmentMissing,
+    message_reports_create,
+    report_xml_build,
+    reports_xml_keep,
+)
 from hrm.transports import (
     Probe,
     Transport,
@@ -48,6 +59,7 @@ from referrals.models import Attachment, Message
 
 logger = logging.getLogger(__name__)
 Status = HrmReport.Status
+_T = TypeVar("_T")
 
 
 class Outcome(StrEnum):
@@ -123,7 +135,7 @@ def reports_claim(report_ids: list[int]) -> list[HrmReport]:
     )
 
 
-def _db_write(write: Callable[[], int]) -> int:
+def _db_write(write: Callable[[], _T]) -> _T:
     """Run one autocommit write, reconnecting and trying again while the database is briefly
     unreachable (a restart, a terminated connection). After a rename, a lost write must never
     be answered by another upload: the row's record is what makes the next attempt safe."""
@@ -142,23 +154,11 @@ def _db_write(write: Callable[[], int]) -> int:
 
 
 def _record_sent(report: HrmReport) -> DeliveryResult:
-    # Once renamed, the file is HRM's whatever any other worker thinks: sent wins.
-    updated = _db_write(
-        lambda: (
-            HrmReport.objects.filter(pk=report.pk)
-            .exclude(status=Status.SENT)
-            .update(
-                status=Status.SENT,
-                sent_at=timezone.now(),
-                sending_since=None,
-                last_error="",
-                refused_since=None,
-                refusals=0,
-            )
-        )
-    )
-    if updated:
-        attempt_finished(report, outcome="sent")  # support's record, alerts, HRM's health
+    # Once renamed, the file is HRM's whatever any other worker thinks: sent wins. One round
+    # trip records it, keeps the attempt and tells the hooks what they need.
+    record = _db_write(lambda: report_sent_record(report))
+    if record.marked:
+        attempt_sent_finish(report, record)  # HRM's health, alerts
     return DeliveryResult(Outcome.SENT)
 
 
@@ -293,8 +293,9 @@ class _Unreachable(Exception):
 
 
 def _build(report: HrmReport) -> tuple[bytes | None, DeliveryResult | None]:
+    """A file not built yet: built and validated (stored with the batch's, by ``_build_all``)."""
     try:
-        xml = report_xml_ensure(report)
+        return report_xml_build(report), None
     except ReportInvalid as invalid:
         problems = "; ".join(invalid.problems)
         failure = f"The report was not sent because {problems}."
@@ -307,9 +308,44 @@ def _build(report: HrmReport) -> tuple[bytes | None, DeliveryResult | None]:
         raise
     except Exception as error:
         logger.exception("HRM report %s: could not build the report", report.pk)
-        failure = f"The report could not be built ({type(error).__name__}: {error}); will retry."
-        return None, _record_failure(report, failure, permanent=False)
-    return report_encrypt(xml, settings.HRM_AES_KEY), None
+        return None, _record_failure(report, _build_failure(error), permanent=False)
+
+
+def _build_failure(error: Exception) -> str:
+    return f"The report could not be built ({type(error).__name__}: {error}); will retry."
+
+
+def _build_all(reports: list[HrmReport]) -> tuple[list[_Job], dict[int, DeliveryResult]]:
+    """Each claimed report's file, encrypted: a retry's as its row keeps it, the others built,
+    validated and stored in one statement for the batch before anything is uploaded (every
+    attempt then uploads those very bytes). Returns the jobs, and the reports that failed."""
+    failures: dict[int, DeliveryResult] = {}
+    built: list[tuple[HrmReport, bytes]] = []
+    for report in reports:
+        if not report.xml:
+            xml, failure = _build(report)
+            if failure is not None:
+                failures[report.pk] = failure
+            else:
+                built.append((report, xml))
+    try:
+        reports_xml_keep(built)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as error:
+        logger.exception("HRM reports %s: could not store the files", [r.pk for r, _ in built])
+        for report, _ in built:
+            failures[report.pk] = _record_failure(report, _build_failure(error), permanent=False)
+    jobs = [
+        _Job(
+            report,
+            remote_name_for(report.transaction_id),
+            report_encrypt(bytes(report.xml), settings.HRM_AES_KEY),
+        )
+        for report in reports
+        if report.pk not in failures
+    ]
+    return jobs, failures
 
 
 def _transport_failed(job: _Job, error: TransportError, transport: Transport) -> None:
@@ -404,13 +440,8 @@ def reports_deliver(report_ids: list[int], transport: Transport) -> dict[int, De
     database stays away: then the re-drive finds the row, and its record makes the retry safe).
     """
     results = {report_id: DeliveryResult(Outcome.SKIPPED) for report_id in report_ids}
-    jobs: list[_Job] = []
-    for report in reports_claim(report_ids):
-        data, failure = _build(report)
-        if failure is not None:
-            results[report.pk] = failure
-        else:
-            jobs.append(_Job(report, remote_name_for(report.transaction_id), data))
+    jobs, failures = _build_all(reports_claim(report_ids))
+    results.update(failures)
     try:
         for job in jobs:
             if job.refusal is not None:

@@ -114,18 +114,78 @@ def _patient_keys(referral: Referral) -> tuple[str, str]:
     )
 
 
-def _patient_lock(referral: Referral) -> None:
-    """Serialise, per patient, the choice of report times (``_event_times``) until the caller's
-    transaction ends: two messages for one patient may be sent at once from two referrals.
+def patient_event_times_lock(referral: Referral, since: datetime) -> datetime | None:
+    """Take the choice of report times for ``referral``'s patient until the caller's transaction
+    ends, and return the latest ``EventDateTime`` from ``since`` on already used by a report for
+    this patient (same health card, or same legal name, whatever the case) to anyone.
+
+    Two messages for one patient may be sent at once from two referrals: the lock (one per
+    health card and one per legal name, always taken in that order: no deadlock) makes the
+    second wait for the first to commit. On PostgreSQL both statements travel as one query
+    string, one round trip: the server runs them in order, and in READ COMMITTED the read takes
+    its snapshot once the locks are held, so it sees the reports of whoever held them before.
     (SQLite, the demo's database, runs one writing transaction at a time anyway.)"""
-    if connection.vendor == "postgresql":
-        card, name = _patient_keys(referral)  # always in one order: no deadlock
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), "
-                "pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"hrm-event:{card}", f"hrm-event:{name}"],
-            )
+    if connection.vendor != "postgresql":
+        same_card = Q(
+            message__referral__patient_health_card_number=referral.patient_health_card_number
+        )
+        same_name = Q(
+            message__referral__patient_last_name__iexact=referral.patient_last_name,
+            message__referral__patient_first_name__iexact=referral.patient_first_name,
+        )
+        return HrmReport.objects.filter(same_card | same_name, event_at__gte=since).aggregate(
+            latest=Max("event_at")
+        )["latest"]
+    card_key, name_key = _patient_keys(referral)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _patient_event_times_statement(),
+            {
+                "card_key": f"hrm-event:{card_key}",
+                "name_key": f"hrm-event:{name_key}",
+                "since": since,
+                "card": referral.patient_health_card_number,
+                "last_name": referral.patient_last_name,
+                "first_name": referral.patient_first_name,
+            },
+        )
+        cursor.nextset()
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@functools.cache
+def _patient_event_times_statement() -> sql.Composed:
+    # Newest first along the index on event_at, stopping at the patient's first: only the
+    # reports dated from now on are looked at (a few, unless one patient has many just now).
+    def column(model, field: str) -> sql.Composed:
+        meta = model._meta
+        return sql.SQL("{}.{}").format(
+            sql.Identifier(meta.db_table), sql.Identifier(meta.get_field(field).column)
+        )
+
+    return sql.SQL(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%(card_key)s, 0)), "
+        "pg_advisory_xact_lock(hashtextextended(%(name_key)s, 0)); "
+        "SELECT {event_at} FROM {report} JOIN {message} ON {message_id} = {report_message} "
+        "JOIN {referral} ON {referral_id} = {message_referral} "
+        "WHERE {event_at} >= %(since)s AND ({card} = %(card)s "
+        "OR (UPPER({last_name}::text) = UPPER(%(last_name)s) "
+        "AND UPPER({first_name}::text) = UPPER(%(first_name)s))) "
+        "ORDER BY {event_at} DESC LIMIT 1"
+    ).format(
+        report=sql.Identifier(HrmReport._meta.db_table),
+        message=sql.Identifier(Message._meta.db_table),
+        referral=sql.Identifier(Referral._meta.db_table),
+        event_at=column(HrmReport, "event_at"),
+        report_message=column(HrmReport, "message"),
+        message_id=column(Message, "id"),
+        message_referral=column(Message, "referral"),
+        referral_id=column(Referral, "id"),
+        card=column(Referral, "patient_health_card_number"),
+        last_name=column(Referral, "patient_last_name"),
+        first_name=column(Referral, "patient_first_name"),
+    )
 
 
 def _event_times(message: Message, parts: list[_Part]) -> dict[str, datetime]:
@@ -135,17 +195,9 @@ def _event_times(message: Message, parts: list[_Part]) -> dict[str, datetime]:
     that shares its date with another for a patient of the same legal name, whichever clinician
     of the EMR it is for, as a "changed version" of it (HRM-FORMAT.md 11.4). Every recipient of
     a part gets the same time, so the files of one letter still differ only in
-    TransactionInformation."""
-    referral = message.referral
+    TransactionInformation. Locks the patient's times until the caller's transaction ends."""
     base = message.created_at.replace(microsecond=0)
-    same_card = Q(message__referral__patient_health_card_number=referral.patient_health_card_number)
-    same_name = Q(
-        message__referral__patient_last_name__iexact=referral.patient_last_name,
-        message__referral__patient_first_name__iexact=referral.patient_first_name,
-    )
-    latest = HrmReport.objects.filter(same_card | same_name, event_at__gte=base).aggregate(
-        latest=Max("event_at")
-    )["latest"]
+    latest = patient_event_times_lock(message.referral, base)
     first = base if latest is None else latest + timedelta(seconds=1)
     return {part.key: first + timedelta(seconds=index) for index, part in enumerate(parts)}
 
@@ -161,7 +213,6 @@ def message_reports_create(
     so pressing Send costs the clinician no XML work."""
     recipients = list(recipients)
     parts = message_parts(message, attachments)
-    _patient_lock(message.referral)
     times = _event_times(message, parts)
     rows = []
     for part in parts:
@@ -210,44 +261,69 @@ def report_build_for(report: HrmReport) -> Report:
     )
 
 
-def report_xml_ensure(report: HrmReport) -> bytes:
-    """The exact bytes of ``report``'s file: built and validated once, then stored and reused by
-    every retry and re-send. Raises ``ReportInvalid`` (with the problems in plain words) for a
-    file an EMR would drop or misfile; such a file is never stored or uploaded."""
-    if report.xml:  # loaded with the row (or fetched now if the field was deferred)
-        return bytes(report.xml)
+def report_xml_build(report: HrmReport) -> bytes:
+    """Build and validate ``report``'s file, without storing it (``reports_xml_keep`` does).
+    Raises ``ReportInvalid`` (with the problems in plain words) for a file an EMR would drop or
+    misfile; such a file is never stored or uploaded."""
     xml = report_build(report_build_for(report))
     report_validate(xml, settings.HRM_SCHEMA)
-    # Only the first build is kept: if a concurrent builder of the same row got there first,
-    # its bytes are the ones every attempt uploads.
-    if not _xml_store_first(report.pk, xml):
-        xml = bytes(HrmReport.objects.values_list("xml", flat=True).get(pk=report.pk))
-    report.xml = xml
     return xml
 
 
-def _xml_store_first(report_id: int, xml: bytes) -> bool:
-    """Store ``xml`` as the row's file unless it has one already; True when this call stored it.
+def report_xml_ensure(report: HrmReport) -> bytes:
+    """The exact bytes of ``report``'s file: built and validated once, then stored and reused by
+    every retry and re-send. Raises ``ReportInvalid`` as ``report_xml_build`` does."""
+    if report.xml:  # loaded with the row (or fetched now if the field was deferred)
+        return bytes(report.xml)
+    reports_xml_keep([(report, report_xml_build(report))])
+    return report.xml
 
-    On PostgreSQL the bytes travel as a binary parameter. Django's psycopg backend binds
+
+def reports_xml_keep(built: list[tuple[HrmReport, bytes]]) -> None:
+    """Store each freshly built file as its row's, unless the row has one already, in one
+    statement for them all; then each report's ``xml`` is the bytes its row keeps. Only the
+    first build is kept: if a concurrent builder of the same row got there first, its bytes are
+    the ones every attempt uploads.
+
+    On PostgreSQL the bytes travel as binary parameters. Django's psycopg backend binds
     parameters on the client, which turns a bytea into an escaped hex literal twice its size for
     the server to parse: 3.6 ms to store a 260 KB file that way against 1.0 ms in binary
     (``bench/hrm_store.py``), on every report's path."""
+    if not built:
+        return
+    stored = _xml_store_first([(report.pk, xml) for report, xml in built])
+    others = {report.pk for report, _ in built} - stored
+    kept = dict(HrmReport.objects.filter(pk__in=others).values_list("pk", "xml")) if others else {}
+    for report, xml in built:
+        report.xml = xml if report.pk in stored else bytes(kept[report.pk])
+
+
+def _xml_store_first(files: list[tuple[int, bytes]]) -> set[int]:
+    """Store each ``(report id, xml)`` unless that row has a file already; the ids stored."""
     connection = connections[router.db_for_write(HrmReport)]
     if connection.vendor != "postgresql":
-        return bool(HrmReport.objects.filter(pk=report_id, xml=b"").update(xml=xml))
+        return {
+            report_id
+            for report_id, xml in files
+            if HrmReport.objects.filter(pk=report_id, xml=b"").update(xml=xml)
+        }
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors:
         connection.ensure_connection()
         with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(_xml_store_statement(), [xml, report_id])
-            return cursor.rowcount == 1
+            cursor.execute(
+                _xml_store_statement(len(files)),
+                [value for report_id, xml in files for value in (report_id, xml)],
+            )
+            return {row[0] for row in cursor.fetchall()}
 
 
 @functools.cache
-def _xml_store_statement() -> sql.Composed:
+def _xml_store_statement(rows: int) -> sql.Composed:
     meta = HrmReport._meta
-    xml_column = sql.Identifier(meta.get_field("xml").column)
-    return sql.SQL("UPDATE {table} SET {xml} = %b WHERE {pk} = %s AND {xml} = ''::bytea").format(
-        table=sql.Identifier(meta.db_table), xml=xml_column, pk=sql.Identifier(meta.pk.column)
-    )
+    xml, pk = sql.Identifier(meta.get_field("xml").column), sql.Identifier(meta.pk.column)
+    values = sql.SQL(", ").join([sql.SQL("(%s::bigint, %b::bytea)")] * rows)
+    return sql.SQL(
+        "UPDATE {table} SET {xml} = new.xml FROM (VALUES {values}) AS new (id, xml) "
+        "WHERE {table}.{pk} = new.id AND {table}.{xml} = ''::bytea RETURNING {table}.{pk}"
+    ).format(table=sql.Identifier(meta.db_table), xml=xml, pk=pk, values=values)

@@ -2,16 +2,25 @@
 
 import base64
 import io
+import threading
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 from lxml import etree
 
 from hrm.models import HrmReport
 from hrm.report_xml import ReportInvalid, report_parse, report_validate
-from hrm.services.reports import message_reports_create, report_xml_ensure
+from hrm.services.reports import (
+    message_reports_create,
+    patient_event_times_lock,
+    report_xml_build,
+    report_xml_ensure,
+    reports_xml_keep,
+)
 from referrals import services
 from referrals.sample_files import consultation_letter_pdf
 
@@ -138,6 +147,21 @@ def test_when_two_workers_build_the_same_file_the_first_stored_is_the_one_sent(
     letter_message.save()
     assert report_xml_ensure(other_worker_copy) == first
     assert bytes(HrmReport.objects.get(pk=row.pk).xml) == first
+
+
+def test_a_batch_of_files_is_stored_in_one_go_keeping_any_file_stored_first(
+    letter_message, recipients
+):
+    rows = message_reports_create(message=letter_message, recipients=recipients)
+    built = [(row, report_xml_build(row)) for row in rows]
+    # Another worker stored its build of the first row while these were being built.
+    HrmReport.objects.filter(pk=rows[0].pk).update(xml=b"<stored first/>")
+    reports_xml_keep(built)
+    assert bytes(rows[0].xml) == b"<stored first/>"
+    assert bytes(HrmReport.objects.get(pk=rows[0].pk).xml) == b"<stored first/>"
+    assert len(built) == 4
+    for row, xml in built[1:]:
+        assert bytes(row.xml) == xml == bytes(HrmReport.objects.get(pk=row.pk).xml)
 
 
 def test_report_files_are_compressed_with_lz4_where_postgresql_has_it(db):
@@ -316,3 +340,86 @@ def test_reports_for_one_patient_to_different_clinicians_never_share_an_event_ti
     rows = build_all(first, recipients[:1]) + build_all(second, recipients[1:])
     times = [report_parse(bytes(row.xml)).event_datetime for row in rows]
     assert len(set(times)) == 2, times
+
+
+def test_the_latest_event_time_of_a_patient_counts_their_card_or_their_name(
+    world, referral, recipients
+):
+    since = timezone.now().replace(microsecond=0)
+    same_card = make_referral(
+        world.referrer, world.practice_listing, world.cardiology, patient_first_name="Helen"
+    )
+    same_name = make_referral(
+        world.referrer,
+        world.practice_listing,
+        world.cardiology,
+        patient_first_name="HÉLÈNE",
+        patient_last_name="tremblay",
+        patient_health_card_number="1234567897",
+    )
+    someone_else = make_referral(
+        world.referrer,
+        world.practice_listing,
+        world.cardiology,
+        patient_first_name="Marc",
+        patient_health_card_number="1111111118",
+    )
+
+    def report_at(other_referral, seconds):
+        message = services.message_post(referral=other_referral, author=world.referrer, text="x")
+        [row] = message_reports_create(message=message, recipients=recipients[:1])
+        HrmReport.objects.filter(pk=row.pk).update(event_at=since + timedelta(seconds=seconds))
+
+    with transaction.atomic():
+        assert patient_event_times_lock(referral, since) is None
+    report_at(someone_else, 100)
+    report_at(same_card, -5)  # before ``since``: not looked at
+    with transaction.atomic():
+        assert patient_event_times_lock(referral, since) is None
+    report_at(same_card, 10)
+    report_at(same_name, 20)
+    with transaction.atomic():
+        assert patient_event_times_lock(referral, since) == since + timedelta(seconds=20)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_for_the_same_patient_waits_and_then_sees_the_times_chosen_before_it(
+    world, referral, recipients
+):
+    # Two Sends for one patient at once, from two referrals: the second reads the report times
+    # only once the first has committed its own.
+    other = make_referral(world.referrer, world.practice_listing, world.cardiology)
+    first_message = services.message_post(referral=referral, author=world.referrer, text="1")
+    since = first_message.created_at.replace(microsecond=0)
+    chosen, seen = threading.Event(), []
+    commit = threading.Event()
+
+    def first_send():
+        try:
+            with transaction.atomic():
+                message_reports_create(message=first_message, recipients=recipients[:1])
+                chosen.set()
+                commit.wait(10)
+        finally:
+            connection.close()
+
+    def second_send():
+        try:
+            with transaction.atomic():
+                seen.append(patient_event_times_lock(other, since))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first_send), threading.Thread(target=second_send)]
+    threads[0].start()
+    assert chosen.wait(10)
+    threads[1].start()
+    threads[1].join(0.5)
+    assert threads[1].is_alive() and not seen  # waiting for the first Send's lock
+    commit.set()
+    for thread in threads:
+        thread.join(10)
+    [first_time] = HrmReport.objects.filter(message=first_message).values_list(
+        "event_at", flat=True
+    )
+    assert seen == [first_time]

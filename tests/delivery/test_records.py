@@ -1,0 +1,58 @@
+"""What the delivery writes per report, in one round trip each: the record that a report was
+sent (with its attempt, and what the hooks after it need to know), and its stored file."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from hrm.models import HrmAttempt, HrmHealth, HrmReport
+from hrm.services.attempts import report_sent_record
+from hrm.services.delivery import reports_claim
+from referrals import services
+
+from ..factories import pdf_upload
+
+Status = HrmReport.Status
+
+
+@pytest.fixture
+def claimed(live):
+    """A message's four reports, claimed by this attempt as a worker claims them."""
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen.", files=[pdf_upload()]
+    )
+    return reports_claim(list(message.hrm_reports.values_list("pk", flat=True)))
+
+
+def test_a_sent_record_marks_the_row_and_keeps_the_attempt_in_one_round_trip(claimed):
+    report = claimed[0]
+    with CaptureQueriesContext(connection) as queries:
+        record = report_sent_record(report)
+    assert len(queries) == 1 and record.marked
+    row = HrmReport.objects.get(pk=report.pk)
+    assert (row.status, row.sending_since, row.last_error) == (Status.SENT, None, "")
+    [attempt] = HrmAttempt.objects.filter(report=report)
+    assert (attempt.number, attempt.outcome, attempt.resend) == (1, "sent", False)
+    assert attempt.started_at == report.last_attempt_at and attempt.finished_at == row.sent_at
+    assert attempt.duration_ms >= 0 and attempt.worker and not attempt.error
+    # Recorded already (a lost reply, retried): nothing changes, no second attempt on record.
+    assert report_sent_record(report).marked is False
+    assert HrmAttempt.objects.filter(report=report).count() == 1
+    # Sent wins over whatever the row says (another worker's retry, the re-drive's reset).
+    other = claimed[1]
+    HrmReport.objects.filter(pk=other.pk).update(status=Status.QUEUED)
+    assert report_sent_record(other).marked
+    assert HrmReport.objects.get(pk=other.pk).status == Status.SENT
+
+
+def test_a_sent_record_says_whether_hrm_and_the_message_need_the_hooks(claimed):
+    first, second, third = claimed[:3]
+    # No health row yet: HRM's health is to be told (it creates the row).
+    record = report_sent_record(first)
+    assert (record.hrm_was_up, record.message_may_have_failed) == (False, False)
+    HrmHealth.objects.create(pk=1)
+    HrmReport.objects.filter(pk=third.pk).update(status=Status.FAILED)
+    record = report_sent_record(second)
+    assert (record.hrm_was_up, record.message_may_have_failed) == (True, True)
+    HrmHealth.objects.filter(pk=1).update(consecutive_failures=1)
+    assert report_sent_record(claimed[3]).hrm_was_up is False
