@@ -67,7 +67,19 @@ def attachment_too_large_error(name: str) -> ValidationError:
 
 def attachment_inspect(upload: UploadedFile) -> tuple[str, str]:
     """Return ``(content type, sha256)`` for an upload, or raise ``ValidationError`` naming the
-    file and the problem."""
+    file and the problem. The form and then the service check each upload: the answer is kept
+    on the upload, so its content is read, hashed and opened as a PDF once (an upload whose
+    file, name or size changed since is checked again)."""
+    kept = getattr(upload, "_attachment_inspected", None)
+    if kept is not None and kept[0] is upload.file and kept[1] == (upload.name, upload.size):
+        upload.seek(0)
+        return kept[2]
+    inspected = _attachment_check(upload)
+    upload._attachment_inspected = (upload.file, (upload.name, upload.size), inspected)
+    return inspected
+
+
+def _attachment_check(upload: UploadedFile) -> tuple[str, str]:
     name = upload.name
     limit = settings.ATTACHMENT_MAX_BYTES
     if upload.size == 0:

@@ -1,5 +1,8 @@
 """Programs must not pass as plain text, and a download is named after its checked content."""
 
+import hashlib
+import io
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -123,6 +126,29 @@ def test_the_size_check_names_both_sizes_when_they_round_alike(settings):
         "“big.pdf” is 10.0\xa0MB (10,485,761 bytes), larger than the 10.0\xa0MB (10,485,760 "
         "bytes) allowed for each file."
     ]
+
+
+def test_an_upload_is_read_and_checked_once_for_the_form_and_the_service():
+    from referrals.attachments import attachment_inspect
+
+    class CountedReads(io.BytesIO):
+        reads = 0
+
+        def read(self, *args):
+            self.reads += 1
+            return super().read(*args)
+
+    letter, other = pdf_upload().read(), pdf_upload(lines=["Another letter"]).read()
+    upload = SimpleUploadedFile("letter.pdf", b"")
+    upload.file, upload.size = CountedReads(letter), len(letter)
+    checked = attachment_inspect(upload)
+    reads = upload.file.reads
+    assert reads and checked == ("application/pdf", hashlib.sha256(letter).hexdigest())
+    assert attachment_inspect(upload) == checked and upload.file.reads == reads
+    assert upload.tell() == 0
+    # Another file in its place is checked afresh.
+    upload.file, upload.size = CountedReads(other), len(other)
+    assert attachment_inspect(upload)[1] == hashlib.sha256(other).hexdigest()
 
 
 def test_a_pdf_that_does_not_open_is_refused_at_upload(world, referral, client_for):
