@@ -151,7 +151,7 @@ def _report_mark_sent(report: HrmReport, now) -> bool:
 
 
 @functools.cache
-def _sent_statement() -> sql.Composed:
+def _sent_statement() -> str:
     """The row to sent (unless it is), the attempt inserted only if it was, and the health row
     and the message's failed parts as they were when the statement began."""
 
@@ -170,28 +170,32 @@ def _sent_statement() -> sql.Composed:
     attempt_fields += ("worker", "outcome", "error_class", "error")
     attempt = names(HrmAttempt, *attempt_fields)
     health = names(HrmHealth, "id", "state", "consecutive_failures")
-    return sql.SQL(
-        "WITH sent AS ("
-        "UPDATE {report} SET {status} = %(sent)s, {sent_at} = %(now)s, {sending_since} = NULL, "
-        "{last_error} = '', {refused_since} = NULL, {refusals} = 0 "
-        "WHERE {id} = %(id)s AND {status} <> %(sent)s RETURNING {id}), "
-        "attempt AS (INSERT INTO {attempt} ({attempt_columns}) "
-        "SELECT sent.{id}, %(number)s, %(resend)s, %(started)s, %(now)s, %(duration)s, "
-        "%(worker)s, %(outcome)s, '', '' FROM sent) "
-        "SELECT EXISTS (SELECT 1 FROM sent), "
-        "EXISTS (SELECT 1 FROM {health} WHERE {health_id} = 1 AND {state} = %(up)s "
-        "AND {failures} = 0), "
-        "EXISTS (SELECT 1 FROM {report} WHERE {message} = %(message)s AND {status} = %(failed)s)"
-    ).format(
-        report=report["table"],
-        attempt=attempt["table"],
-        attempt_columns=sql.SQL(", ").join(attempt[field] for field in attempt_fields),
-        health=health["table"],
-        health_id=health["id"],
-        state=health["state"],
-        failures=health["consecutive_failures"],
-        **{field: report[field] for field in report if field != "table"},
-    )
+    return (
+        sql.SQL(
+            "WITH sent AS ("
+            "UPDATE {report} SET {status} = %(sent)s, {sent_at} = %(now)s, {sending_since} = NULL, "
+            "{last_error} = '', {refused_since} = NULL, {refusals} = 0 "
+            "WHERE {id} = %(id)s AND {status} <> %(sent)s RETURNING {id}), "
+            "attempt AS (INSERT INTO {attempt} ({attempt_columns}) "
+            "SELECT sent.{id}, %(number)s, %(resend)s, %(started)s, %(now)s, %(duration)s, "
+            "%(worker)s, %(outcome)s, '', '' FROM sent) "
+            "SELECT EXISTS (SELECT 1 FROM sent), "
+            "EXISTS (SELECT 1 FROM {health} WHERE {health_id} = 1 AND {state} = %(up)s "
+            "AND {failures} = 0), "
+            "EXISTS (SELECT 1 FROM {report} WHERE {message} = %(message)s AND {status} = %(failed)s)"
+        )
+        .format(
+            report=report["table"],
+            attempt=attempt["table"],
+            attempt_columns=sql.SQL(", ").join(attempt[field] for field in attempt_fields),
+            health=health["table"],
+            health_id=health["id"],
+            state=health["state"],
+            failures=health["consecutive_failures"],
+            **{field: report[field] for field in report if field != "table"},
+        )
+        .as_string()
+    )  # once: psycopg would otherwise compose it again on every execute
 
 
 def attempt_sent_finish(report: HrmReport, record: SentRecord) -> None:

@@ -4,7 +4,7 @@ and the receivers' rules, stored byte for byte so every retry sends the same fil
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import psycopg
 from django.conf import settings
@@ -114,94 +114,6 @@ def _patient_keys(referral: Referral) -> tuple[str, str]:
     )
 
 
-def patient_event_times_lock(referral: Referral, since: datetime) -> datetime | None:
-    """Take the choice of report times for ``referral``'s patient until the caller's transaction
-    ends, and return the latest ``EventDateTime`` from ``since`` on already used by a report for
-    this patient (same health card, or same legal name, whatever the case) to anyone.
-
-    Two messages for one patient may be sent at once from two referrals: the lock (one per
-    health card and one per legal name, always taken in that order: no deadlock) makes the
-    second wait for the first to commit. On PostgreSQL both statements travel as one query
-    string, one round trip: the server runs them in order, and in READ COMMITTED the read takes
-    its snapshot once the locks are held, so it sees the reports of whoever held them before.
-    (SQLite, the demo's database, runs one writing transaction at a time anyway.)"""
-    if connection.vendor != "postgresql":
-        same_card = Q(
-            message__referral__patient_health_card_number=referral.patient_health_card_number
-        )
-        same_name = Q(
-            message__referral__patient_last_name__iexact=referral.patient_last_name,
-            message__referral__patient_first_name__iexact=referral.patient_first_name,
-        )
-        return HrmReport.objects.filter(same_card | same_name, event_at__gte=since).aggregate(
-            latest=Max("event_at")
-        )["latest"]
-    card_key, name_key = _patient_keys(referral)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _patient_event_times_statement(),
-            {
-                "card_key": f"hrm-event:{card_key}",
-                "name_key": f"hrm-event:{name_key}",
-                "since": since,
-                "card": referral.patient_health_card_number,
-                "last_name": referral.patient_last_name,
-                "first_name": referral.patient_first_name,
-            },
-        )
-        cursor.nextset()
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-@functools.cache
-def _patient_event_times_statement() -> sql.Composed:
-    # Newest first along the index on event_at, stopping at the patient's first: only the
-    # reports dated from now on are looked at (a few, unless one patient has many just now).
-    def column(model, field: str) -> sql.Composed:
-        meta = model._meta
-        return sql.SQL("{}.{}").format(
-            sql.Identifier(meta.db_table), sql.Identifier(meta.get_field(field).column)
-        )
-
-    return sql.SQL(
-        "SELECT pg_advisory_xact_lock(hashtextextended(%(card_key)s, 0)), "
-        "pg_advisory_xact_lock(hashtextextended(%(name_key)s, 0)); "
-        "SELECT {event_at} FROM {report} JOIN {message} ON {message_id} = {report_message} "
-        "JOIN {referral} ON {referral_id} = {message_referral} "
-        "WHERE {event_at} >= %(since)s AND ({card} = %(card)s "
-        "OR (UPPER({last_name}::text) = UPPER(%(last_name)s) "
-        "AND UPPER({first_name}::text) = UPPER(%(first_name)s))) "
-        "ORDER BY {event_at} DESC LIMIT 1"
-    ).format(
-        report=sql.Identifier(HrmReport._meta.db_table),
-        message=sql.Identifier(Message._meta.db_table),
-        referral=sql.Identifier(Referral._meta.db_table),
-        event_at=column(HrmReport, "event_at"),
-        report_message=column(HrmReport, "message"),
-        message_id=column(Message, "id"),
-        message_referral=column(Message, "referral"),
-        referral_id=column(Referral, "id"),
-        card=column(Referral, "patient_health_card_number"),
-        last_name=column(Referral, "patient_last_name"),
-        first_name=column(Referral, "patient_first_name"),
-    )
-
-
-def _event_times(message: Message, parts: list[_Part]) -> dict[str, datetime]:
-    """One ``EventDateTime`` per message part: when the message was sent, then a second later for
-    each further part, and always after the latest time already used by a report for this
-    patient (same health card, or same legal name) to anyone. OSCAR and Open-O hide a report
-    that shares its date with another for a patient of the same legal name, whichever clinician
-    of the EMR it is for, as a "changed version" of it (HRM-FORMAT.md 11.4). Every recipient of
-    a part gets the same time, so the files of one letter still differ only in
-    TransactionInformation. Locks the patient's times until the caller's transaction ends."""
-    base = message.created_at.replace(microsecond=0)
-    latest = patient_event_times_lock(message.referral, base)
-    first = base if latest is None else latest + timedelta(seconds=1)
-    return {part.key: first + timedelta(seconds=index) for index, part in enumerate(parts)}
-
-
 def message_reports_create(
     *,
     message: Message,
@@ -209,13 +121,12 @@ def message_reports_create(
     attachments: Iterable[Attachment] | None = None,
 ) -> list[HrmReport]:
     """Create the outbox rows for every part of ``message`` and each recipient listing, in the
-    caller's transaction. The files themselves are built by ``report_xml_ensure`` in the worker,
-    so pressing Send costs the clinician no XML work."""
+    caller's transaction, each dated its part's ``EventDateTime`` (``_reports_insert_dated``).
+    The files themselves are built by ``report_xml_ensure`` in the worker, so pressing Send
+    costs the clinician no XML work."""
     recipients = list(recipients)
-    parts = message_parts(message, attachments)
-    times = _event_times(message, parts)
-    rows = []
-    for part in parts:
+    rows, offsets = [], []
+    for index, part in enumerate(message_parts(message, attachments)):
         report_number = report_number_for(message, part.key)
         for listing in recipients:
             rows.append(
@@ -229,11 +140,129 @@ def message_reports_create(
                         report_number, listing.clinician_professional_id
                     ),
                     report_number=report_number,
-                    event_at=times[part.key],
                     xml=b"",
                 )
             )
-    return HrmReport.objects.bulk_create(rows)
+            offsets.append(index)
+    return _reports_insert_dated(message, rows, offsets)
+
+
+def _reports_insert_dated(
+    message: Message, rows: list[HrmReport], offsets: list[int]
+) -> list[HrmReport]:
+    """Insert ``rows``, a message's reports, with one ``EventDateTime`` per message part: when
+    the message was sent, then a second later for each further part (``offsets``: the row's
+    part), and always after the latest time already used by a report for this patient (same
+    health card, or same legal name, whatever the case) to anyone. OSCAR and Open-O hide a
+    report that shares its date with another for a patient of the same legal name, whichever
+    clinician of the EMR it is for, as a "changed version" of it (HRM-FORMAT.md 11.4). Every
+    recipient of a part gets the same time, so the files of one letter still differ only in
+    TransactionInformation.
+
+    Two messages for one patient may be sent at once from two referrals: a lock per health card
+    and per legal name (always taken in that order: no deadlock), held until the caller's
+    transaction ends, makes the second wait for the first to commit. On PostgreSQL the locks,
+    the read of the latest time and the insert are one query string, one round trip: the server
+    runs its two statements in order, and in READ COMMITTED the second takes its snapshot once
+    the locks are held, so it sees the reports of whoever held them before. (SQLite, the demo's
+    database, runs one writing transaction at a time anyway.)"""
+    referral = message.referral
+    base = message.created_at.replace(microsecond=0)
+    if connection.vendor != "postgresql":
+        same_card = Q(
+            message__referral__patient_health_card_number=referral.patient_health_card_number
+        )
+        same_name = Q(
+            message__referral__patient_last_name__iexact=referral.patient_last_name,
+            message__referral__patient_first_name__iexact=referral.patient_first_name,
+        )
+        latest = HrmReport.objects.filter(same_card | same_name, event_at__gte=base).aggregate(
+            latest=Max("event_at")
+        )["latest"]
+        first = base if latest is None else latest + timedelta(seconds=1)
+        for row, offset in zip(rows, offsets, strict=True):
+            row.event_at = first + timedelta(seconds=offset)
+        return HrmReport.objects.bulk_create(rows)
+    if not rows:
+        return rows
+    card_key, name_key = _patient_keys(referral)
+    params = [f"hrm-event:{card_key}", f"hrm-event:{name_key}"]
+    params += [base, referral.patient_health_card_number]
+    params += [referral.patient_last_name, referral.patient_first_name, base]
+    fields = _inserted_fields()
+    for row, offset in zip(rows, offsets, strict=True):
+        # As Django's own insert prepares each value (defaults, auto_now_add, adaptation).
+        params += [
+            field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields
+        ]
+        params.append(offset)
+    with connection.cursor() as cursor:
+        cursor.execute(_reports_insert_statement(len(rows)), params)
+        cursor.nextset()
+        inserted = cursor.fetchall()
+    for row, (pk, event_at) in zip(rows, inserted, strict=True):
+        row.pk, row.event_at = pk, event_at
+        row._state.adding, row._state.db = False, connection.alias
+    return rows
+
+
+def _inserted_fields() -> list:
+    """Every column of a new report but its id and its event time, which the database sets."""
+    return [
+        field
+        for field in HrmReport._meta.concrete_fields
+        if not field.primary_key and field.name != "event_at"
+    ]
+
+
+@functools.cache
+def _reports_insert_statement(rows: int) -> str:
+    # The latest time is found newest first along the index on event_at, stopping at the
+    # patient's first: only the reports dated from now on are looked at.
+    def column(model, field: str) -> sql.Composed:
+        meta = model._meta
+        return sql.SQL("{}.{}").format(
+            sql.Identifier(meta.db_table), sql.Identifier(meta.get_field(field).column)
+        )
+
+    columns = [sql.Identifier(field.column) for field in _inserted_fields()]
+    event_at = sql.Identifier(HrmReport._meta.get_field("event_at").column)
+    row = sql.SQL("({}, (SELECT at FROM first) + %s * interval '1 second')").format(
+        sql.SQL(", ").join([sql.Placeholder()] * len(columns))
+    )
+    return (
+        sql.SQL(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), "
+            "pg_advisory_xact_lock(hashtextextended(%s, 0)); "
+            "WITH latest AS (SELECT {report_event_at} AS at FROM {report} "
+            "JOIN {message} ON {message_id} = {report_message} "
+            "JOIN {referral} ON {referral_id} = {message_referral} "
+            "WHERE {report_event_at} >= %s AND ({card} = %s "
+            "OR (UPPER({last_name}::text) = UPPER(%s) AND UPPER({first_name}::text) = UPPER(%s))) "
+            "ORDER BY {report_event_at} DESC LIMIT 1), "
+            "first AS (SELECT COALESCE((SELECT at + interval '1 second' FROM latest), %s) AS at) "
+            "INSERT INTO {report} ({columns}, {event_at}) VALUES {rows} "
+            "RETURNING {pk}, {event_at}"
+        )
+        .format(
+            report=sql.Identifier(HrmReport._meta.db_table),
+            message=sql.Identifier(Message._meta.db_table),
+            referral=sql.Identifier(Referral._meta.db_table),
+            report_event_at=column(HrmReport, "event_at"),
+            report_message=column(HrmReport, "message"),
+            message_id=column(Message, "id"),
+            message_referral=column(Message, "referral"),
+            referral_id=column(Referral, "id"),
+            card=column(Referral, "patient_health_card_number"),
+            last_name=column(Referral, "patient_last_name"),
+            first_name=column(Referral, "patient_first_name"),
+            columns=sql.SQL(", ").join(columns),
+            event_at=event_at,
+            pk=sql.Identifier(HrmReport._meta.pk.column),
+            rows=sql.SQL(", ").join([row] * rows),
+        )
+        .as_string()
+    )  # once: psycopg would otherwise compose it again on every execute
 
 
 def report_build_for(report: HrmReport) -> Report:
@@ -319,11 +348,15 @@ def _xml_store_first(files: list[tuple[int, bytes]]) -> set[int]:
 
 
 @functools.cache
-def _xml_store_statement(rows: int) -> sql.Composed:
+def _xml_store_statement(rows: int) -> str:
     meta = HrmReport._meta
     xml, pk = sql.Identifier(meta.get_field("xml").column), sql.Identifier(meta.pk.column)
     values = sql.SQL(", ").join([sql.SQL("(%s::bigint, %b::bytea)")] * rows)
-    return sql.SQL(
-        "UPDATE {table} SET {xml} = new.xml FROM (VALUES {values}) AS new (id, xml) "
-        "WHERE {table}.{pk} = new.id AND {table}.{xml} = ''::bytea RETURNING {table}.{pk}"
-    ).format(table=sql.Identifier(meta.db_table), xml=xml, pk=pk, values=values)
+    return (
+        sql.SQL(
+            "UPDATE {table} SET {xml} = new.xml FROM (VALUES {values}) AS new (id, xml) "
+            "WHERE {table}.{pk} = new.id AND {table}.{xml} = ''::bytea RETURNING {table}.{pk}"
+        )
+        .format(table=sql.Identifier(meta.db_table), xml=xml, pk=pk, values=values)
+        .as_string()
+    )

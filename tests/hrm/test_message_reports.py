@@ -16,12 +16,12 @@ from hrm.models import HrmReport
 from hrm.report_xml import ReportInvalid, report_parse, report_validate
 from hrm.services.reports import (
     message_reports_create,
-    patient_event_times_lock,
     report_xml_build,
     report_xml_ensure,
     reports_xml_keep,
 )
 from referrals import services
+from referrals.models import Message
 from referrals.sample_files import consultation_letter_pdf
 
 from ..factories import JPEG_BYTES, jpeg_upload, make_referral, pdf_upload, text_upload
@@ -277,8 +277,6 @@ def test_row_22_no_two_reports_to_one_recipient_for_one_patient_share_an_event_t
         services.message_post(referral=other, author=world.specialist, text="Third."),
     ]
     second = messages[0].created_at.replace(microsecond=0)
-    from referrals.models import Message
-
     Message.objects.filter(pk__in=[m.pk for m in messages]).update(created_at=second)
     rows = []
     for message in messages:
@@ -330,8 +328,6 @@ def test_reports_for_one_patient_to_different_clinicians_never_share_an_event_ti
     # legal name, whichever clinician it is for.
     first = services.message_post(referral=referral, author=world.specialist, text="To Nguyen.")
     second = services.message_post(referral=referral, author=world.specialist, text="To Okafor.")
-    from referrals.models import Message
-
     Message.objects.filter(pk__in=[first.pk, second.pk]).update(
         created_at=first.created_at.replace(microsecond=0)
     )
@@ -342,7 +338,7 @@ def test_reports_for_one_patient_to_different_clinicians_never_share_an_event_ti
     assert len(set(times)) == 2, times
 
 
-def test_the_latest_event_time_of_a_patient_counts_their_card_or_their_name(
+def test_a_report_is_dated_after_any_report_for_its_patient_by_card_or_by_name(
     world, referral, recipients
 ):
     since = timezone.now().replace(microsecond=0)
@@ -365,61 +361,56 @@ def test_the_latest_event_time_of_a_patient_counts_their_card_or_their_name(
         patient_health_card_number="1111111118",
     )
 
-    def report_at(other_referral, seconds):
-        message = services.message_post(referral=other_referral, author=world.referrer, text="x")
+    def report_at(for_referral, seconds=None):
+        message = services.message_post(referral=for_referral, author=world.referrer, text="x")
+        Message.objects.filter(pk=message.pk).update(created_at=since)
+        message.refresh_from_db()
         [row] = message_reports_create(message=message, recipients=recipients[:1])
-        HrmReport.objects.filter(pk=row.pk).update(event_at=since + timedelta(seconds=seconds))
+        assert row.pk and row.event_at == HrmReport.objects.get(pk=row.pk).event_at
+        if seconds is not None:
+            HrmReport.objects.filter(pk=row.pk).update(event_at=since + timedelta(seconds=seconds))
+        return row.event_at
 
-    with transaction.atomic():
-        assert patient_event_times_lock(referral, since) is None
-    report_at(someone_else, 100)
-    report_at(same_card, -5)  # before ``since``: not looked at
-    with transaction.atomic():
-        assert patient_event_times_lock(referral, since) is None
+    assert report_at(someone_else, 100) == since
+    assert report_at(same_card, -5) == since  # before the message was sent: not looked at
+    assert report_at(referral) == since
     report_at(same_card, 10)
     report_at(same_name, 20)
-    with transaction.atomic():
-        assert patient_event_times_lock(referral, since) == since + timedelta(seconds=20)
+    assert report_at(referral) == since + timedelta(seconds=21)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_send_for_the_same_patient_waits_and_then_sees_the_times_chosen_before_it(
+def test_a_send_for_the_same_patient_waits_and_then_dates_its_reports_after_the_first(
     world, referral, recipients
 ):
-    # Two Sends for one patient at once, from two referrals: the second reads the report times
-    # only once the first has committed its own.
+    # Two Sends for one patient at once, from two referrals, in the same second: the second
+    # reads the report times only once the first has committed its own.
     other = make_referral(world.referrer, world.practice_listing, world.cardiology)
     first_message = services.message_post(referral=referral, author=world.referrer, text="1")
-    since = first_message.created_at.replace(microsecond=0)
-    chosen, seen = threading.Event(), []
-    commit = threading.Event()
+    second_message = services.message_post(referral=other, author=world.referrer, text="2")
+    Message.objects.filter(pk=second_message.pk).update(created_at=first_message.created_at)
+    second_message.refresh_from_db()
+    chosen, commit, dated = threading.Event(), threading.Event(), []
 
-    def first_send():
+    def send(message, *, hold: bool):
         try:
             with transaction.atomic():
-                message_reports_create(message=first_message, recipients=recipients[:1])
-                chosen.set()
-                commit.wait(10)
+                [row] = message_reports_create(message=message, recipients=recipients[:1])
+                dated.append(row.event_at)
+                if hold:
+                    chosen.set()
+                    commit.wait(10)
         finally:
             connection.close()
 
-    def second_send():
-        try:
-            with transaction.atomic():
-                seen.append(patient_event_times_lock(other, since))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=first_send), threading.Thread(target=second_send)]
-    threads[0].start()
+    first = threading.Thread(target=send, args=(first_message,), kwargs={"hold": True})
+    second = threading.Thread(target=send, args=(second_message,), kwargs={"hold": False})
+    first.start()
     assert chosen.wait(10)
-    threads[1].start()
-    threads[1].join(0.5)
-    assert threads[1].is_alive() and not seen  # waiting for the first Send's lock
+    second.start()
+    second.join(0.5)
+    assert second.is_alive() and len(dated) == 1  # waiting for the first Send's lock
     commit.set()
-    for thread in threads:
+    for thread in (first, second):
         thread.join(10)
-    [first_time] = HrmReport.objects.filter(message=first_message).values_list(
-        "event_at", flat=True
-    )
-    assert seen == [first_time]
+    assert dated == [dated[0], dated[0] + timedelta(seconds=1)]
