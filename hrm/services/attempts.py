@@ -182,7 +182,8 @@ def _sent_statement() -> str:
             "SELECT EXISTS (SELECT 1 FROM sent), "
             "EXISTS (SELECT 1 FROM {health} WHERE {health_id} = 1 AND {state} = %(up)s "
             "AND {failures} = 0), "
-            "EXISTS (SELECT 1 FROM {report} WHERE {message} = %(message)s AND {status} = %(failed)s)"
+            "EXISTS (SELECT 1 FROM {report} WHERE {message} = %(message)s "
+            "AND {status} = %(failed)s)"
         )
         .format(
             report=report["table"],

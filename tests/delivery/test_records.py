@@ -1,9 +1,12 @@
 """What the delivery writes per report, in one round trip each: the record that a report was
 sent (with its attempt, and what the hooks after it need to know), and its stored file."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from hrm.models import HrmAttempt, HrmHealth, HrmReport
 from hrm.services.attempts import report_sent_record
@@ -13,6 +16,48 @@ from referrals import services
 from ..factories import pdf_upload
 
 Status = HrmReport.Status
+
+
+def test_a_claim_takes_only_the_due_queued_rows_with_what_they_are_built_from_at_once(live):
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen.", files=[pdf_upload()]
+    )
+    reports = list(message.hrm_reports.order_by("pk"))
+    text, not_due = [report for report in reports if report.attachment_id is None]
+    pdf, taken = [report for report in reports if report.attachment_id is not None]
+    HrmReport.objects.filter(pk=not_due.pk).update(next_attempt_at=timezone.now() + timedelta(1))
+    HrmReport.objects.filter(pk=taken.pk).update(status=Status.SENDING, attempts=1)
+    ids = [text.pk, not_due.pk, pdf.pk, taken.pk]
+    with CaptureQueriesContext(connection) as queries:
+        claimed = reports_claim(ids)
+    assert len(queries) == 1 and [report.pk for report in claimed] == sorted([text.pk, pdf.pk])
+    loaded = HrmReport.objects.select_related(
+        "message__referral", "message__author", "recipient", "attachment"
+    ).in_bulk([text.pk, pdf.pk])
+    for report in claimed:
+        row = loaded[report.pk]
+        assert (row.status, row.attempts) == (Status.SENDING, 1)
+        assert row.sending_since == row.last_attempt_at is not None
+
+        def columns(instance):
+            return [getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields]
+
+        with CaptureQueriesContext(connection) as queries:
+            assert columns(report) == columns(row)
+            for mine, theirs in (
+                (report.message, row.message),
+                (report.message.referral, row.message.referral),
+                (report.message.author, row.message.author),
+                (report.recipient, row.recipient),
+            ):
+                assert columns(mine) == columns(theirs)
+            if row.attachment is None:
+                assert report.attachment is None
+            else:
+                assert columns(report.attachment) == columns(row.attachment)
+        assert not queries  # everything came with the claim
+    # Claimed already: another worker's claim takes nothing.
+    assert reports_claim(ids) == []
 
 
 @pytest.fixture
