@@ -6,14 +6,16 @@ not spent), and after each pause one worker probes; a failed probe doubles the p
 jitter, up to ``HRM_HEALTH_MAX_PAUSE_SECONDS``), a delivery that goes through ends the outage
 and hands every due report to the workers again."""
 
+import functools
 import logging
 import random
 from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from psycopg import sql
 
 from ..delivery_errors import SERVICE_CLASSES
 from ..models import HrmHealth, HrmReport
@@ -104,6 +106,8 @@ def hrm_health_observe(*, outcome: str, error_class: str, recipient: str, error:
 def hrm_dispatch_paused() -> bool:
     """Whether a worker should leave its reports queued for now. When a pause is over, exactly
     one caller (the one whose update moves the pause on) goes ahead as the probe."""
+    if _hrm_state() in (None, State.UP):  # every task asks: one plain read when HRM is up
+        return False
     health = HrmHealth.objects.filter(pk=1).first()
     if health is None or health.state == State.UP:
         return False
@@ -114,6 +118,27 @@ def hrm_dispatch_paused() -> bool:
         pk=1, state=State.DOWN, paused_until=health.paused_until
     ).update(paused_until=now + _pause(max(health.backoff_seconds, 1)), probe_started_at=now)
     return probe == 0
+
+
+def _hrm_state() -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_state_statement())
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@functools.cache
+def _state_statement() -> str:
+    meta = HrmHealth._meta
+    return (
+        sql.SQL("SELECT {state} FROM {table} WHERE {pk} = 1")
+        .format(
+            state=sql.Identifier(meta.get_field("state").column),
+            table=sql.Identifier(meta.db_table),
+            pk=sql.Identifier(meta.pk.column),
+        )
+        .as_string()
+    )
 
 
 def hrm_pause_remaining() -> float:
