@@ -1,6 +1,8 @@
 """The delivery's hooks for support: once the worker has recorded an attempt's outcome on the
 report row, ``attempt_finished`` keeps the attempt on record, tells HRM's health what it saw,
-and raises the alerts (a final failure, or a re-send that went through).
+and raises the alerts (a final failure, or a re-send that went through). A success, the
+delivery's most frequent record, is written with its attempt in one statement
+(``report_sent_record``), then ``attempt_sent_finish`` runs the hooks it still needs.
 
 Nothing here may undo or hold up a delivery: the row is already written, so a failure in
 these records is logged and the delivery goes on."""
@@ -153,7 +155,8 @@ def _report_mark_sent(report: HrmReport, now) -> bool:
 @functools.cache
 def _sent_statement() -> str:
     """The row to sent (unless it is), the attempt inserted only if it was, and the health row
-    and the message's failed parts as they were when the statement began."""
+    and the message's failed parts as they were when the statement began. Rendered once:
+    psycopg would otherwise compose it again on every execute."""
 
     def names(model, *fields) -> dict[str, sql.Identifier]:
         meta = model._meta
@@ -196,7 +199,7 @@ def _sent_statement() -> str:
             **{field: report[field] for field in report if field != "table"},
         )
         .as_string()
-    )  # once: psycopg would otherwise compose it again on every execute
+    )
 
 
 def attempt_sent_finish(report: HrmReport, record: SentRecord) -> None:

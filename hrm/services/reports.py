@@ -217,8 +217,9 @@ def _inserted_fields() -> list:
 
 @functools.cache
 def _reports_insert_statement(rows: int) -> str:
-    # The latest time is found newest first along the index on event_at, stopping at the
-    # patient's first: only the reports dated from now on are looked at.
+    # The latest time is looked for among the reports dated from the message's time on (the
+    # index on event_at), newest first. Rendered once per number of rows: psycopg would
+    # otherwise compose it again on every execute.
     def column(model, field: str) -> sql.Composed:
         meta = model._meta
         return sql.SQL("{}.{}").format(
