@@ -217,9 +217,11 @@ def _inserted_fields() -> list:
 
 @functools.cache
 def _reports_insert_statement(rows: int) -> str:
-    # The latest time is looked for among the reports dated from the message's time on (the
-    # index on event_at), newest first. Rendered once per number of rows: psycopg would
-    # otherwise compose it again on every execute.
+    # The latest time: the reports dated from the message's time on, newest first along the
+    # index on event_at, down to the patient's first. OFFSET 0 keeps the patient test a check
+    # per report, so the plan is that walk whatever the statistics say (as a join, the planner
+    # may start from the patient's referrals and read every report they ever had). Rendered
+    # once per number of rows: psycopg would otherwise compose it again on every execute.
     def column(model, field: str) -> sql.Composed:
         meta = model._meta
         return sql.SQL("{}.{}").format(
@@ -236,11 +238,11 @@ def _reports_insert_statement(rows: int) -> str:
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), "
             "pg_advisory_xact_lock(hashtextextended(%s, 0)); "
             "WITH latest AS (SELECT {report_event_at} AS at FROM {report} "
-            "JOIN {message} ON {message_id} = {report_message} "
+            "WHERE {report_event_at} >= %s AND EXISTS (SELECT 1 FROM {message} "
             "JOIN {referral} ON {referral_id} = {message_referral} "
-            "WHERE {report_event_at} >= %s AND ({card} = %s "
+            "WHERE {message_id} = {report_message} AND ({card} = %s "
             "OR (UPPER({last_name}::text) = UPPER(%s) AND UPPER({first_name}::text) = UPPER(%s))) "
-            "ORDER BY {report_event_at} DESC LIMIT 1), "
+            "OFFSET 0) ORDER BY {report_event_at} DESC LIMIT 1), "
             "first AS (SELECT COALESCE((SELECT at + interval '1 second' FROM latest), %s) AS at) "
             "INSERT INTO {report} ({columns}, {event_at}) VALUES {rows} "
             "RETURNING {pk}, {event_at}"
