@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _support import throwaway_django
 from hrm_transport import bare_sftp
 
-from hrm.sandbox.sftp_server import SandboxSftpServer
+from sandbox.sftp_server import SandboxSftpServer
 from tests.processes import (
     PrivateRedis,
     kill_process_group,

@@ -87,7 +87,7 @@ def serve_sftp(workdir: str, port: int, taken_log: str, refuse_first_key: bool) 
 
     When the file ``<workdir>/reset-postgres`` appears, the next rename is followed, before its
     reply, by a reset of the worker's PostgreSQL sessions: the worst moment for one."""
-    from hrm.sandbox.sftp_server import SandboxSftpServer
+    from sandbox.sftp_server import SandboxSftpServer
 
     server = SandboxSftpServer(workdir, port=port, consume=True, taken_log=taken_log)
     trigger = Path(workdir) / "reset-postgres"
@@ -159,7 +159,7 @@ class SftpServerProcess:
 
     @property
     def login(self):
-        from hrm.sandbox.sftp_server import REMOTE_DIR, USERNAME, SftpLogin
+        from sandbox.sftp_server import REMOTE_DIR, USERNAME, SftpLogin
 
         keys = self.workdir / "keys"
         return SftpLogin(

@@ -39,8 +39,8 @@ from hrm.report_xml import (  # noqa: E402
     ReportText,
     report_build,
 )
-from hrm.sandbox.sftp_server import SandboxSftpServer  # noqa: E402
 from hrm.transports import SftpTransport, remote_name_for  # noqa: E402
+from sandbox.sftp_server import SandboxSftpServer  # noqa: E402
 
 KEY = "00112233445566778899aabbccddeeff"
 ROUNDS = 5

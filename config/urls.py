@@ -39,7 +39,8 @@ urlpatterns = [
     path("referrals/", include("referrals.urls")),
     path("referrals/", include("hrm.delivery_urls")),
     path("directory/", include("directory.urls")),
-    path("sandbox/emr/", include("hrm.sandbox.urls")),
+    # HRM's requests from the account page, at the address they always had.
+    path("directory/", include("hrm.sender_urls")),
     path("admin/hrm/console/", include("hrm.console_urls")),
     path("admin/", admin.site.urls),
 ]

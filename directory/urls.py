@@ -6,10 +6,5 @@ app_name = "directory"
 urlpatterns = [
     path("", views.directory, name="listings"),
     path("account/", views.account, name="account"),
-    path(
-        "account/hrm-sending/<int:site_id>/",
-        views.hrm_sending_request,
-        name="hrm_sending_request",
-    ),
     path("listings/<int:listing_id>/settings/", views.listing_settings, name="listing_settings"),
 ]

@@ -1,21 +1,21 @@
-from django.contrib import messages as flash
-from django.core.exceptions import ValidationError
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+import copy
 
-from hrm.selectors.receivers import listing_is_live_on_hrm
-from hrm.selectors.senders import site_get_for_member_or_404, user_sender_statuses
-from hrm.services.senders import sender_approval_request
+from django.contrib import messages as flash
+from django.shortcuts import redirect, render
 
 from .forms import ClinicalContactForm, ListingSettingsForm
+from .models import User
 from .selectors import listing_get_for_member_or_404, listings_directory, listings_of_user
+from .signals import clinical_contact_saved
 
 
 def account(request):
-    # Read before the form is bound: an invalid POST would otherwise show unsaved values as if
-    # they counted.
-    hrm_statuses = user_sender_statuses(request.user)
-    form = ClinicalContactForm(request.POST or None, instance=request.user)
+    """The user's Clinical Contact Information. Other apps add their sections to the page through
+    template tags (HRM's: ``hrm_sending_section``) and hear of saves through
+    ``clinical_contact_saved``."""
+    # The form edits its own copy of the account: until it saves, the rest of the page (HRM's
+    # section among it) shows the account as saved, not the values of an invalid POST.
+    form = ClinicalContactForm(request.POST or None, instance=User.objects.get(pk=request.user.pk))
     if request.method == "POST" and form.is_valid():
         user = form.save()
         flash.success(
@@ -27,44 +27,22 @@ def account(request):
                 else "."
             ),
         )
-        if "hrm_upi" in form.changed_data and any(s.approval for s in hrm_statuses):
-            flash.warning(
-                request,
-                "Your HRM UPI changed. Support approves a UPI, not a person: request HRM "
-                "sending again for each site below.",
-            )
+        clinical_contact_saved.send(
+            sender=User, request=request, user=user, changed=tuple(form.changed_data)
+        )
         return redirect("directory:account")
     return render(
         request,
         "directory/account.html",
-        {"form": form, "listings": listings_of_user(request.user), "hrm_statuses": hrm_statuses},
+        {"form": form, "listings": listings_of_user(request.user)},
     )
-
-
-@require_POST
-def hrm_sending_request(request, site_id):
-    site = site_get_for_member_or_404(request.user, site_id)
-    try:
-        approval = sender_approval_request(user=request.user, site=site)
-    except ValidationError as error:
-        flash.error(request, " ".join(error.messages))
-    else:
-        if approval.status == approval.Status.APPROVED:
-            flash.success(request, f"UPI {approval.upi} is already approved for {site}.")
-        else:
-            flash.success(
-                request,
-                f"Your request to send HRM reports for {site} (UPI {approval.upi}) went to "
-                "support. You and the site will get an email when it is approved.",
-            )
-    return redirect("directory:account")
 
 
 def listing_settings(request, listing_id):
     listing = listing_get_for_member_or_404(request.user, listing_id)
-    # Read before the form is bound, which writes the typed values onto ``listing``.
-    hrm_status = listing_is_live_on_hrm(listing)
-    form = ListingSettingsForm(request.POST or None, instance=listing)
+    # The form edits a copy: until it saves, the page (HRM's live status among it) shows the
+    # listing as saved, not the values of an invalid POST.
+    form = ListingSettingsForm(request.POST or None, instance=copy.copy(listing))
     if request.method == "POST" and form.is_valid():
         listing = form.save()
         saved_id = listing.clinician_professional_id_display
@@ -77,7 +55,7 @@ def listing_settings(request, listing_id):
     return render(
         request,
         "directory/listing_settings.html",
-        {"form": form, "listing": listing, "hrm_status": hrm_status},
+        {"form": form, "listing": listing},
     )
 
 

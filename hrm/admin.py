@@ -20,23 +20,22 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from directory.professional_id import professional_id_display, professional_id_normalise
-from security.uploads import accepts_uploads
-
-from . import admin_reports  # noqa: F401 — registers the delivery admin
-from .admin_console import RecordInline
-from .forms import (
+from hrm import admin_reports  # noqa: F401 — registers the delivery admin
+from hrm.admin_console import RecordInline
+from hrm.forms import (
     RECEIVER_LIST_MAX_BYTES,
     ReceiverImportConfirmForm,
     ReceiverListUploadForm,
     SenderApprovalEntryForm,
     SenderDecisionForm,
 )
-from .models import HrmReceiver, ReceiverImport, SenderApproval, SenderApprovalLog
-from .receiver_list import REQUIRED_COLUMNS, ReceiverListError
-from .selectors.receivers import receiver_import_preview
-from .selectors.senders import sender_approval_counts
-from .services import receivers as receiver_services
-from .services import senders as sender_services
+from hrm.models import HrmReceiver, ReceiverImport, SenderApproval, SenderApprovalLog
+from hrm.receiver_list import REQUIRED_COLUMNS, ReceiverListError
+from hrm.selectors.receivers import receiver_import_preview
+from hrm.selectors.senders import sender_approval_counts
+from hrm.services import receivers as receiver_services
+from hrm.services import senders as sender_services
+from security.uploads import accepts_uploads
 
 # The preview lists this many receivers of each kind; the counts are always complete.
 PREVIEW_ROWS = 200

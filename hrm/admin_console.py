@@ -11,12 +11,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from hrm.delivery_errors import ErrorClass, error_classify
+from hrm.models import HrmAlert, HrmAlertReport, HrmAttempt, HrmBulkResend, HrmHealth, HrmReport
+from hrm.selectors.dashboard import dashboard_chart, hrm_dashboard
+from hrm.services.bulk_resend import bulk_resend, bulk_resend_plan
 from referrals.access import Action, referral_access_record
-
-from .delivery_errors import ErrorClass, error_classify
-from .models import HrmAlert, HrmAlertReport, HrmAttempt, HrmBulkResend, HrmHealth, HrmReport
-from .selectors.dashboard import dashboard_chart, hrm_dashboard
-from .services.bulk_resend import bulk_resend, bulk_resend_plan
 
 Status = HrmReport.Status
 MAX_IDS = 5000

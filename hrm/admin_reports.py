@@ -5,11 +5,10 @@ from django.template.defaultfilters import truncatechars
 from django.utils import timezone
 
 from directory.professional_id import professional_id_display
+from hrm.admin_console import HrmAttemptInline, bulk_resend_redirect
+from hrm.models import HrmMessageDecision, HrmReport
+from hrm.services.delivery import reports_enqueue
 from referrals.access import Action, referral_access_record
-
-from .admin_console import HrmAttemptInline, bulk_resend_redirect
-from .models import HrmMessageDecision, HrmReport
-from .services.delivery import reports_enqueue
 
 
 @admin.register(HrmReport)

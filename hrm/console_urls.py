@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from . import admin_console
+from hrm import admin_console
 
 app_name = "hrm_console"
 urlpatterns = [

@@ -1,6 +1,6 @@
 """The banner every signed-in page shows while HRM is down (clinicians and support alike)."""
 
-from .services.health import hrm_is_down
+from hrm.services.health import hrm_is_down
 
 
 def hrm_health(request):

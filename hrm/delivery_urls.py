@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import delivery_views
+from hrm import delivery_views
 
 app_name = "hrm_delivery"
 urlpatterns = [

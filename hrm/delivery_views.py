@@ -8,19 +8,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
-from referrals.access import Action, referral_access_record
-from referrals.selectors import referral_get_for_user_or_404
-from security.middleware import session_passive
-
-from .models import HrmReport
-from .selectors.delivery import (
+from hrm.models import HrmReport
+from hrm.selectors.delivery import (
     message_get_for_user_or_404,
     message_hrm_attempts,
     referral_hrm_views,
     user_on_author_side,
 )
-from .selectors.senders import message_resend_status
-from .services.delivery import report_resend
+from hrm.selectors.senders import message_resend_status
+from hrm.services.delivery import report_resend
+from referrals.access import Action, referral_access_record
+from referrals.selectors import referral_get_for_user_or_404
+from security.middleware import session_passive
 
 
 def message_hrm_details(request, referral_id, message_id):

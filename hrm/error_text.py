@@ -3,7 +3,7 @@ the SFTP host, port, account, key files and folder are what they act on. Clinici
 words without any of those, true for the report's state, with the likely cause and the next
 step (``hrm/delivery_errors.py``): server details are for the people who run the service."""
 
-from .delivery_errors import clinician_error_text
+from hrm.delivery_errors import clinician_error_text
 
 
 def report_error_for_reader(report, *, staff: bool) -> str:

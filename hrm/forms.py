@@ -6,9 +6,8 @@ from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelect
 
 from directory.models import Site, User
-
-from .models import SenderApproval
-from .selectors.receivers import ReceiverListPreview
+from hrm.models import SenderApproval
+from hrm.selectors.receivers import ReceiverListPreview
 
 # OntarioMD's list is about 2 MB as CSV for 50,000 clinicians; anything far bigger is not it.
 RECEIVER_LIST_MAX_BYTES = 20 * 1024 * 1024

@@ -260,12 +260,3 @@ class HrmReport(models.Model):
     @property
     def part_label(self) -> str:
         return self.attachment.original_name if self.attachment_id else "Typed message"
-
-
-from .models_support import (  # noqa: E402, F401 — support's records live beside the outbox
-    HrmAlert,
-    HrmAlertReport,
-    HrmAttempt,
-    HrmBulkResend,
-    HrmHealth,
-)

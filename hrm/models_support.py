@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .delivery_errors import ErrorClass
+from hrm.delivery_errors import ErrorClass
 
 
 class HrmAttempt(models.Model):

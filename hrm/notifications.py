@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.urls import reverse
 
-from .models import SenderApproval
+from hrm.models import SenderApproval
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def sender_approval_notify_requested(approval: SenderApproval) -> None:
     """Tell support a clinician asks to send through HRM, with a link to decide, so nobody has
     to watch the Pending filter. Support: ``HRM_SUPPORT_EMAILS``, else the staff who can decide
     approvals (hrm/support_contacts.py)."""
-    from .support_contacts import support_email_addresses
+    from hrm.support_contacts import support_email_addresses
 
     subject = f"HRM sending requested: {approval.user} at {approval.site}"
     link = settings.SITE_URL + reverse("admin:hrm_senderapproval_change", args=[approval.pk])

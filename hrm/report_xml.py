@@ -1,13 +1,15 @@
-"""One HRM report file: describe it, build its XML, check it, read it back.
+"""One HRM report file: describe it, build its XML, check it.
 
 The file is the ``OmdCds`` XML that HRM hands to an EMR (schema "HRM XML Schema Definition v1.1.2",
 see docs/HRM-FORMAT.md). One file carries one report (typed text *or* one attached file) for one
-recipient. Three public steps:
+recipient. Two public steps:
 
 - ``report_build(report) -> bytes``: the file, compact and single-line like HRM's own output;
 - ``report_validate(xml_bytes, schema_path)``: the schema plus the receivers' rules (HRM-FORMAT.md
-  section 14), raising ``ReportInvalid`` with problems in plain words;
-- ``report_parse(xml_bytes) -> ParsedReport``: what an EMR reads from a file (for the sandbox).
+  section 14), raising ``ReportInvalid`` with problems in plain words.
+
+Reading a file as an EMR does is left to the receiving side (the demo's stand-in EMR has its own
+reader), so a reader sharing this module's assumptions cannot hide a fault in it.
 
 Text XML 1.0 cannot carry is cleaned, never escaped, by ``xml_text_clean`` (see its docstring);
 ``emr_text_prepare`` also keeps typed text from acting as markup in OSCAR and says what it changed.
@@ -393,9 +395,9 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 
 
 def _safe_parser() -> etree.XMLParser:
-    # A report may come from outside (the sandbox reads what others upload): no network, no DTD,
-    # no entity expansion. ``huge_tree`` lifts libxml2's 10 MB limit on one text node, which a
-    # base64-encoded attachment of 7.5 MB already reaches; MAX_FILE_BYTES bounds the input instead.
+    # Whatever the bytes hold: no network, no DTD, no entity expansion. ``huge_tree`` lifts
+    # libxml2's 10 MB limit on one text node, which a base64-encoded attachment of 7.5 MB already
+    # reaches; MAX_FILE_BYTES bounds the input instead.
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 
 
@@ -478,87 +480,6 @@ class _Fields:
             if isinstance(child.tag, str):
                 return child.text or ""
         return ""
-
-
-@dataclass(frozen=True)
-class ParsedReport:
-    """What an EMR reads from a file: the first report and first transaction, values as written
-    (dates as text, ``health_card_province`` as ``CA-ON``). Absent fields are ``""``; exactly one of
-    ``text`` and ``file_data`` is set when the file has content."""
-
-    patient_first_name: str
-    patient_last_name: str
-    date_of_birth: str
-    sex: str
-    health_card_number: str
-    health_card_version: str
-    health_card_province: str
-    author_first_name: str
-    author_last_name: str
-    recipient_id: str  # DeliverToUserID
-    recipient_first_name: str
-    recipient_last_name: str
-    report_class: str
-    subclass: str
-    event_datetime: str
-    observation_datetime: str  # first OBRContent/ObservationDateTime
-    sending_facility: str
-    sending_facility_report_number: str
-    transaction_id: str  # MessageUniqueID
-    result_status: str
-    media: str
-    format: str
-    file_extension: str
-    text: str | None = None
-    file_data: bytes | None = field(default=None, repr=False)
-
-
-def report_parse(xml_bytes: bytes) -> ParsedReport:
-    """Read a file the way OSCAR and Juno do (first ``ReportsReceived``, first
-    ``TransactionInformation``). Does not validate: call ``report_validate`` for that.
-    Raises ``ReportInvalid`` if the file is not well-formed or not an ``OmdCds`` file."""
-    root = _parse(xml_bytes).getroot()
-    if root.tag != _cds("OmdCds"):
-        raise ReportInvalid(["the file is not an HRM report (its root is not OmdCds in 'cds')"])
-    record = _Fields(root.find(_cds("PatientRecord")))
-    name = "Demographics/Names/LegalName"
-    card = "Demographics/HealthCard"
-    received, transaction = "ReportsReceived", "TransactionInformation"
-    text_node = record.get(f"{received}/Content/TextContent")
-    media_node = record.get(f"{received}/Content/Media")
-    file_data = None
-    if media_node is not None:
-        try:
-            file_data = base64.b64decode("".join((media_node.text or "").split()), validate=True)
-        except binascii.Error as exc:
-            raise ReportInvalid(["the attached file is not valid base64 data"]) from exc
-    return ParsedReport(
-        patient_first_name=record.text(f"{name}/FirstName/Part"),
-        patient_last_name=record.text(f"{name}/LastName/Part"),
-        date_of_birth=record.date("Demographics/DateOfBirth"),
-        sex=record.text("Demographics/Gender"),
-        health_card_number=record.text(f"{card}/Number"),
-        health_card_version=record.text(f"{card}/Version"),
-        health_card_province=record.text(f"{card}/ProvinceCode"),
-        author_first_name=record.text(f"{received}/AuthorPhysician/FirstName"),
-        author_last_name=record.text(f"{received}/AuthorPhysician/LastName"),
-        recipient_id=record.text(f"{transaction}/DeliverToUserID"),
-        recipient_first_name=record.text(f"{transaction}/Provider/FirstName"),
-        recipient_last_name=record.text(f"{transaction}/Provider/LastName"),
-        report_class=record.text(f"{received}/Class"),
-        subclass=record.text(f"{received}/SubClass"),
-        event_datetime=record.date(f"{received}/EventDateTime"),
-        observation_datetime=record.date(f"{received}/OBRContent/ObservationDateTime"),
-        sending_facility=record.text(f"{received}/SendingFacility"),
-        sending_facility_report_number=record.text(f"{received}/SendingFacilityReportNumber"),
-        transaction_id=record.text(f"{transaction}/MessageUniqueID"),
-        result_status=record.text(f"{received}/ResultStatus"),
-        media=record.text(f"{received}/Media"),
-        format=record.text(f"{received}/Format"),
-        file_extension=record.text(f"{received}/FileExtensionAndVersion"),
-        text=None if text_node is None else (text_node.text or ""),
-        file_data=file_data,
-    )
 
 
 # --- Validating ---------------------------------------------------------------------------------

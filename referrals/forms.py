@@ -9,9 +9,9 @@ from directory.text_limits import (
     Utf16MaxLengthValidator,
     birth_date_validate,
 )
-from hrm.report_xml import emr_text_prepare
 
 from .attachments import ALLOWED_TYPES_TEXT, attachment_inspect
+from .channels import message_text_prepare
 from .models import Referral
 
 
@@ -118,10 +118,10 @@ class MessageForm(forms.Form):
     )
 
     def clean_text(self):
-        # The thread shows exactly what EMRs receive: what an HRM file cannot carry (invisible
-        # control characters, usually pasted debris) or an EMR would show as markup is changed
-        # here, and the author is told what (``text_changes``).
-        prepared = emr_text_prepare(self.cleaned_data.get("text", ""))
+        # The thread shows exactly what the channels deliver: what one cannot carry (for HRM,
+        # invisible control characters, usually pasted debris, or what an EMR would show as
+        # markup) is changed here, and the author is told what (``text_changes``).
+        prepared = message_text_prepare(self.cleaned_data.get("text", ""))
         self.text_changes = prepared.changes
         return prepared.text
 

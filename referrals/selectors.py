@@ -5,6 +5,7 @@ from directory.models import Listing, User
 from directory.search_text import search_fold
 from directory.selectors import user_site_ids
 
+from .channels import ThreadStatus, delivery_channels
 from .models import Attachment, Message, Referral, ReferralOwnership
 
 
@@ -69,6 +70,17 @@ def referral_page_get(user: User, referral_id: int) -> Referral:
         "events",
     )
     return referral
+
+
+def referral_delivery_statuses(user: User, referral: Referral) -> list[ThreadStatus]:
+    """What each delivery channel shows ``user`` on the referral's page, in the order of
+    ``MESSAGE_DELIVERY_CHANNELS`` (channels that show nothing are left out)."""
+    messages = list(referral.messages.all())
+    statuses = (
+        channel.thread_status(referral=referral, messages=messages, viewer=user)
+        for channel in delivery_channels()
+    )
+    return [status for status in statuses if status is not None]
 
 
 def referral_stakeholder_listings(referral: Referral) -> list[Listing]:

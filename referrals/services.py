@@ -10,11 +10,10 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
 from directory.models import Listing, User
-from hrm.report_xml import emr_text_prepare
-from hrm.services.delivery import message_hrm_dispatch
 
 from . import notifications
 from .attachments import attachment_inspect
+from .channels import delivery_channels, message_text_prepare
 from .models import Attachment, Message, Referral, ReferralEvent, ReferralOwnership
 from .selectors import (
     referral_acting_listing,
@@ -163,10 +162,11 @@ def referral_status_change(*, referral: Referral, status: str, actor: User) -> R
 def message_post(
     *, referral: Referral, author: User, text: str = "", files: list[UploadedFile] = ()
 ) -> Message:
-    """Post a message, with text, files or both, to the referral's thread and notify the other
-    stakeholders. The text is stored as every EMR will show it (``emr_text_prepare``): text that
-    was only characters an HRM file cannot carry is no text at all, never an empty report."""
-    text = emr_text_prepare(text).text
+    """Post a message, with text, files or both, to the referral's thread and hand it to every
+    delivery channel (``channels``: the stakeholders' email, HRM). The text is stored as every
+    channel delivers it (``message_text_prepare``): text that was only characters a channel
+    cannot carry (HRM's files) is no text at all, never an empty report."""
+    text = message_text_prepare(text).text
     if not text and not files:
         raise ValidationError("Write a message or attach a file.", code="empty_message")
     inspected = [(upload, *attachment_inspect(upload)) for upload in files]
@@ -189,21 +189,23 @@ def message_post(
             )
             for upload, content_type, sha256 in inspected
         ]
-        # Read once under the lock: HRM's recipients and the emails go to the same stakeholders.
+        # Read once under the lock: every channel (HRM's recipients, the emails) goes to the
+        # same stakeholders.
         stakeholders = referral_stakeholder_listings(referral)
         parts = []
         if text:
             parts.append("text")
         if files:
             parts.append(f"{len(files)} file{'s' if len(files) > 1 else ''}")
-        message_hrm_dispatch(message, stakeholders=stakeholders, attachments=attachments)
+        # In this transaction: a channel that fails undoes the Send (nothing half-delivered).
+        for channel in delivery_channels():
+            channel.message_posted(message, stakeholders=stakeholders, attachments=attachments)
         _event(
             referral,
             ReferralEvent.Kind.MESSAGE_POSTED,
             author,
             "Message posted (" + ", ".join(parts) + ")",
         )
-        transaction.on_commit(lambda: notifications.message_notify(message, stakeholders))
     return message
 
 

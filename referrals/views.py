@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms.utils import flatatt
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -10,7 +11,6 @@ from django.views.decorators.http import require_POST
 from audit.services import access_record
 from directory.models import Listing
 from directory.selectors import listings_of_user
-from hrm.selectors.delivery import referral_hrm_views
 from security.throttle import client_address, throttle_exceeded
 from security.uploads import accepts_uploads
 
@@ -99,9 +99,11 @@ def referral_public_new(request, listing_id):
 
 
 def _detail_context(request, referral, **forms):
-    hrm_views = referral_hrm_views(request.user, referral, referral.messages.all())
+    delivery = selectors.referral_delivery_statuses(request.user, referral)
     for message in referral.messages.all():
-        message.hrm = hrm_views[message.pk]
+        message.delivery_statuses = [
+            channel.messages[message.pk] for channel in delivery if message.pk in channel.messages
+        ]
         for attachment in message.attachments.all():
             attachment.download_name = attachment_download_name(
                 attachment.original_name, attachment.content_type
@@ -109,6 +111,10 @@ def _detail_context(request, referral, **forms):
     is_receiver = request.user.sites.filter(pk=referral.target_listing.site_id).exists()
     return {
         "referral": referral,
+        "delivery_templates": [channel.template for channel in delivery if channel.template],
+        "thread_attributes": flatatt(
+            {name: value for channel in delivery for name, value in channel.attributes.items()}
+        ),
         "stakeholders": selectors.referral_stakeholder_listings(referral),
         "message_form": forms.get("message_form") or MessageForm(),
         "forward_form": (forms.get("forward_form") or ForwardForm(referral=referral))

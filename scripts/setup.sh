@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create or refresh the virtualenv in .venv from pyproject.toml. Re-runs are quick: nothing is
-# reinstalled unless pyproject.toml changed.
+# Create or refresh the virtualenv in .venv from pyproject.toml, with the extras the tests and the
+# demo need: dev (test and lint tools) and sandbox (the HRM sandbox's SFTP server). Re-runs are
+# quick: nothing is reinstalled unless pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # python-magic decides attachment types with the system's libmagic.
@@ -23,7 +24,7 @@ if [ ! -f "$stamp" ]; then
   echo "progress in var/pip-install.log)..."
   started=$SECONDS
   if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
-         .venv/bin/python -m pip install --progress-bar off -e ".[dev]"; } >var/pip-install.log 2>&1; then
+         .venv/bin/python -m pip install --progress-bar off -e ".[dev,sandbox]"; } >var/pip-install.log 2>&1; then
     cat var/pip-install.log
     echo "Installing the packages failed (the log above is var/pip-install.log)."
     exit 1

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from config.celery import app as celery_app
 from hrm.models import HrmReceiver, SenderApproval
-from hrm.sandbox.sftp_server import SandboxSftpServer
 from hrm.transport_config import transport_close
+from sandbox.sftp_server import SandboxSftpServer
 
 from .processes import PrivateRedis, sftp_environment, wait_for  # noqa: F401 — wait_for: tests
 

@@ -18,7 +18,7 @@ import pytest
 from .processes import _free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-# The demo's patients (referrals/management/commands/seed_demo.py): names and health card numbers.
+# The demo's patients (sandbox/management/commands/seed_demo.py): names and health card numbers.
 PATIENT_DATA = re.compile(
     r"Tremblay|Hélène|Bélanger|Côté|Olivia|\bChen\b|\bWei\b"
     r"|9876543217|1234567897|2345678904|4532015114"

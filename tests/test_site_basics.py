@@ -1,5 +1,5 @@
-"""What a newcomer meets first: where emails go, the address links point at, the 404 page, the
-favicon, and seed_demo refusing a production database."""
+"""What a newcomer meets first: where emails go, the address links point at, the 404 page and the
+favicon (seed_demo refusing a production database: tests/sandbox/test_seed_demo.py)."""
 
 import os
 import subprocess
@@ -142,25 +142,3 @@ def test_the_favicon_is_served_at_the_root_and_linked_from_every_page(client):
     assert '<link rel="icon" href="/favicon.ico"' in page
     assert 'href="/static/favicon.svg" type="image/svg+xml"' in page
     assert (ROOT / "static" / "favicon.svg").read_text().startswith("<svg")
-
-
-# --- seed_demo ----------------------------------------------------------------------------------
-
-
-def test_seed_demo_refuses_the_production_profile_and_says_why(tmp_path):
-    database = tmp_path / "production.sqlite3"
-    result = manage(
-        "seed_demo",
-        env={
-            "DJANGO_SETTINGS_MODULE": "config.settings.production",
-            "SECRET_KEY": "a-long-production-secret-key-0123456789-abcdefghijklmnop",
-            "ALLOWED_HOSTS": "ereferral.example",
-            "DATABASE_URL": f"sqlite:///{database}",
-            "HRM_AES_KEY": "00112233445566778899aabbccddeeff",
-        },
-    )
-    assert result.returncode == 1
-    assert "seed_demo refuses to run with the production settings" in result.stderr
-    assert "superuser" in result.stderr and "published" in result.stderr
-    assert "Demo data is ready" not in result.stdout
-    assert not database.exists() or database.stat().st_size == 0  # nothing was written

@@ -1,7 +1,9 @@
 """Settings every profile shares, read from the environment (django-environ). Strict on its own:
 no secret key and no database, so nothing runs on it by accident. The profiles on top of it:
 `demo.py` (zero-setup demo on SQLite, what `manage.py` uses by default), `production.py` (what
-`wsgi.py` and `celery.py` use by default; secrets from the environment) and `test.py`."""
+`wsgi.py` and `celery.py` use by default; secrets from the environment) and `test.py`. The HRM
+sandbox is no part of the product: only the demo and test profiles install it, through
+`sandbox.py`."""
 
 import datetime
 from pathlib import Path
@@ -32,7 +34,6 @@ INSTALLED_APPS = [
     "audit",  # issue 12: the access trail (below referrals and hrm, which use it)
     "referrals",
     "hrm",
-    "hrm.sandbox",
     # --- Security and privacy (issue 12) ---
     "axes",
     "django_otp",
@@ -80,7 +81,6 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "hrm.sandbox.context_processors.sandbox",
                 "hrm.context_processors.hrm_health",
             ],
         },
@@ -124,6 +124,10 @@ REFERRAL_ATTACHMENTS_MAX_BYTES = env.int("REFERRAL_ATTACHMENTS_MAX_BYTES", defau
 # enforced by the form, this only bounds the request body as a whole.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The ways a posted message leaves the thread (referrals/channels.py), called in this order inside
+# Send's transaction; referrals imports none of them. HRM first: once Send commits, its broker
+# publish goes before the emails' SMTP.
+MESSAGE_DELIVERY_CHANNELS = ["hrm.channel.HrmChannel", "referrals.channels.EmailChannel"]
 
 vars().update(email_url_config(env.str("EMAIL_URL", default="consolemail://"), BASE_DIR))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="eReferral <no-reply@ereferral.local>")
@@ -251,19 +255,6 @@ HRM_BULK_RESEND_BATCH_SIZE = env.int("HRM_BULK_RESEND_BATCH_SIZE", default=50)
 HRM_BULK_RESEND_BATCH_INTERVAL_SECONDS = env.float(
     "HRM_BULK_RESEND_BATCH_INTERVAL_SECONDS", default=30
 )
-
-# --- HRM sandbox -------------------------------------------------------------------------------
-# A stand-in for HRM's server and a clinician's EMR (hrm/sandbox, `manage.py hrm_sandbox`), for the
-# demo and the tests. Never on a production delivery path.
-HRM_SANDBOX_DIR = env.path("HRM_SANDBOX_DIR", default=VAR_DIR / "hrm-sandbox")
-HRM_SANDBOX_PORT = env.int("HRM_SANDBOX_PORT", default=2222)
-# Real EMRs poll every 30 minutes to 24 hours; the sandbox polls fast so the demo is lively.
-HRM_SANDBOX_POLL_SECONDS = env.float("HRM_SANDBOX_POLL_SECONDS", default=5)
-# The sandbox EMR inbox shows every filed report to any signed-in user: its pages 404 unless on.
-HRM_SANDBOX_ENABLED = env.bool("HRM_SANDBOX_ENABLED", default=False)
-# Whose rules the sandbox EMR files reports by: open-o (the strictest, what most Ontario clinics run
-# in 2026), oscar or juno (hrm/sandbox/profiles.py).
-HRM_SANDBOX_EMR_PROFILE = env.str("HRM_SANDBOX_EMR_PROFILE", default="open-o")
 
 # --- Security and privacy (issue 12) -----------------------------------------------------------
 # Sign-in throttling (django-axes), for the clinicians' page and /admin/login/ alike: after

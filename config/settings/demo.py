@@ -1,9 +1,10 @@
-"""The demo profile (`manage.py`'s default; `scripts/demo.sh` uses it): a published secret key,
-SQLite in `var/` unless `DATABASE_URL` says otherwise. Never for patient data: `seed_demo` and
-`check --deploy` on the production profile refuse what this allows."""
+"""The demo profile (`manage.py`'s default; `scripts/demo.sh` uses it): the HRM sandbox
+installed (sandbox.py), a published secret key, SQLite in `var/` unless `DATABASE_URL` says
+otherwise. Never for patient data: `seed_demo` and `check --deploy` on the production profile
+refuse what this allows."""
 
-from .base import *  # noqa: F403
-from .base import VAR_DIR, env
+from .sandbox import *  # noqa: F403
+from .sandbox import VAR_DIR, env
 
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-demo-key-change-me-in-production-0123456789")
 DATABASES = {

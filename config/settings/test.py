@@ -1,9 +1,10 @@
-"""Tests run on the local PostgreSQL server (trust auth), never on SQLite."""
+"""Tests run on the local PostgreSQL server (trust auth), never on SQLite, with the HRM sandbox
+installed (sandbox.py)."""
 
 import tempfile
 
-from .base import *  # noqa: F403
-from .base import env
+from .sandbox import *  # noqa: F403
+from .sandbox import env
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef"  # noqa: S105

@@ -7,8 +7,8 @@ from django.db.models import Count, Min
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from ..delivery_errors import ErrorClass, error_cause, error_classify
-from ..models import HrmAttempt, HrmHealth, HrmReport
+from hrm.delivery_errors import ErrorClass, error_cause, error_classify
+from hrm.models import HrmAttempt, HrmHealth, HrmReport
 
 Status = HrmReport.Status
 DAYS = 30

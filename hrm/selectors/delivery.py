@@ -8,13 +8,12 @@ from enum import StrEnum
 from django.http import Http404
 
 from directory.models import Listing, User
+from hrm.delivery_errors import clinician_error_text
+from hrm.models import HrmAttempt, HrmHealth, HrmMessageDecision, HrmReport
+from hrm.selectors.receivers import listings_live_on_hrm
+from hrm.selectors.senders import user_can_send_via_hrm
 from referrals.models import Message, Referral
 from referrals.selectors import referral_get_for_user_or_404
-
-from ..delivery_errors import clinician_error_text
-from ..models import HrmAttempt, HrmHealth, HrmMessageDecision, HrmReport
-from .receivers import listings_live_on_hrm
-from .senders import user_can_send_via_hrm
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,8 @@ from psycopg import sql
 
 from directory.models import Listing
 from directory.professional_id import professional_id_display
-
-from ..models import HrmReceiver, ReceiverImport
-from ..receiver_list import (
+from hrm.models import HrmReceiver, ReceiverImport
+from hrm.receiver_list import (
     ReceiverDiff,
     ReceiverRow,
     is_mass_removal,

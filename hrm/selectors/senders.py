@@ -12,8 +12,7 @@ from django.http import Http404
 
 from directory.models import Site, User
 from directory.professional_id import professional_id_display
-
-from ..models import SenderApproval
+from hrm.models import SenderApproval
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,11 +22,10 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from hrm.delivery_errors import clinician_error_text, duration_words
+from hrm.models import HrmAlert, HrmAlertReport, HrmHealth, HrmReport
+from hrm.support_contacts import mail_each, support_email_addresses
 from referrals.models import Message
-
-from ..delivery_errors import clinician_error_text, duration_words
-from ..models import HrmAlert, HrmAlertReport, HrmHealth, HrmReport
-from ..support_contacts import mail_each, support_email_addresses
 
 Kind = HrmAlert.Kind
 State = HrmAlert.State

@@ -17,8 +17,8 @@ from django.db import connection
 from django.utils import timezone
 from psycopg import sql
 
-from ..delivery_errors import error_classify
-from ..models import HrmAttempt, HrmHealth, HrmReport
+from hrm.delivery_errors import error_classify
+from hrm.models import HrmAttempt, HrmHealth, HrmReport
 
 logger = logging.getLogger(__name__)
 Outcome = HrmAttempt.Outcome
@@ -58,8 +58,8 @@ def attempt_record(report: HrmReport, *, outcome: str, error: str = "") -> HrmAt
 def attempt_finished(report: HrmReport, *, outcome: str, error: str = "") -> None:
     """Call once per report and attempt, right after the outcome is on the row: ``outcome`` is
     ``sent``, ``retry`` or ``failed`` (final), ``error`` the text stored in ``last_error``."""
-    from .alerts import message_failures_alert, report_delivered_after_resend
-    from .health import hrm_health_observe
+    from hrm.services.alerts import message_failures_alert, report_delivered_after_resend
+    from hrm.services.health import hrm_health_observe
 
     try:
         attempt = attempt_record(report, outcome=outcome, error=error)
@@ -208,8 +208,8 @@ def attempt_sent_finish(report: HrmReport, record: SentRecord) -> None:
     re-send, else the alert on a part of the message that failed earlier (sent once the message's
     last part settles). The same as ``attempt_finished`` for a success, minus the queries whose
     answer the record brought."""
-    from .alerts import message_failures_alert, report_delivered_after_resend
-    from .health import hrm_health_observe
+    from hrm.services.alerts import message_failures_alert, report_delivered_after_resend
+    from hrm.services.health import hrm_health_observe
 
     try:
         if not record.hrm_was_up:
@@ -225,7 +225,7 @@ def attempt_sent_finish(report: HrmReport, record: SentRecord) -> None:
 
 def report_finally_failed(report: HrmReport) -> None:
     """A report's delivery has failed for good: alert once its message's parts have settled."""
-    from .alerts import message_failures_alert
+    from hrm.services.alerts import message_failures_alert
 
     message_failures_alert(report.message_id)
 

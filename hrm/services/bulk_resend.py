@@ -16,8 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import HrmBulkResend, HrmReport
-from ..selectors.senders import message_resend_status
+from hrm.models import HrmBulkResend, HrmReport
+from hrm.selectors.senders import message_resend_status
 
 Status = HrmReport.Status
 
@@ -125,8 +125,8 @@ def bulk_resend(*, report_ids, actor, reason: str, selection: str) -> HrmBulkRes
 def _publish(batches: list[list[int]], interval: float) -> None:
     """Hand each batch to the workers when it is due. Batches due later than a Celery countdown
     should wait are left to the beat re-drive, which finds every queued row once it is due."""
-    from ..tasks import reports_deliver_task
-    from .delivery import logger
+    from hrm.services.delivery import logger
+    from hrm.tasks import reports_deliver_task
 
     per_task = settings.HRM_DELIVERY_BATCH_SIZE
     for number, batch in enumerate(batches):

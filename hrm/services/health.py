@@ -17,8 +17,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
-from ..delivery_errors import SERVICE_CLASSES
-from ..models import HrmHealth, HrmReport
+from hrm.delivery_errors import SERVICE_CLASSES
+from hrm.models import HrmHealth, HrmReport
 
 logger = logging.getLogger(__name__)
 State = HrmHealth.State
@@ -162,14 +162,14 @@ def hrm_redrive_paused() -> bool:
 
 
 def _went_down(health_pk: int) -> None:
-    from .alerts import hrm_outage_alert
+    from hrm.services.alerts import hrm_outage_alert
 
     hrm_outage_alert(HrmHealth.objects.get(pk=health_pk))
 
 
 def _recovered(down_since) -> None:
-    from .alerts import hrm_recovery_alert
-    from .delivery import reports_enqueue
+    from hrm.services.alerts import hrm_recovery_alert
+    from hrm.services.delivery import reports_enqueue
 
     hrm_recovery_alert(down_since)
     due = list(

@@ -21,10 +21,9 @@ from django.utils import timezone
 from psycopg import sql
 
 from directory.models import User
-
-from ..models import HrmReceiver, ReceiverImport
-from ..receiver_list import ReceiverRow, receiver_list_diff, receiver_list_parse
-from ..selectors.receivers import ReceiverListPreview, receiver_list_preview
+from hrm.models import HrmReceiver, ReceiverImport
+from hrm.receiver_list import ReceiverRow, receiver_list_diff, receiver_list_parse
+from hrm.selectors.receivers import ReceiverListPreview, receiver_list_preview
 
 # Any constant 64-bit number works; this one spells "HRM_RCVR" so it is recognisable in
 # pg_locks.

@@ -14,10 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from directory.models import Site, User
-
-from .. import notifications
-from ..models import SenderApproval, SenderApprovalLog
-from ..selectors.senders import (
+from hrm import notifications
+from hrm.models import SenderApproval, SenderApprovalLog
+from hrm.selectors.senders import (
     sender_approval_matches_account,
     sender_identity_fields,
     sender_identity_text,

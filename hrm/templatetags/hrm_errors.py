@@ -1,6 +1,6 @@
 from django import template
 
-from ..error_text import report_error_for_reader
+from hrm.error_text import report_error_for_reader
 
 register = template.Library()
 

@@ -9,9 +9,10 @@ import pytest
 from playwright.sync_api import expect
 
 from hrm.models import HrmReport
-from hrm.sandbox.models import EmrPatient
-from hrm.sandbox.services import sandbox_charts_sync, sandbox_poll
 from referrals import services
+from sandbox.models import EmrPatient
+from sandbox.services.charts import sandbox_charts_sync
+from sandbox.services.polling import sandbox_poll
 
 from ..delivery_fixtures import AES_KEY, wait_for
 from ..factories import PASSWORD, pdf_upload

@@ -3,7 +3,7 @@ appears, as HRM's inbound folder does: "the file is already there" proves nothin
 
 import pytest
 
-from hrm.sandbox.sftp_server import SandboxSftpServer
+from sandbox.sftp_server import SandboxSftpServer
 
 
 @pytest.fixture

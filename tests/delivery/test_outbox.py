@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from hrm.crypto import report_decrypt
 from hrm.models import HrmReport
-from hrm.report_xml import report_parse
 from hrm.services.delivery import (
     Outcome,
     report_deliver,
@@ -21,6 +20,7 @@ from hrm.tasks import reports_redrive_task
 from hrm.transport_config import transport_get
 from hrm.transports import remote_name_for
 from referrals import services
+from sandbox.reading import hrm_file_read
 
 from ..delivery_fixtures import AES_KEY, delivered_bytes, delivered_files
 from ..factories import pdf_upload
@@ -48,7 +48,7 @@ def test_a_report_is_uploaded_encrypted_and_marked_sent(reports, hrm_sftp):
     [name] = delivered_files(hrm_sftp)
     plain = report_decrypt(delivered_bytes(hrm_sftp, name), AES_KEY)
     assert plain == bytes(report.xml)
-    assert report_parse(plain).transaction_id == report.transaction_id
+    assert hrm_file_read(plain).message_unique_id == report.transaction_id
 
 
 def test_a_sent_report_is_not_sent_again(reports, hrm_sftp):
@@ -155,7 +155,7 @@ def test_resend_queues_the_same_file_under_the_same_transaction_id(
     assert (bytes(resent.xml), resent.transaction_id) == (xml, transaction_id)
     [name] = delivered_files(hrm_sftp)
     assert (
-        report_parse(report_decrypt(delivered_bytes(hrm_sftp, name), AES_KEY)).transaction_id
+        hrm_file_read(report_decrypt(delivered_bytes(hrm_sftp, name), AES_KEY)).message_unique_id
         == transaction_id
     )
 

@@ -21,8 +21,8 @@ from hrm.report_xml import (
     ReportRecipient,
     ReportText,
 )
-from hrm.sandbox.sftp_server import SandboxSftpServer
 from hrm.transports import SftpTimeouts, SftpTransport
+from sandbox.sftp_server import SandboxSftpServer
 
 # The repository and ../shared sit side by side (here and in CI); the schema is never copied in.
 SCHEMA_PATH = (

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hrm.crypto import key_from_hex, report_decrypt, report_encrypt
-from hrm.report_xml import report_build, report_parse, report_validate
+from hrm.report_xml import report_build, report_validate
+from sandbox.reading import hrm_file_read
 
 KEY_128 = "000102030405060708090a0b0c0d0e0f"
 KEY_256 = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -46,7 +47,7 @@ def test_row_19_openssl_decrypts_an_encrypted_report_to_a_valid_file(
     decrypted = openssl("-d", cipher, "-K", key, "-in", str(encrypted), data=b"")
     assert decrypted == xml
     report_validate(decrypted, hrm_schema)
-    assert report_parse(decrypted).file_data.startswith(b"%PDF")
+    assert hrm_file_read(decrypted).file_data.startswith(b"%PDF")
 
 
 @pytest.mark.parametrize(("key", "cipher"), [(KEY_128, "-aes-128-ecb"), (KEY_256, "-aes-256-ecb")])

@@ -13,7 +13,7 @@ from django.utils import timezone
 from lxml import etree
 
 from hrm.models import HrmReport
-from hrm.report_xml import ReportInvalid, report_parse, report_validate
+from hrm.report_xml import ReportInvalid, report_validate
 from hrm.services.reports import (
     message_reports_create,
     report_xml_build,
@@ -23,6 +23,7 @@ from hrm.services.reports import (
 from referrals import services
 from referrals.models import Message
 from referrals.sample_files import consultation_letter_pdf
+from sandbox.reading import hrm_file_read
 
 from ..factories import JPEG_BYTES, jpeg_upload, make_referral, pdf_upload, text_upload
 
@@ -74,22 +75,22 @@ def test_files_carry_the_referral_patient_author_and_recipient(
 ):
     build_all(letter_message, recipients)
     text_report = HrmReport.objects.get(attachment=None, recipient=recipients[0])
-    parsed = report_parse(bytes(text_report.xml))
+    parsed = hrm_file_read(bytes(text_report.xml))
     assert parsed.patient_first_name == "Hélène" and parsed.patient_last_name == "Tremblay"
     assert parsed.date_of_birth == "1961-04-18" and parsed.sex == "F"
     assert parsed.health_card_number == "9876543217" and parsed.health_card_version == "AB"
     assert parsed.health_card_province == "CA-ON"
     # HRM's caret name, the only author Open-O and Juno show.
     assert parsed.author_last_name == "^Lee^François^^^^"
-    assert parsed.recipient_id == "D12345"
-    assert (parsed.recipient_first_name, parsed.recipient_last_name) == ("Alice", "Nguyen")
+    assert parsed.deliver_to_user_id == "D12345"
+    assert (parsed.provider_first_name, parsed.provider_last_name) == ("Alice", "Nguyen")
     assert parsed.report_class == "Consultant Report"
     assert parsed.subclass == "11488-4^Consult note"
-    assert parsed.transaction_id == text_report.transaction_id
+    assert parsed.message_unique_id == text_report.transaction_id
     assert parsed.format == "Text"
     # The line break and accents survive, the control character XML cannot carry is gone, and
     # the markup reads as typed but cannot act as markup in OSCAR (an invisible word joiner).
-    assert parsed.text == (
+    assert parsed.report_text == (
         "Seen today <\u2060b>&<\u2060/b> booked.\nPlan: stress test. Hélène, François"
     )
 
@@ -98,9 +99,9 @@ def test_the_pdf_travels_as_a_binary_report(letter_message, recipients):
     build_all(letter_message, recipients)
     attachment = letter_message.attachments.get()
     row = HrmReport.objects.get(attachment=attachment, recipient=recipients[1])
-    parsed = report_parse(bytes(row.xml))
+    parsed = hrm_file_read(bytes(row.xml))
     assert parsed.format == "Binary" and parsed.file_extension == ".pdf"
-    assert parsed.text is None
+    assert parsed.report_text is None
     assert parsed.file_data == attachment.file.open("rb").read()
     assert parsed.file_data.startswith(b"%PDF")
 
@@ -237,7 +238,7 @@ def test_hrm_export_skips_reports_not_built_yet(letter_message, recipients, tmp_
 
 
 def parts_of(rows, recipient):
-    return [report_parse(bytes(row.xml)) for row in rows if row.recipient == recipient]
+    return [hrm_file_read(bytes(row.xml)) for row in rows if row.recipient == recipient]
 
 
 def test_each_part_of_a_message_has_its_own_event_time(world, referral, recipients, settings):
@@ -257,7 +258,7 @@ def test_each_part_of_a_message_has_its_own_event_time(world, referral, recipien
     # differ only in TransactionInformation (OSCAR's "same report, another recipient").
     by_part = {}
     for row in rows:
-        parsed = report_parse(bytes(row.xml))
+        parsed = hrm_file_read(bytes(row.xml))
         by_part.setdefault(row.attachment_id, set()).add(parsed.event_datetime)
     assert all(len(times) == 1 for times in by_part.values())
     for row in HrmReport.objects.all():
@@ -306,7 +307,7 @@ def test_a_plain_text_file_travels_as_a_text_report(
     rows = build_all(message, recipients[:1])
     (parsed,) = parts_of(rows, recipients[0])
     assert (parsed.format, parsed.file_extension) == ("Text", "From OMD Report Manager")
-    assert parsed.text == (
+    assert parsed.report_text == (
         "Attached file: Notes é.txt\n\nTension 120/80\nPlan: <\u2060b>écho<\u2060/b> & suivi"
     )
     report_validate(bytes(rows[0].xml), settings.HRM_SCHEMA)
@@ -334,7 +335,7 @@ def test_reports_for_one_patient_to_different_clinicians_never_share_an_event_ti
     first.refresh_from_db()
     second.refresh_from_db()
     rows = build_all(first, recipients[:1]) + build_all(second, recipients[1:])
-    times = [report_parse(bytes(row.xml)).event_datetime for row in rows]
+    times = [hrm_file_read(bytes(row.xml)).event_datetime for row in rows]
     assert len(set(times)) == 2, times
 
 

@@ -266,6 +266,30 @@ def test_changing_the_upi_after_approval_warns_and_shows_the_way_back(
     assert [entry[0] for entry in log_of(approval)] == ["entered", "requested"]
 
 
+def test_an_invalid_account_edit_does_not_count_its_unsaved_upi(
+    world, hospital, with_upi, support, client_for
+):
+    services.sender_approval_enter(user=with_upi, site=hospital, upi="UPI-4471", actor=support)
+
+    response = client_for(with_upi).post(
+        ACCOUNT,
+        {
+            "first_name": "François",
+            "last_name": "Lee",
+            "email": "lee@example.org",
+            "professional_id": "12345",  # refused: CPSO or CNO is not said
+            "hrm_upi": "UPI-5000",
+        },
+    )
+
+    page = response.content.decode()
+    assert "Say whether this is a CPSO or a CNO number" in page
+    assert "✓ You can send HRM reports for St. Brigid&#x27;s Hospital." in page
+    assert "UPI-5000" in page  # still in the form, to correct
+    assert "your account&#x27;s UPI is now UPI-5000" not in page
+    assert "Your HRM UPI changed." not in page
+
+
 # --- Support: decisions in the admin ----------------------------------------------------------
 
 

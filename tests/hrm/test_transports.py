@@ -1,6 +1,6 @@
 """Transports against a real SFTP server on loopback (asyncssh, in-process) and a real folder.
 
-Nothing is mocked: faults come from the sandbox server's switches (hrm/sandbox/sftp_server.py).
+Nothing is mocked: faults come from the sandbox server's switches (sandbox/sftp_server.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hrm.crypto import report_decrypt, report_encrypt
-from hrm.report_xml import ReportFile, report_build, report_parse, report_validate
+from hrm.report_xml import ReportFile, report_build, report_validate
 from hrm.transports import (
     FolderTransport,
     Probe,
@@ -25,6 +25,7 @@ from hrm.transports import (
     UploadResult,
     remote_name_for,
 )
+from sandbox.reading import hrm_file_read
 
 from .conftest import transport_for
 
@@ -168,12 +169,12 @@ def test_round_trip_build_encrypt_upload_download_decrypt_parse(
         xml = report_decrypt(downloaded[remote_name_for(report.transaction_id)], KEY)
         assert xml == report_build(report)
         report_validate(xml, hrm_schema)
-        parsed = report_parse(xml)
-        assert parsed.transaction_id == report.transaction_id
-        assert parsed.recipient_id == report.recipient.professional_id
+        parsed = hrm_file_read(xml)
+        assert parsed.message_unique_id == report.transaction_id
+        assert parsed.deliver_to_user_id == report.recipient.professional_id
         assert parsed.patient_first_name == "Hélène"
     assert (
-        report_parse(
+        hrm_file_read(
             report_decrypt(downloaded[remote_name_for(reports[1].transaction_id)], KEY)
         ).file_data
         == pdf
@@ -277,7 +278,7 @@ def test_discard_removes_a_part_and_ignores_one_that_is_gone(sftp_server, sftp_t
 
 
 def test_a_consuming_server_takes_each_completed_file_and_leaves_parts(tmp_path):
-    from hrm.sandbox.sftp_server import SandboxSftpServer
+    from sandbox.sftp_server import SandboxSftpServer
 
     with SandboxSftpServer(tmp_path, consume=True, taken_log=tmp_path / "taken") as server:
         transport = transport_for(server)
@@ -481,7 +482,7 @@ def test_a_passphrase_protected_key_is_permanent(sftp_server, make_transport, tm
 
 
 def test_the_sandbox_keeps_its_keys_across_restarts(tmp_path):
-    from hrm.sandbox.sftp_server import SandboxSftpServer
+    from sandbox.sftp_server import SandboxSftpServer
 
     with SandboxSftpServer(tmp_path) as first:
         line = first.known_hosts_line.split(" ", 1)[1]

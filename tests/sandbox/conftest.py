@@ -20,8 +20,8 @@ from hrm.report_xml import (
     ReportText,
     report_build,
 )
-from hrm.sandbox.models import EmrPatient, EmrProvider
 from referrals.sample_files import consultation_letter_pdf
+from sandbox.models import EmrPatient, EmrProvider
 
 _ids = itertools.count(1)
 PDF = consultation_letter_pdf(["Consultation letter", "Impression: stable angina"])

@@ -7,10 +7,11 @@ recipient's inbox. The checkmark means this."""
 import pytest
 
 from hrm.models import HrmReport
-from hrm.sandbox.models import EmrDocument, EmrProvider, EmrRetrievalLog
-from hrm.sandbox.selectors import emr_inbox_documents
-from hrm.sandbox.services import sandbox_charts_sync, sandbox_poll
 from referrals import services
+from sandbox.models import EmrDocument, EmrProvider, EmrRetrievalLog
+from sandbox.selectors import emr_inbox_documents
+from sandbox.services.charts import sandbox_charts_sync
+from sandbox.services.polling import sandbox_poll
 
 from ..delivery_fixtures import AES_KEY, wait_for
 from ..factories import jpeg_upload, pdf_upload, text_upload

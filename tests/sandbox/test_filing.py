@@ -10,9 +10,11 @@ import pytest
 from lxml import etree
 
 from hrm.crypto import report_encrypt
-from hrm.sandbox.models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
-from hrm.sandbox.services import sandbox_charts_sync, sandbox_file_report, sandbox_poll
 from hrm.transports import FolderTransport
+from sandbox.models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
+from sandbox.services.charts import sandbox_charts_sync
+from sandbox.services.filing import sandbox_file_report
+from sandbox.services.polling import sandbox_poll
 
 from ..delivery_fixtures import AES_KEY
 from ..factories import make_referral

@@ -7,10 +7,10 @@ import logging
 from django.core.management import call_command
 
 from hrm.crypto import report_encrypt
-from hrm.sandbox.models import EmrRetrievalLog
-from hrm.sandbox.sftp_server import SandboxSftpServer
 from hrm.services.reports import report_xml_ensure
 from hrm.transports import FolderTransport, remote_name_for
+from sandbox.models import EmrRetrievalLog
+from sandbox.sftp_server import SandboxSftpServer
 
 from ..delivery_fixtures import AES_KEY
 from .test_round_trip import post_letter

@@ -8,8 +8,8 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from hrm.sandbox.models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
-from hrm.sandbox.services import sandbox_file_report
+from sandbox.models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
+from sandbox.services.filing import sandbox_file_report
 
 from ..factories import make_user
 from .conftest import PDF, hrm_xml

@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from hrm.report_xml import ReportFile, ReportText
-from hrm.sandbox.models import EmrDocument, EmrPatient, EmrRetrievalLog
-from hrm.sandbox.profiles import emr_profile
-from hrm.sandbox.services import sandbox_file_report
+from sandbox.models import EmrDocument, EmrPatient, EmrRetrievalLog
+from sandbox.profiles import emr_profile
+from sandbox.services.filing import sandbox_file_report
 
 from .conftest import GIF, JPEG, PDF, PNG, TIFF, hrm_xml, sender_xml
 

@@ -24,15 +24,16 @@ from django.db import connection
 from hrm.crypto import report_encrypt
 from hrm.models import HrmReport
 from hrm.report_xml import emr_text_prepare
-from hrm.sandbox.models import EmrDocument, EmrProvider, EmrRetrievalLog
-from hrm.sandbox.selectors import emr_inbox_documents
-from hrm.sandbox.services import sandbox_charts_sync, sandbox_poll
-from hrm.sandbox.sftp_server import SandboxSftpServer
 from hrm.services.delivery import Outcome, report_deliver
 from hrm.services.reports import report_xml_ensure
 from hrm.transport_config import transport_close, transport_get
 from hrm.transports import FolderTransport, remote_name_for
 from referrals import services
+from sandbox.models import EmrDocument, EmrProvider, EmrRetrievalLog
+from sandbox.selectors import emr_inbox_documents
+from sandbox.services.charts import sandbox_charts_sync
+from sandbox.services.polling import sandbox_poll
+from sandbox.sftp_server import SandboxSftpServer
 
 from ..delivery_fixtures import AES_KEY, delivered_files, wait_for
 from ..factories import pdf_upload

@@ -11,9 +11,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from directory.professional_id import professional_id_display
-
-from ...receiver_list import ReceiverListError
-from ...services.receivers import MassRemovalError, receiver_list_import
+from hrm.receiver_list import ReceiverListError
+from hrm.services.receivers import MassRemovalError, receiver_list_import
 
 # Enough to eyeball a routine update; --verbosity 2 lists everything.
 SHOWN_PER_KIND = 20

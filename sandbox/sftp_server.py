@@ -1,10 +1,11 @@
 """An SFTP server on loopback that stands in for HRM's server, with faults on demand.
 
 asyncssh runs in its own thread and event loop, so blocking clients (paramiko, the delivery
-worker) can talk to it from the calling thread. It accepts one user with one client key, SFTP only
-(no shell, no SCP), chrooted to ``<workdir>/root``; uploads land in ``<workdir>/root/inbox``
-(``remote_dir`` ``/inbox``). Keys live in ``<workdir>/keys`` and are reused when the directory
-already has them, so a sandbox keeps its identity across restarts.
+worker) can talk to it from the calling thread; its SSH and SFTP sessions are in sftp_sessions.py.
+It accepts one user with one client key, SFTP only (no shell, no SCP), chrooted to
+``<workdir>/root``; uploads land in ``<workdir>/root/inbox`` (``remote_dir`` ``/inbox``). Keys live
+in ``<workdir>/keys`` and are reused when the directory already has them, so a sandbox keeps its
+identity across restarts.
 
 Fault switches (plain attributes, safe to flip from any thread):
 
@@ -47,7 +48,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import posixpath
 import re
 import threading
 from collections import Counter
@@ -59,11 +59,11 @@ from typing import Any
 import asyncssh
 
 from hrm.transports import REMOTE_SUFFIX
+from sandbox.sftp_sessions import SandboxSftpSession, SandboxSshSession
 
 USERNAME = "hrm"
 REMOTE_DIR = "/inbox"
 _KEY_TYPE = "ssh-ed25519"
-_WRITE_FLAGS = asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC | asyncssh.FXF_APPEND
 _WAIT = 15.0  # seconds any control operation may take before we call it a hang
 
 
@@ -87,116 +87,6 @@ def _key_load_or_create(path: Path) -> asyncssh.SSHKey:
     path.chmod(0o600)
     key.write_public_key(path.with_name(path.name + ".pub"))
     return key
-
-
-class _Session(asyncssh.SSHServer):
-    def __init__(self, sandbox: SandboxSftpServer):
-        self._sandbox = sandbox
-        self._connection: asyncssh.SSHServerConnection | None = None
-
-    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
-        self._connection = conn
-        self._sandbox._connections.add(conn)
-        self._sandbox.connections_made += 1
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._sandbox._connections.discard(self._connection)
-
-    def begin_auth(self, username: str) -> bool:
-        return True  # authentication is always required
-
-    def password_auth_supported(self) -> bool:
-        return False
-
-    def public_key_auth_supported(self) -> bool:
-        return True
-
-    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        sandbox = self._sandbox
-        if sandbox.refuse_auth_once:
-            sandbox.refuse_auth_once = False
-            return False
-        return (
-            not sandbox.refuse_auth
-            and username == sandbox.username
-            and key.public_data == sandbox._client_key.public_data
-        )
-
-
-class _SandboxSftp(asyncssh.SFTPServer):
-    def __init__(self, chan: asyncssh.SSHServerChannel, sandbox: SandboxSftpServer):
-        super().__init__(chan, chroot=bytes(sandbox.root))
-        self._sandbox = sandbox
-        self._written: dict[int, bytes] = {}
-
-    def _deny_if_read_only(self) -> None:
-        if self._sandbox.read_only:
-            raise asyncssh.SFTPPermissionDenied("Permission denied (sandbox is read-only)")
-
-    def _deny_if_refused(self, path: bytes) -> None:
-        pattern = self._sandbox.refuse_names
-        name = posixpath.basename(path.decode("utf-8", "replace"))
-        if pattern is not None and pattern.search(name):
-            raise asyncssh.SFTPPermissionDenied(
-                f"Permission denied: the sandbox HRM refuses {name} (its recipient is not "
-                "registered with this HRM)"
-            )
-
-    def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
-        if pflags & _WRITE_FLAGS:
-            self._deny_if_read_only()
-            self._deny_if_refused(path)
-        file_obj = super().open(path, pflags, attrs)
-        if pflags & _WRITE_FLAGS:
-            self._written[id(file_obj)] = path
-        return file_obj
-
-    def close(self, file_obj: object) -> None:
-        super().close(file_obj)
-        path = self._written.pop(id(file_obj), None)
-        if path is not None:
-            self._sandbox._maybe_take(self.map_path(path))
-
-    async def write(self, file_obj: object, offset: int, data: bytes) -> int:
-        sandbox = self._sandbox
-        while sandbox.stall_writes:
-            # Hold the upload mid-file, so a test can kill the client in the middle of it.
-            sandbox.write_stalled.set()
-            await asyncio.sleep(0.02)
-        if sandbox.disk_full or sandbox._write_fails_here(offset, len(data)):
-            raise asyncssh.SFTPFailure("No space left on device")
-        keep = sandbox._bytes_before_drop(len(data))
-        if keep is not None:
-            # Write what "arrived" before the cut, so the partial .part is real, then cut.
-            super().write(file_obj, offset, data[:keep])
-            self.channel.get_connection().abort()
-            raise asyncssh.SFTPConnectionLost("Connection dropped by the sandbox")
-        return super().write(file_obj, offset, data)
-
-    def rename(self, oldpath: bytes, newpath: bytes) -> None:
-        self._deny_if_read_only()
-        self._deny_if_refused(newpath)
-        super().rename(oldpath, newpath)
-        self._sandbox._maybe_take(self.map_path(newpath))
-
-    def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
-        self._deny_if_read_only()
-        self._deny_if_refused(newpath)
-        super().posix_rename(oldpath, newpath)
-        sandbox = self._sandbox
-        hook = sandbox.after_rename
-        if hook is not None:
-            sandbox.after_rename = None
-            hook(posixpath.basename(newpath.decode("utf-8", "replace")))
-        sandbox._maybe_take(self.map_path(newpath))
-        if self._sandbox.drop_after_rename:
-            self._sandbox.drop_after_rename = False
-            self.channel.get_connection().abort()
-            raise asyncssh.SFTPConnectionLost("Connection dropped by the sandbox")
-
-    def remove(self, path: bytes) -> None:
-        self._deny_if_read_only()
-        return super().remove(path)
 
 
 class SandboxSftpServer:
@@ -282,9 +172,9 @@ class SandboxSftpServer:
         return await asyncssh.listen(
             self.host,
             self.port,
-            server_factory=lambda: _Session(self),
+            server_factory=lambda: SandboxSshSession(self),
             server_host_keys=[self._host_key],
-            sftp_factory=lambda chan: _SandboxSftp(chan, self),
+            sftp_factory=lambda chan: SandboxSftpSession(chan, self),
             allow_scp=False,
             login_timeout=_WAIT,
             reuse_address=True,
@@ -329,6 +219,26 @@ class SandboxSftpServer:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # What the sessions report and ask (sftp_sessions.py) -----------------------------------
+
+    def connection_opened(self, connection: asyncssh.SSHServerConnection) -> None:
+        self._connections.add(connection)
+        self.connections_made += 1
+
+    def connection_closed(self, connection: asyncssh.SSHServerConnection | None) -> None:
+        self._connections.discard(connection)
+
+    def key_accepted(self, username: str, key: asyncssh.SSHKey) -> bool:
+        """Whether this user may sign in with this key, given the fault switches."""
+        if self.refuse_auth_once:
+            self.refuse_auth_once = False
+            return False
+        return (
+            not self.refuse_auth
+            and username == self.username
+            and key.public_data == self._client_key.public_data
+        )
+
     # Identity --------------------------------------------------------------------------------
 
     @property
@@ -363,7 +273,9 @@ class SandboxSftpServer:
 
     # Taking files away, as HRM does --------------------------------------------------------
 
-    def _maybe_take(self, local_path: bytes) -> None:
+    def file_completed(self, local_path: bytes) -> None:
+        """A file was closed after writing or renamed: taken away if it is a final name in the
+        inbox and the server consumes."""
         path = Path(os.fsdecode(local_path))
         if not self.consume or path.name.endswith(".part") or path.parent != self.inbox:
             return
@@ -409,14 +321,15 @@ class SandboxSftpServer:
         (the hole a client must not mistake for a complete file)."""
         self._fail_write_at = offset
 
-    def _write_fails_here(self, offset: int, size: int) -> bool:
+    def write_fails(self, offset: int, size: int) -> bool:
+        """Whether the write of ``size`` bytes at ``offset`` is the one ``fail_write_at`` fails."""
         target = self._fail_write_at
         if target is not None and offset <= target < offset + size:
             self._fail_write_at = None
             return True
         return False
 
-    def _bytes_before_drop(self, incoming: int) -> int | None:
+    def bytes_before_drop(self, incoming: int) -> int | None:
         """How many of ``incoming`` bytes to write before cutting, or None not to cut."""
         with self._drop_lock:
             if self._drop_after is None or self._drops_left <= 0:

@@ -1,4 +1,12 @@
+"""``manage.py seed_demo`` (sandbox/management/commands/seed_demo.py): the demo's data, complete
+and idempotent, every admin page working on it, what the demo shows once delivered, and the
+command refusing the production profile."""
+
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -8,14 +16,22 @@ from django.urls import reverse
 
 from directory.models import Listing, Site, User
 from hrm.models import HrmReport
-from hrm.sandbox.models import EmrDocument, EmrRetrievalLog
-from hrm.sandbox.services import sandbox_charts_sync, sandbox_poll
 from hrm.selectors.delivery import HrmIcon, message_hrm_icon
 from hrm.services.delivery import report_deliver
 from hrm.transport_config import transport_get
 from referrals.models import Attachment, Message, Referral, ReferralEvent
+from sandbox.models import EmrDocument, EmrRetrievalLog
+from sandbox.services.charts import sandbox_charts_sync
+from sandbox.services.polling import sandbox_poll
 
-from .delivery_fixtures import AES_KEY
+from ..delivery_fixtures import AES_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_ENV = {
+    "SECRET_KEY": "a-long-production-secret-key-0123456789-abcdefghijklmnop",
+    "ALLOWED_HOSTS": "ereferral.example",
+    "HRM_AES_KEY": "00112233445566778899aabbccddeeff",
+}
 
 
 @pytest.fixture
@@ -106,3 +122,63 @@ def test_the_demos_sent_reports_are_filed_and_shown_under_every_emr_profile(db, 
     for document in filed.values():
         assert not document.is_hidden, document.hidden_reason
         assert document.patient is not None
+
+
+# --- never on production ------------------------------------------------------------------------
+
+
+def manage(*args, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``manage.py`` in a process of its own, on a bare environment plus ``env``."""
+    bare = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env={**bare, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_production_profile_has_no_seed_demo(tmp_path):
+    database = tmp_path / "production.sqlite3"
+    result = manage(
+        "seed_demo",
+        env={
+            **PRODUCTION_ENV,
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DATABASE_URL": f"sqlite:///{database}",
+        },
+    )
+    assert result.returncode == 1
+    assert "Unknown command: 'seed_demo'" in result.stderr
+    assert "Demo data is ready" not in result.stdout
+    assert not database.exists() or database.stat().st_size == 0  # nothing was written
+
+
+def test_seed_demo_refuses_the_production_profile_and_says_why(tmp_path):
+    # Settings built on production that force the sandbox in past its own guard (sandbox/apps.py):
+    # the command still refuses, before it writes anything.
+    (tmp_path / "forced_sandbox_settings.py").write_text(
+        "from config.settings.production import *  # noqa: F403\n"
+        "from config.settings import sandbox\n"
+        "INSTALLED_APPS = [*INSTALLED_APPS, 'sandbox']  # noqa: F405\n"
+        "HRM_SANDBOX_ALLOWED = True\n"
+        "HRM_SANDBOX_EMR_PROFILE = sandbox.HRM_SANDBOX_EMR_PROFILE\n"
+        "HRM_SANDBOX_ENABLED = False\n"
+    )
+    database = tmp_path / "production.sqlite3"
+    result = manage(
+        "seed_demo",
+        env={
+            **PRODUCTION_ENV,
+            "DJANGO_SETTINGS_MODULE": "forced_sandbox_settings",
+            "PYTHONPATH": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{database}",
+        },
+    )
+    assert result.returncode == 1, result.stderr
+    assert "seed_demo refuses to run with the production settings" in result.stderr
+    assert "superuser" in result.stderr and "published" in result.stderr
+    assert "Demo data is ready" not in result.stdout
+    assert not database.exists() or database.stat().st_size == 0  # nothing was written

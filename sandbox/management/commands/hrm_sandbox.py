@@ -21,10 +21,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hrm.crypto import key_from_hex
-from hrm.sandbox.models import EmrRetrievalLog
-from hrm.sandbox.profiles import EmrProfile, emr_profile
-from hrm.sandbox.services import PollResult, sandbox_charts_sync, sandbox_poll
-from hrm.sandbox.sftp_server import SandboxSftpServer
+from sandbox.models import EmrRetrievalLog
+from sandbox.profiles import EmrProfile, emr_profile
+from sandbox.services.charts import sandbox_charts_sync
+from sandbox.services.polling import PollResult, sandbox_poll
+from sandbox.sftp_server import SandboxSftpServer
 
 HOST = "127.0.0.1"
 Outcome = EmrRetrievalLog.Outcome

@@ -1,5 +1,6 @@
 """Demo data: sites, clinicians, listings and referrals with forwarding and messages. Safe to run
-again: everything is looked up by a natural key first."""
+again: everything is looked up by a natural key first. Part of the sandbox, so only the demo and
+test profiles have the command."""
 
 import datetime
 import sys
@@ -87,7 +88,8 @@ class Command(BaseCommand):
     help = "Create (or complete) the demo sites, clinicians, listings and referrals."
 
     def handle(self, *args, **options):
-        # The production profile, directly or through a site's own settings built on it.
+        # The production profile, directly or through a site's own settings built on it (which
+        # had to force the sandbox past its own guard for this command to exist at all).
         if settings.SETTINGS_MODULE == PRODUCTION_SETTINGS or PRODUCTION_SETTINGS in sys.modules:
             raise CommandError(
                 f"seed_demo refuses to run with the production settings ({PRODUCTION_SETTINGS}): "

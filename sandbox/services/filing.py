@@ -1,6 +1,7 @@
-"""The stand-in EMR at work: poll the HRM folder as an EMR does, file each report by the rules
-of the EMR profile in use (``HRM_SANDBOX_EMR_PROFILE``: Open-O, OSCAR or Juno; HRM-FORMAT.md
-sections 8, 9, 11 and 12), and copy the demo's clinicians and patients into the EMR's own charts.
+"""The stand-in EMR files one HRM file: by the rules of the EMR profile in use
+(``HRM_SANDBOX_EMR_PROFILE``: Open-O, OSCAR or Juno; HRM-FORMAT.md sections 8, 9, 11 and 12), into
+a provider's inbox or the unassigned one, linked to a chart or not, or refused, with one retrieval
+log row per file.
 
 What the sandbox checks is what a receiving EMR checks, read from that EMR's public code, not what
 our sender promises: the sandbox reads files with its own code (``reading``, ``rules``) and never
@@ -12,26 +13,16 @@ EMR: a ``d12345`` recipient lands in OSCAR's unassigned inbox instead of being r
 from __future__ import annotations
 
 import logging
-import posixpath
-import stat
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
 
-import paramiko
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 
-from directory.models import Listing, User
-from hrm.crypto import key_from_hex, report_decrypt
-from hrm.transports import PART_SUFFIX
-from referrals.models import Referral
-
-from .models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
-from .profiles import OSCAR_FAMILY, EmrProfile, emr_profile
-from .reading import FileUnreadable, HrmFile, hrm_file_read, required_children, schema
-from .rules import (
+from hrm.crypto import report_decrypt
+from sandbox.models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
+from sandbox.profiles import OSCAR_FAMILY, EmrProfile, emr_profile
+from sandbox.reading import FileUnreadable, HrmFile, hrm_file_read
+from sandbox.rules import (
     OBSERVATION_CLASSES,
     ReportForComparison,
     author_as_written,
@@ -48,51 +39,6 @@ Outcome = EmrRetrievalLog.Outcome
 # Filing is serialised (one sandbox, a handful of files a poll): the hashes and the similar-report
 # check compare each file with every report filed before it.
 _FILING_LOCK = 0x45_4D_52  # "EMR"
-
-
-class SftpLoginLike(Protocol):
-    """Where the EMR's HRM folder is (``hrm.sandbox.sftp_server.SftpLogin`` fits)."""
-
-    host: str
-    port: int
-    user: str
-    key_file: Path
-    known_hosts_file: Path
-    remote_dir: str
-
-
-@dataclass(frozen=True)
-class PollResult:
-    """What one poll did: one retrieval log row per file downloaded, in the order handled."""
-
-    retrievals: tuple[EmrRetrievalLog, ...] = ()
-    still_uploading: int = 0  # ``.part`` files left alone
-
-    def _count(self, outcome: str) -> int:
-        return sum(1 for retrieval in self.retrievals if retrieval.outcome == outcome)
-
-    @property
-    def filed(self) -> int:
-        return self._count(Outcome.FILED)
-
-    @property
-    def duplicate(self) -> int:
-        return self._count(Outcome.DUPLICATE)
-
-    @property
-    def routed(self) -> int:
-        return self._count(Outcome.ROUTED)
-
-    @property
-    def refused(self) -> int:
-        return self._count(Outcome.REFUSED)
-
-
-@dataclass(frozen=True)
-class ChartsSync:
-    providers_created: int
-    providers_updated: int
-    patients_created: int
 
 
 # --- Routing and patient matching ---------------------------------------------------------------
@@ -390,158 +336,14 @@ def sandbox_file_report(
         )
 
 
-# --- Polling ------------------------------------------------------------------------------------
-
-
-def _connect(login: SftpLoginLike, timeout: float) -> paramiko.SSHClient:
-    """Sign in as the EMR does: its private key only, and the server's host key pinned in the
-    login's known_hosts file (OSCAR turns host-key checking off; we need not copy that)."""
-    client = paramiko.SSHClient()
-    client.load_host_keys(str(login.known_hosts_file))
-    client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    try:
-        client.connect(
-            login.host,
-            int(login.port),
-            username=login.user,
-            pkey=paramiko.PKey.from_path(login.key_file),
-            allow_agent=False,
-            look_for_keys=False,
-            timeout=timeout,
-            banner_timeout=timeout,
-            auth_timeout=timeout,
-            channel_timeout=timeout,
-        )
-    except Exception:
-        client.close()
-        raise
-    return client
-
-
-def _download(sftp: paramiko.SFTPClient, path: str) -> bytes:
-    with sftp.open(path, "rb") as remote:
-        remote.prefetch()
-        return remote.read()
-
-
-def _consume(data: bytes, remote_name: str, aes_key: str, profile) -> EmrRetrievalLog:
+def sandbox_file_download(
+    data: bytes, remote_name: str, aes_key: str, *, profile: str | None = None
+) -> EmrRetrievalLog:
+    """File one file as downloaded from HRM's folder: decrypted with ``aes_key``, then
+    ``sandbox_file_report``; a file that does not decrypt is refused and logged."""
+    profile = emr_profile(profile)
     try:
         xml_bytes = report_decrypt(data, aes_key)
     except ValueError as undecryptable:
         return _refused_log(remote_name, profile, str(undecryptable))
     return sandbox_file_report(xml_bytes, remote_name, profile=profile)
-
-
-def sandbox_poll(
-    login: SftpLoginLike, aes_key: str, *, profile: str | None = None, timeout: float = 15.0
-) -> PollResult:
-    """One poll of the HRM folder: every final file (oldest first) is downloaded, decrypted,
-    filed or refused by ``sandbox_file_report`` under ``profile`` (default: the
-    ``HRM_SANDBOX_EMR_PROFILE`` setting), then deleted from the server. A name ending ``.part``
-    is still being uploaded and is left alone.
-
-    A file is deleted only once it has been consumed (OntarioMD's rule, HRM-FORMAT.md 12.1):
-    if this process dies in between, the next poll downloads it again and counts it as a
-    duplicate instead of losing it. A wrong key or a missing schema is the EMR's own set-up
-    problem, so it raises before any file is touched; SFTP errors raise too (the next poll
-    tries again)."""
-    key_from_hex(aes_key)
-    profile = emr_profile(profile)
-    schema()
-    required_children()
-    client = _connect(login, timeout)
-    try:
-        sftp = client.open_sftp()
-        sftp.get_channel().settimeout(timeout)
-        folder = login.remote_dir
-        entries = sorted(
-            sftp.listdir_attr(folder), key=lambda entry: (entry.st_mtime or 0, entry.filename)
-        )
-        retrievals, still_uploading = [], 0
-        for entry in entries:
-            if entry.st_mode is not None and stat.S_ISDIR(entry.st_mode):
-                continue
-            if entry.filename.endswith(PART_SUFFIX):
-                still_uploading += 1
-                continue
-            path = posixpath.join(folder, entry.filename)
-            try:
-                data = _download(sftp, path)
-            except FileNotFoundError:
-                continue  # another poller took it between the listing and now
-            retrievals.append(_consume(data, entry.filename, aes_key, profile))
-            sftp.remove(path)
-        return PollResult(tuple(retrievals), still_uploading)
-    finally:
-        client.close()
-
-
-# --- The EMR's charts ---------------------------------------------------------------------------
-
-
-def sandbox_charts_sync() -> ChartsSync:
-    """Give the stand-in EMR the demo's clinicians and patients, idempotently.
-
-    A real EMR has its own provider accounts and patient charts, entered by its own staff; the
-    sandbox has none, so it copies them from the product: a provider for every Professional ID
-    in the directory (users' Clinical Contact Information and listings' Clinician Information;
-    the listing's name wins, as it is the name HRM's Provider element carries), and one chart per
-    health card number, copied from the first referral with that card. A chart is never changed
-    or copied again once it exists, like a real chart: a later referral that spells the patient
-    differently, or a chart edited by hand, shows what an unmatched report looks like."""
-    names: dict[str, tuple[str, str]] = {}
-    for pid, first, last in User.objects.exclude(professional_id="").values_list(
-        "professional_id", "first_name", "last_name"
-    ):
-        names[pid] = (first, last)
-    for pid, first, last in Listing.objects.exclude(clinician_professional_id="").values_list(
-        "clinician_professional_id", "clinician_first_name", "clinician_surname"
-    ):
-        names[pid] = (first, last)
-    providers_created = providers_updated = 0
-    with transaction.atomic():
-        existing = {provider.professional_id: provider for provider in EmrProvider.objects.all()}
-        for pid, (first, last) in sorted(names.items()):
-            provider = existing.get(pid)
-            if provider is None:
-                EmrProvider.objects.create(professional_id=pid, first_name=first, last_name=last)
-                providers_created += 1
-            elif (provider.first_name, provider.last_name) != (first, last):
-                provider.first_name, provider.last_name = first, last
-                provider.save(update_fields=["first_name", "last_name"])
-                providers_updated += 1
-        # Runs before every poll, so only referrals whose health card has no chart are read.
-        uncharted = (
-            Referral.objects.exclude(
-                Exists(
-                    EmrPatient.objects.filter(
-                        health_card_number=OuterRef("patient_health_card_number")
-                    )
-                )
-            )
-            .order_by("created_at", "id")
-            .values_list(
-                "patient_health_card_number",
-                "patient_last_name",
-                "patient_first_name",
-                "patient_sex",
-                "patient_birth_date",
-                "patient_health_card_version",
-                "patient_province",
-            )
-        )
-        new_charts = {}
-        for number, last, first, sex, born, version, province in uncharted:
-            if number not in new_charts:  # the first referral with this card makes the chart
-                new_charts[number] = EmrPatient(
-                    health_card_number=number,
-                    last_name=last,
-                    first_name=first,
-                    sex=sex,
-                    date_of_birth=born,
-                    health_card_version=version,
-                    province=province,
-                )
-        EmrPatient.objects.bulk_create(new_charts.values())
-        patients_created = len(new_charts)
-    return ChartsSync(providers_created, providers_updated, patients_created)

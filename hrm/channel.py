@@ -1,0 +1,33 @@
+"""HRM as a delivery channel of the referral thread (``referrals.channels``): Send hands it each
+message, it decides and records the message's HRM reports (``message_hrm_dispatch``, which
+enqueues them once Send commits), and the referral page shows its icon beside each message and
+polls ``hrm_delivery:status`` while a report is on its way (static/js/hrm-status.js)."""
+
+from django.urls import reverse
+
+from hrm.report_xml import emr_text_prepare
+from hrm.selectors.delivery import referral_hrm_views
+from hrm.services.delivery import message_hrm_dispatch
+from referrals.channels import DeliveryChannel, MessageStatus, ThreadStatus
+
+MESSAGE_STATUS_TEMPLATE = "hrm/_thread_message_status.html"
+
+
+class HrmChannel(DeliveryChannel):
+    def text_prepare(self, text):
+        # Stored as every EMR shows it: what an HRM file cannot carry is removed, markup guarded.
+        return emr_text_prepare(text)
+
+    def message_posted(self, message, *, stakeholders, attachments):
+        message_hrm_dispatch(message, stakeholders=stakeholders, attachments=attachments)
+
+    def thread_status(self, *, referral, messages, viewer):
+        views = referral_hrm_views(viewer, referral, messages)
+        return ThreadStatus(
+            messages={
+                pk: MessageStatus(template=MESSAGE_STATUS_TEMPLATE, detail=view)
+                for pk, view in views.items()
+            },
+            attributes={"data-hrm-status-url": reverse("hrm_delivery:status", args=[referral.pk])},
+            template="hrm/_thread_announcer.html",
+        )
