@@ -4,7 +4,7 @@ at least 0.5).
 
 Run from the repository root: ``.venv/bin/python bench/delivery.py``. It uses a throwaway
 PostgreSQL database, a private Redis, the sandbox SFTP server (in this process, as in
-``bench/hrm_transport.py``) and one `celery worker` process started as the README runs it in
+``bench/hrm_transport.py``) and one `celery worker` process started as docs/delivery.md runs it in
 production (prefork, 4 children, persistent database connections; ``BENCH_WORKER_PROCESSES``
 changes the number). A process of its own plays the clinicians, as a web server would: it posts
 500 messages, each a typed note and a 200 KB PDF, on referrals with two live stakeholders (2,000

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _support import throwaway_django
-from sandbox.sftp_server import SandboxSftpServer
 
+from sandbox.sftp_server import SandboxSftpServer
 from tests.processes import PrivateRedis, sftp_environment
 
 MESSAGES = int(os.environ.get("BENCH_QUERIES_MESSAGES", "20"))

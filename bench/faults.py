@@ -4,7 +4,7 @@ Run from the repository root: ``.venv/bin/python bench/faults.py`` (a few minute
 itself within 10). Everything is its own and is removed at the end: a throwaway PostgreSQL
 database, a private Redis, and a real SFTP server on loopback (the sandbox server, in a process of
 its own) that takes each completed file away as soon as it appears, as HRM's inbound folder does,
-and logs every file it took. The worker runs as the README runs it in production
+and logs every file it took. The worker runs as docs/delivery.md runs it in production
 (``celery -A config worker -Q hrm,celery --concurrency 4 --prefetch-multiplier 1``), with beat,
 and a process of its own posts messages (a typed note and a PDF, to two live stakeholders: four
 reports each) throughout, as clinicians would. Timings are shortened so drills finish quickly

@@ -13,13 +13,8 @@ from hrm.delivery.services.health import (
     hrm_pause_remaining,
     hrm_redrive_paused,
 )
-from hrm.delivery.services.outbox import (
-    DeliveryResult,
-    Outcome,
-    report_deliver,
-    reports_deliver,
-    reports_redrive,
-)
+from hrm.delivery.services.outbox import report_deliver, reports_deliver, reports_redrive
+from hrm.delivery.services.recording import DeliveryResult, Outcome
 
 logger = logging.getLogger(__name__)
 

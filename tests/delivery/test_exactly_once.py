@@ -8,7 +8,8 @@ from django.db import connection
 from django.utils import timezone
 
 from hrm.delivery.connections import transport_get
-from hrm.delivery.services.outbox import Outcome, report_deliver, reports_deliver
+from hrm.delivery.services.outbox import report_deliver, reports_deliver
+from hrm.delivery.services.recording import Outcome
 from hrm.delivery.transports import remote_name_for
 from hrm.models import HrmReport
 from hrm.reports.crypto import report_encrypt

@@ -8,13 +8,9 @@ from django.db import connection
 from django.utils import timezone
 
 from hrm.delivery.connections import transport_get
-from hrm.delivery.services.outbox import (
-    Outcome,
-    report_deliver,
-    reports_deliver,
-    reports_redrive,
-)
+from hrm.delivery.services.outbox import report_deliver, reports_deliver, reports_redrive
 from hrm.delivery.services.queue import report_resend
+from hrm.delivery.services.recording import Outcome
 from hrm.delivery.tasks import reports_redrive_task
 from hrm.delivery.transports import remote_name_for
 from hrm.models import HrmReport

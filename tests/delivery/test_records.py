@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from hrm.delivery.services.attempts import report_sent_record
-from hrm.delivery.services.outbox import reports_claim
+from hrm.delivery.services.claim import reports_claim
 from hrm.models import HrmAttempt, HrmHealth, HrmReport
 from referrals import services
 

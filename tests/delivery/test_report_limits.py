@@ -4,7 +4,8 @@ Send never fails and never loses the message, and a report that cannot be built 
 import pytest
 
 from hrm.delivery.connections import transport_get
-from hrm.delivery.services.outbox import Outcome, report_deliver
+from hrm.delivery.services.outbox import report_deliver
+from hrm.delivery.services.recording import Outcome
 from hrm.models import HrmReport
 from referrals.models import Message, Referral
 

@@ -22,7 +22,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from hrm.delivery.connections import transport_close, transport_get
-from hrm.delivery.services.outbox import Outcome, report_deliver
+from hrm.delivery.services.outbox import report_deliver
+from hrm.delivery.services.recording import Outcome
 from hrm.delivery.transports import remote_name_for
 from hrm.delivery.transports.folder import FolderTransport
 from hrm.models import HrmReport

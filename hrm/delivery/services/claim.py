@@ -1,0 +1,163 @@
+"""Claiming queued reports for one attempt: the conditional update and the read of what it
+claimed (with the message, referral, author, recipient and attachment the build needs) are one
+statement on PostgreSQL, and plain ORM queries elsewhere (the demo's SQLite)."""
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
+from psycopg import sql
+
+from hrm.models import HrmReport
+
+Status = HrmReport.Status
+
+
+def reports_claim(report_ids: list[int]) -> list[HrmReport]:
+    """Mark the due, queued rows among ``report_ids`` as sending and count the attempt; return
+    the rows this call claimed (with what building their files needs: the message, its
+    referral and author, the recipient, the attachment).
+
+    One conditional UPDATE decides: when two workers race for a row, exactly one update matches
+    it, and only the rows it changed are returned. On PostgreSQL that update and the read of
+    what it claimed are one statement, one round trip."""
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        HrmReport.objects.filter(
+            pk__in=report_ids, status=Status.QUEUED, next_attempt_at__lte=now
+        ).update(
+            status=Status.SENDING,
+            sending_since=now,
+            last_attempt_at=now,
+            attempts=F("attempts") + 1,
+        )
+        return list(
+            HrmReport.objects.select_related(*_CLAIMED_WITH)
+            .filter(pk__in=report_ids, status=Status.SENDING, sending_since=now)
+            .order_by("pk")
+        )
+    statement, layout = _claim_statement()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement,
+            {
+                "ids": list(report_ids),
+                "queued": Status.QUEUED,
+                "sending": Status.SENDING,
+                "now": now,
+            },
+        )
+        rows = cursor.fetchall()
+    return [_claimed_report(row, layout) for row in rows]
+
+
+# What a claimed report is built from, loaded with it: (alias, relation, from alias, left join).
+_CLAIM_JOINS = (
+    ("message", "message", "claimed", False),
+    ("referral", "referral", "message", False),
+    ("author", "author", "message", False),
+    ("recipient", "recipient", "claimed", False),
+    ("attachment", "attachment", "claimed", True),
+)
+_CLAIMED_WITH = ("message__referral", "message__author", "recipient", "attachment")
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """Where one model's columns are in a claimed row, and how to make its instance."""
+
+    alias: str
+    model: type
+    parent: str | None
+    relation: str | None
+    start: int
+    attnames: list[str]
+    converters: list[tuple[int, Callable]]
+
+
+def _claimed_report(row: tuple, layout: list[_Loaded]) -> HrmReport:
+    """One claimed report and what it hangs from, as ``select_related`` would load them."""
+    loaded = {}
+    for part in layout:
+        values = list(row[part.start : part.start + len(part.attnames)])
+        instance = None
+        if values[0] is not None:  # (no attachment: the typed text's report)
+            for index, convert in part.converters:
+                values[index] = convert(values[index])
+            instance = part.model.from_db(connection.alias, part.attnames, values)
+        if part.parent is not None:
+            setattr(loaded[part.parent], part.relation, instance)
+        loaded[part.alias] = instance
+    return loaded["claimed"]
+
+
+@functools.cache
+def _claim_statement() -> tuple[str, list[_Loaded]]:
+    """The claim's UPDATE and the read of the rows it took with what they hang from (primary
+    key first, then every column, as ``select_related`` reads them); and where each model's
+    columns are in a row."""
+    models, layout, columns, joins = {"claimed": HrmReport}, [], [], []
+    for alias, relation, parent, left in (("claimed", None, None, False), *_CLAIM_JOINS):
+        model = HrmReport
+        if parent is not None:
+            field = models[parent]._meta.get_field(relation)
+            model = models[alias] = field.related_model
+            joins.append(
+                sql.SQL("{} {} {} ON {}.{} = {}.{}").format(
+                    sql.SQL("LEFT JOIN" if left else "JOIN"),
+                    sql.Identifier(model._meta.db_table),
+                    sql.Identifier(alias),
+                    sql.Identifier(alias),
+                    sql.Identifier(model._meta.pk.column),
+                    sql.Identifier(parent),
+                    sql.Identifier(field.column),
+                )
+            )
+        fields = [model._meta.pk, *(f for f in model._meta.concrete_fields if not f.primary_key)]
+        converters = []
+        for index, each in enumerate(fields):
+            column = each.get_col(alias)
+            found = connection.ops.get_db_converters(column) + each.get_db_converters(connection)
+            if found:
+                converters.append((index, functools.partial(_convert, found, column)))
+        layout.append(
+            _Loaded(
+                alias,
+                model,
+                parent,
+                relation,
+                len(columns),
+                [f.attname for f in fields],
+                converters,
+            )
+        )
+        columns += [
+            sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(f.column)) for f in fields
+        ]
+    meta = HrmReport._meta
+    name = {
+        f: sql.Identifier(meta.get_field(f).column)
+        for f in ("id", "status", "sending_since", "last_attempt_at", "attempts", "next_attempt_at")
+    }
+    statement = sql.SQL(
+        "WITH claimed AS (UPDATE {table} SET {status} = %(sending)s, {sending_since} = %(now)s, "
+        "{last_attempt_at} = %(now)s, {attempts} = {attempts} + 1 "
+        "WHERE {id} = ANY(%(ids)s) AND {status} = %(queued)s AND {next_attempt_at} <= %(now)s "
+        "RETURNING *) "
+        "SELECT {columns} FROM claimed {joins} ORDER BY claimed.{id}"
+    ).format(
+        table=sql.Identifier(meta.db_table),
+        columns=sql.SQL(", ").join(columns),
+        joins=sql.SQL(" ").join(joins),
+        **name,
+    )
+    return statement.as_string(), layout
+
+
+def _convert(converters: list, column, value):
+    for converter in converters:
+        value = converter(value, column, connection)
+    return value
