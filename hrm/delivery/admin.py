@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.template.defaultfilters import truncatechars
 
 from directory.professional_id import professional_id_display
+from hrm.admin_bases import RecordAdmin
 from hrm.delivery.console import HrmAttemptInline, bulk_resend_redirect
 from hrm.delivery.services.queue import reports_enqueue_now
 from hrm.models import HrmMessageDecision, HrmReport
@@ -110,21 +111,12 @@ class HrmReportAdmin(admin.ModelAdmin):
 
 
 @admin.register(HrmMessageDecision)
-class HrmMessageDecisionAdmin(admin.ModelAdmin):
+class HrmMessageDecisionAdmin(RecordAdmin):
+    """Decided once, when the message was posted: nobody rewrites or removes it."""
+
     list_display = ["message", "attempted", "reasons_text", "created_at"]
     list_filter = ["attempted"]
     search_fields = ["=message__id", "=message__referral__id"]
-    readonly_fields = ["message", "attempted", "reasons", "created_at"]
-
-    # Decided once, when the message was posted: nobody rewrites or removes it.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Why not")
     def reasons_text(self, decision):
