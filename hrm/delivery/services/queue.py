@@ -91,13 +91,16 @@ def message_reports_resend(*, message, by, report_id: int | None = None) -> list
     be the message's: ``HrmReport.DoesNotExist`` otherwise). Refused with ``ResendRefused`` when
     the author can no longer send for the site they wrote for. Returns the reports re-queued."""
     reports = HrmReport.objects.filter(message=message)
-    if report_id is not None:
-        reports = reports.filter(pk=reports.get(pk=report_id).pk)
+    ids = (
+        [reports.values_list("pk", flat=True).get(pk=report_id)]
+        if report_id is not None
+        else list(reports.values_list("pk", flat=True))
+    )
     blocked = message_resend_status(message)
     if blocked is not None:
         raise ResendRefused(blocked.missing)
-    failed = list(reports.filter(status=Status.FAILED).values_list("pk", flat=True))
-    resent = reports_resend(report_ids=failed, by=by)
+    # reports_resend takes only the failed ones, under their row locks.
+    resent = reports_resend(report_ids=ids, by=by)
     return list(HrmReport.objects.filter(pk__in=resent).order_by("pk"))
 
 
