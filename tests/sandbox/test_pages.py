@@ -253,6 +253,7 @@ def test_the_log_gives_each_refusal_and_what_else_the_emr_did(filed, reader, san
 
 # --- A clinician's own inbox, and the files refused on the way to it --------------------------
 
+
 def refusal_cells(page: str, transaction_id: str) -> list[str]:
     """The cells' text of the refusals table row for this Transaction ID."""
     at = page.index(f'<td class="transaction-id">{transaction_id}</td>')
