@@ -8,6 +8,7 @@ at entry fails later at delivery.
 """
 
 import datetime
+import re
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -49,6 +50,22 @@ class Utf16MaxLengthValidator:
 
     def __eq__(self, other):
         return isinstance(other, Utf16MaxLengthValidator) and other.limit == self.limit
+
+
+# C0 and C1 controls, DEL, and the line and paragraph separators: a name is one line of visible
+# text. A line break saved in a name breaks every email subject that carries it, and HRM's and the
+# EMRs' one-line name fields.
+_NAME_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def name_control_characters_refuse(value: str) -> None:
+    """A name is one line of text: no line breaks, tabs or other control characters."""
+    if value and _NAME_CONTROL.search(value):
+        raise ValidationError(
+            "A name is one line of text: remove the line break, tab or other invisible control "
+            "character.",
+            code="control_character_in_name",
+        )
 
 
 def clinician_name_validate(value: str) -> None:
