@@ -4,7 +4,8 @@ OntarioMD gave them, and support approves, rejects, revokes, or enters a UPI dir
 Every action is one transaction that locks the approval row, checks the state it found (two
 support staff deciding at once must not both win), and appends a ``SenderApprovalLog`` row: the
 approval holds the current decision, the log holds who decided what and when. Emails go out only
-after the transaction commits, so nobody is told about a decision that was rolled back.
+after the transaction commits, so nobody is told about a decision that was rolled back, and a
+failing email is logged (``robust``), never turning the committed decision into an error page.
 """
 
 from functools import partial
@@ -61,7 +62,7 @@ def sender_approval_request(*, user: User, site: Site) -> SenderApproval:
             approval.decision_note = ""
             approval.save()
         _log(approval, Action.REQUESTED, user)
-        transaction.on_commit(partial(notifications.sender_approval_notify_requested, approval))
+        _notify_after_commit(notifications.sender_approval_notify_requested, approval)
     return approval
 
 
@@ -91,7 +92,7 @@ def sender_approval_approve(
             )
         _decide(approval, Status.APPROVED, actor, note)
         _log(approval, Action.APPROVED, actor, note)
-        transaction.on_commit(partial(notifications.sender_approval_notify_approved, approval))
+        _notify_after_commit(notifications.sender_approval_notify_approved, approval)
     return approval
 
 
@@ -110,7 +111,7 @@ def sender_approval_reject(*, approval: SenderApproval, actor: User, note: str) 
             )
         _decide(approval, Status.REJECTED, actor, note)
         _log(approval, Action.REJECTED, actor, note)
-        transaction.on_commit(partial(notifications.sender_approval_notify_rejected, approval))
+        _notify_after_commit(notifications.sender_approval_notify_rejected, approval)
     return approval
 
 
@@ -127,7 +128,7 @@ def sender_approval_revoke(
             )
         _decide(approval, Status.REVOKED, actor, note.strip())
         _log(approval, Action.REVOKED, actor, note.strip())
-        transaction.on_commit(partial(notifications.sender_approval_notify_revoked, approval))
+        _notify_after_commit(notifications.sender_approval_notify_revoked, approval)
     return approval
 
 
@@ -180,8 +181,13 @@ def sender_approval_enter(
             setattr(approval, field, value)
         _decide(approval, Status.APPROVED, actor, note.strip())
         _log(approval, Action.ENTERED, actor, note.strip())
-        transaction.on_commit(partial(notifications.sender_approval_notify_approved, approval))
+        _notify_after_commit(notifications.sender_approval_notify_approved, approval)
     return approval
+
+
+def _notify_after_commit(notify, approval: SenderApproval) -> None:
+    # Robust: an email that fails after the commit is logged, never raised into the request.
+    transaction.on_commit(partial(notify, approval), robust=True)
 
 
 def _locked(approval: SenderApproval) -> SenderApproval:
