@@ -5,9 +5,11 @@ from directory.health_card import health_card_normalise
 from directory.models import Listing
 from directory.text_limits import (
     EARLIEST_BIRTH_DATE,
+    MESSAGE_TEXT_MAX,
     PATIENT_NAME_MAX,
     Utf16MaxLengthValidator,
     birth_date_validate,
+    message_text_validate,
     name_control_characters_refuse,
 )
 
@@ -110,8 +112,14 @@ class MultipleFileField(forms.FileField):
 
 
 class MessageForm(forms.Form):
+    # The limit is checked before clean_text prepares the text (no maxlength: a browser would cut
+    # a paste silently; the validator says why).
     text = forms.CharField(
-        label="Message", required=False, widget=forms.Textarea(attrs={"rows": 4})
+        label="Message",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        validators=[message_text_validate],
+        help_text=f"At most {MESSAGE_TEXT_MAX:,} characters; attach longer letters as a file.",
     )
     files = MultipleFileField(
         label="Attach files",
