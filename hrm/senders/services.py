@@ -15,12 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from directory.models import Site, User
-from hrm.models import SenderApproval, SenderApprovalLog
+from hrm.models import HrmReport, SenderApproval, SenderApprovalLog
 from hrm.senders import notifications
 from hrm.senders.selectors import (
     sender_approval_matches_account,
     sender_identity_fields,
     sender_identity_text,
+    sender_refusal_text,
 )
 
 Status = SenderApproval.Status
@@ -118,7 +119,9 @@ def sender_approval_reject(*, approval: SenderApproval, actor: User, note: str) 
 def sender_approval_revoke(
     *, approval: SenderApproval, actor: User, note: str = ""
 ) -> SenderApproval:
-    """Withdraw an approval: the clinician can no longer send through HRM for that site."""
+    """Withdraw an approval: the clinician can no longer send through HRM for that site. Their
+    reports for it not sent yet fail now with that reason, retries included (a worker that has
+    one in hand fails it too: ``outbox._senders_checked``)."""
     with transaction.atomic():
         approval = _locked(approval)
         if approval.status != Status.APPROVED:
@@ -128,6 +131,7 @@ def sender_approval_revoke(
             )
         _decide(approval, Status.REVOKED, actor, note.strip())
         _log(approval, Action.REVOKED, actor, note.strip())
+        _reports_unsent_fail(approval)
         _notify_after_commit(notifications.sender_approval_notify_revoked, approval)
     return approval
 
@@ -183,6 +187,20 @@ def sender_approval_enter(
         _log(approval, Action.ENTERED, actor, note.strip())
         _notify_after_commit(notifications.sender_approval_notify_approved, approval)
     return approval
+
+
+def _reports_unsent_fail(approval: SenderApproval) -> int:
+    """Fail the approval's queued reports (waiting or retrying) that no attempt staged yet."""
+    return HrmReport.objects.filter(
+        status=HrmReport.Status.QUEUED,
+        staged_at__isnull=True,
+        message__author=approval.user,
+        message__author_listing__site=approval.site,
+    ).update(
+        status=HrmReport.Status.FAILED,
+        last_error=sender_refusal_text(approval.user, approval),
+        next_attempt_at=timezone.now(),
+    )
 
 
 def _notify_after_commit(notify, approval: SenderApproval) -> None:
