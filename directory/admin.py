@@ -117,8 +117,7 @@ class ListingAdmin(ProfessionalIdSearchMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         before = {field: form.initial.get(field, "") for field in CLINICIAN_FIELDS}
         super().save_model(request, obj, form, change)
-        if change:
-            listing_clinician_set_by_support(listing=obj, actor=request.user, before=before)
+        listing_clinician_set_by_support(listing=obj, actor=request.user, before=before)
 
 
 @admin.register(ListingClinicianChange)

@@ -6,6 +6,34 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def refuse_shared_professional_ids(apps, schema_editor):
+    """One Professional ID per person: say which accounts share one rather than fail obscurely."""
+    from django.db.models import Count
+
+    User = apps.get_model("directory", "User")
+    shared = (
+        User.objects.exclude(professional_id="")
+        .values("professional_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+    )
+    if shared:
+        lines = [
+            f"{row['professional_id']}: "
+            + ", ".join(
+                User.objects.filter(professional_id=row["professional_id"]).values_list(
+                    "username", flat=True
+                )
+            )
+            for row in shared
+        ]
+        raise RuntimeError(
+            "These accounts share a Professional ID; one ID belongs to one person. Clear it "
+            "from the accounts it is not (check the college's register), then migrate again:\n"
+            + "\n".join(lines)
+        )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -60,6 +88,7 @@ class Migration(migrations.Migration):
             name='last_name',
             field=models.CharField(blank=True, max_length=150, validators=[directory.text_limits.Utf16MaxLengthValidator(54), directory.text_limits.clinician_name_validate, directory.text_limits.name_control_characters_refuse], verbose_name='last name'),
         ),
+        migrations.RunPython(refuse_shared_professional_ids, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name='user',
             constraint=models.UniqueConstraint(condition=models.Q(('professional_id', ''), _negated=True), fields=('professional_id',), name='user_professional_id_one_person', violation_error_message='Another account already has this Professional ID. If it is yours, ask support to resolve it.'),
