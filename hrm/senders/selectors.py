@@ -218,11 +218,15 @@ def sender_refusal_text(author: User, approval: SenderApproval | None) -> str:
     site = approval.site
     if approval.status == SenderApproval.Status.REVOKED:
         why = _decided(f"Support revoked HRM sending for {author} at {site}", approval)
+    elif approval.status == SenderApproval.Status.APPROVED:
+        why = (
+            f"HRM sending for {author} at {site} is no longer approved: their UPI, name or "
+            "Professional ID changed since support approved it."
+        )
     else:
         why = (
-            f"HRM sending for {author} at {site} is no longer approved (it is "
-            f"{approval.get_status_display().lower()}, or their UPI, name or Professional ID "
-            "changed since)."
+            f"HRM sending for {author} at {site} is no longer approved (the request is "
+            f"{approval.get_status_display().lower()})."
         )
     return (
         f"Not sent: {why} Reports not yet sent when that happened are not sent. The message is "

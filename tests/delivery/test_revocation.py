@@ -94,7 +94,7 @@ def test_a_revoked_or_outdated_approval_stops_the_worker_whatever_changed_it(
     assert {result.outcome for result in results.values()} == {Outcome.FAILED}
     assert delivered_files(hrm_sftp) == []
     error = HrmReport.objects.get(pk=ids[0]).last_error
-    assert "is no longer approved" in error and "UPI, name or Professional ID" in error
+    assert "is no longer approved: their UPI, name or Professional ID changed" in error
 
 
 def test_other_reports_still_go(live, message, hrm_sftp):
