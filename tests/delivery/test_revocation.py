@@ -14,7 +14,7 @@ from hrm.models import HrmReport, SenderApproval
 from hrm.senders import services as sender_services
 from referrals import services
 
-from ..delivery_fixtures import delivered_files
+from ..delivery_fixtures import delivered_files, wait_for
 from ..factories import make_user, pdf_upload
 
 Status = HrmReport.Status
@@ -111,3 +111,30 @@ def test_the_reason_is_on_the_messages_details(live, message, support, client_fo
     )
     assert page.status_code == 200
     assert REASON in html.unescape(page.content.decode())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_the_real_worker_a_revoke_during_an_outage_delivers_nothing(
+    live, worker, hrm_sftp, support, client_for
+):
+    """HRM is down, the worker retries; support revokes; HRM comes back: nothing is delivered,
+    and every report fails with the reason, whichever state each was in at the revoke."""
+    hrm_sftp.stop()
+    response = client_for(live.world.specialist).post(
+        f"/referrals/{live.referral.pk}/messages/", {"text": "Retry me", "files": []}
+    )
+    assert response.status_code == 302
+    message = live.referral.messages.latest("id")
+    wait_for(
+        lambda: all(r.attempts >= 1 for r in HrmReport.objects.filter(message=message)),
+        message="a first attempt while HRM is down",
+    )
+    revoke(live, support)
+    hrm_sftp.start()
+    wait_for(
+        lambda: set(message.hrm_reports.values_list("status", flat=True)) == {Status.FAILED},
+        message="every report failed",
+    )
+    for error in message.hrm_reports.values_list("last_error", flat=True):
+        assert error.startswith(REASON)
+    assert delivered_files(hrm_sftp) == []
