@@ -164,13 +164,42 @@ def _previous_clinician_addresses(change: ListingClinicianChange) -> list[str]:
     return [address for address in addresses if address]
 
 
-def _notify(change_id: int) -> None:
-    """Email the previous clinician what changed, or what was asked (no patient data). A mail
-    failure is logged, never undoes the change."""
-    change = ListingClinicianChange.objects.select_related("listing__site").get(pk=change_id)
-    addresses = _previous_clinician_addresses(change)
+def _support_addresses() -> list[str]:
+    """Staff who can decide clinician changes (superusers included)."""
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    decide = Permission.objects.filter(
+        codename="change_listingclinicianchange", content_type__app_label="directory"
+    )
+    return list(
+        User.objects.filter(is_active=True, is_staff=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(user_permissions__in=decide)
+            | Q(groups__permissions__in=decide)
+        )
+        .exclude(email="")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+
+
+def _send(subject: str, body: str, addresses: list[str], change: ListingClinicianChange) -> None:
     if not addresses:
         return
+    try:
+        send_mail(
+            " ".join(subject.split()), body, settings.DEFAULT_FROM_EMAIL, sorted(set(addresses))
+        )
+    except Exception:
+        logger.exception("Could not email clinician change %s of a listing", change.pk)
+
+
+def _notify(change_id: int) -> None:
+    """Email the previous clinician what changed, or what was asked, and support what waits for
+    them (no patient data). A mail failure is logged, never undoes the change."""
+    change = ListingClinicianChange.objects.select_related("listing__site").get(pk=change_id)
     listing = change.listing
     link = settings.SITE_URL + reverse("directory:listing_settings", args=[listing.pk])
     pending = change.status == Status.PENDING
@@ -189,14 +218,22 @@ def _notify(change_id: int) -> None:
         if pending
         else "HRM reports for this listing now go to the new clinician's EMR."
     )
-    body = (
+    summary = (
         f"{change.requested_by_name} {what} at {listing.site}, listing {listing}:\n\n"
         f"  from: {change.before_text}\n  to:   {change.after_text}\n\n{after}\n\n"
-        f"If this is not right, tell support at once. The listing: {link}\n"
     )
-    try:
-        send_mail(
-            " ".join(subject.split()), body, settings.DEFAULT_FROM_EMAIL, sorted(set(addresses))
+    _send(
+        subject,
+        f"{summary}If this is not right, tell support at once. The listing: {link}\n",
+        _previous_clinician_addresses(change),
+        change,
+    )
+    if pending:
+        decide = settings.SITE_URL + reverse("admin:directory_listingclinicianchange_changelist")
+        _send(
+            subject,
+            f"{summary}Check with the clinician, then approve or reject: {decide}?status__exact"
+            "=pending\n",
+            _support_addresses(),
+            change,
         )
-    except Exception:
-        logger.exception("Could not email clinician change %s of listing %s", change.pk, listing.pk)

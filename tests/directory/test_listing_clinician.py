@@ -104,6 +104,10 @@ def test_support_approves_and_then_the_reports_go_to_the_new_clinician(
     w = live_world
     settings_post(client_for(w.clerk), w.practice_listing, **HADDAD)
     change = ListingClinicianChange.objects.get()
+    # Support hears of the request, with where to decide it.
+    [to_support] = [email for email in mail.outbox if email.to == [support.email]]
+    assert "/admin/directory/listingclinicianchange/?status__exact=pending" in to_support.body
+    assert "Tremblay" not in to_support.body
     mail.outbox.clear()
     response = committed(
         client_for(support).post,
