@@ -42,10 +42,17 @@ def test_changing_ones_id_clears_its_verification(world, client_for):
     world.colleague.professional_id = "D24680"
     world.colleague.professional_id_verified_at = timezone.now()
     world.colleague.save()
-    account_post(client_for(world.colleague), professional_id="CPSO 24681")
+    client = client_for(world.colleague)
+    assert (
+        "Support verified your Professional ID"
+        in client.get("/directory/account/").content.decode()
+    )
+    account_post(client, professional_id="CPSO 24681")
     world.colleague.refresh_from_db()
     assert world.colleague.professional_id == "D24681"
     assert world.colleague.professional_id_verified_at is None
+    page = client.get("/directory/account/").content.decode()
+    assert "Support has not verified your Professional ID yet" in page
 
 
 @pytest.fixture
