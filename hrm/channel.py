@@ -22,7 +22,9 @@ class HrmChannel(DeliveryChannel):
         message_hrm_dispatch(message, stakeholders=stakeholders, attachments=attachments)
 
     def thread_status(self, *, referral, messages, viewer):
-        views = referral_hrm_views(viewer, referral, messages)
+        # A private note never goes to HRM: it shows no HRM status at all.
+        shared = [message for message in messages if not message.is_private]
+        views = referral_hrm_views(viewer, referral, shared)
         return ThreadStatus(
             messages={
                 pk: MessageStatus(template=MESSAGE_STATUS_TEMPLATE, detail=view)

@@ -81,7 +81,13 @@ class ReferralForm(PatientFieldsMixin):
     target_listing = forms.ModelChoiceField(
         label="Refer to", queryset=Listing.objects.select_related("site")
     )
-    field_order = ["referrer_listing", "target_listing"]
+    copy_listings = forms.ModelMultipleChoiceField(
+        label="Copy status updates to",
+        queryset=Listing.objects.select_related("site"),
+        required=False,
+        help_text="Listings that also see the referral and get its messages (optional).",
+    )
+    field_order = ["referrer_listing", "target_listing", "copy_listings"]
 
     def __init__(self, *args, referrer_listings, **kwargs):
         super().__init__(*args, **kwargs)
@@ -130,6 +136,11 @@ class MessageForm(forms.Form):
         # An empty upload must reach our own check, which names the file.
         allow_empty_file=True,
     )
+    private = forms.BooleanField(
+        label="Private note: only my site sees it",
+        required=False,
+        help_text="Not emailed and not sent to any EMR.",
+    )
 
     def clean_text(self):
         # The thread shows exactly what the channels deliver: what one cannot carry (for HRM,
@@ -153,6 +164,25 @@ class MessageForm(forms.Form):
         if not self.errors and not cleaned.get("text", "").strip() and not cleaned.get("files"):
             raise ValidationError("Write a message or attach a file.", code="empty_message")
         return cleaned
+
+
+class CopyForm(forms.Form):
+    listing = forms.ModelChoiceField(
+        label="Copy status updates to", queryset=Listing.objects.select_related("site")
+    )
+
+    def __init__(self, *args, stakeholders=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["listing"].queryset = self.fields["listing"].queryset.exclude(
+            pk__in=[listing.pk for listing in stakeholders]
+        )
+
+
+class CannedResponseForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100)
+    text = forms.CharField(
+        label="Text", widget=forms.Textarea(attrs={"rows": 4}), validators=[message_text_validate]
+    )
 
 
 class ForwardForm(forms.Form):

@@ -6,7 +6,7 @@ from django.db import models
 from django.urls import reverse
 
 from directory.health_card import health_card_display
-from directory.models import Listing
+from directory.models import Listing, Site
 from directory.search_text import search_fold
 from directory.text_limits import (
     PATIENT_NAME_MAX,
@@ -190,12 +190,37 @@ class ReferralOwnership(models.Model):
         return f"{self.listing} owned referral {self.referral_id}"
 
 
+class ReferralCopy(models.Model):
+    """A listing that gets copies of the referral's updates ("Copy status updates to", as in
+    Ocean): a stakeholder for as long as the row exists, added and removed by the referrer's side
+    or the current target."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="copies")
+    listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="referral_copies")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["referral", "listing"], name="copy_unique_listing_per_referral"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.listing} copied on referral {self.referral_id}"
+
+
 class ReferralEvent(models.Model):
     class Kind(models.TextChoices):
         CREATED = "created", "Created"
         FORWARDED = "forwarded", "Forwarded"
         STATUS_CHANGED = "status_changed", "Status changed"
         MESSAGE_POSTED = "message_posted", "Message posted"
+        COPY_CHANGED = "copy_changed", "Copies changed"
 
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -229,6 +254,10 @@ class Message(models.Model):
         help_text="The stakeholder the author wrote for.",
     )
     text = models.TextField(blank=True)
+    # A private note: seen by this site's members only, never emailed or delivered elsewhere.
+    private_to_site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.PROTECT, related_name="private_notes"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -236,6 +265,28 @@ class Message(models.Model):
 
     def __str__(self):
         return f"Message {self.pk} on referral {self.referral_id}"
+
+    @property
+    def is_private(self) -> bool:
+        return self.private_to_site_id is not None
+
+
+class CannedResponse(models.Model):
+    """A named text a site's members insert into the composer."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="canned_responses")
+    name = models.CharField(max_length=100)
+    text = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "name"], name="canned_response_unique_name")
+        ]
+
+    def __str__(self):
+        return self.name
 
 
 def _attachment_path(instance, filename):

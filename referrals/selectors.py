@@ -6,19 +6,32 @@ from directory.search_text import search_fold
 from directory.selectors import user_site_ids
 
 from .channels import ThreadStatus, delivery_channels
-from .models import Attachment, Message, Referral, ReferralOwnership
+from .models import Attachment, CannedResponse, Message, Referral, ReferralCopy, ReferralOwnership
 
 
 def referrals_visible_to(user: User) -> QuerySet[Referral]:
     """Referrals the user may see: they are the referrer, or they belong to the site of a
-    stakeholder listing (the referrer's listing or any listing that ever owned the referral)."""
+    stakeholder listing (the referrer's listing, any listing that ever owned the referral, or a
+    listing it is copied to)."""
     sites = user_site_ids(user)
     owned_by_my_site = ReferralOwnership.objects.filter(
         referral=OuterRef("pk"), listing__site__in=sites
     )
-    return Referral.objects.filter(
-        Q(referrer_user=user) | Q(referrer_listing__site__in=sites) | Exists(owned_by_my_site)
+    copied_to_my_site = ReferralCopy.objects.filter(
+        referral=OuterRef("pk"), listing__site__in=sites
     )
+    return Referral.objects.filter(
+        Q(referrer_user=user)
+        | Q(referrer_listing__site__in=sites)
+        | Exists(owned_by_my_site)
+        | Exists(copied_to_my_site)
+    )
+
+
+def messages_visible_to(user: User) -> Q:
+    """Which messages of a visible referral the user sees: every shared message, and the private
+    notes of their own sites only."""
+    return Q(private_to_site__isnull=True) | Q(private_to_site__in=user_site_ids(user))
 
 
 def referral_get_for_user_or_404(user: User, referral_id: int) -> Referral:
@@ -60,13 +73,16 @@ def referral_page_get(user: User, referral_id: int) -> Referral:
     """Everything the referral page shows, in a fixed number of queries whatever the thread's
     length."""
     referral = referral_get_for_user_or_404(user, referral_id)
-    messages = Message.objects.select_related("author", "author_listing").prefetch_related(
-        Prefetch("attachments", queryset=Attachment.objects.order_by("id"))
+    messages = (
+        Message.objects.filter(messages_visible_to(user))
+        .select_related("author", "author_listing", "private_to_site")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
     )
     prefetch_related_objects(
         [referral],
         Prefetch("messages", queryset=messages),
         Prefetch("ownerships", queryset=ReferralOwnership.objects.select_related("listing__site")),
+        Prefetch("copies", queryset=ReferralCopy.objects.select_related("listing__site")),
         "events",
     )
     return referral
@@ -84,8 +100,10 @@ def referral_delivery_statuses(user: User, referral: Referral) -> list[ThreadSta
 
 
 def referral_stakeholder_listings(referral: Referral) -> list[Listing]:
-    """The referrer's listing (when signed in) and every listing that ever owned the referral."""
-    if "ownerships" in getattr(referral, "_prefetched_objects_cache", {}):
+    """The referrer's listing (when signed in), every listing that ever owned the referral, then
+    the listings it is copied to: everyone Send's channels (the emails, HRM) deliver to."""
+    prefetched = getattr(referral, "_prefetched_objects_cache", {})
+    if "ownerships" in prefetched:
         listings = [ownership.listing for ownership in referral.ownerships.all()]
     else:
         listings = list(
@@ -95,7 +113,36 @@ def referral_stakeholder_listings(referral: Referral) -> list[Listing]:
         )
     if referral.referrer_listing and referral.referrer_listing not in listings:
         listings.insert(0, referral.referrer_listing)
+    for listing in referral_copy_listings(referral):
+        if listing not in listings:
+            listings.append(listing)
     return listings
+
+
+def referral_copy_listings(referral: Referral) -> list[Listing]:
+    """The listings the referral is copied to ("Copy status updates to"), in the order added."""
+    if "copies" in getattr(referral, "_prefetched_objects_cache", {}):
+        return [copy.listing for copy in referral.copies.all()]
+    return list(
+        Listing.objects.filter(referral_copies__referral=referral)
+        .select_related("site")
+        .order_by("referral_copies__added_at", "referral_copies__id")
+    )
+
+
+def referral_can_change_copies(user: User, referral: Referral) -> bool:
+    """The referrer's side and the current target may add and remove copied listings."""
+    site_ids = set(user.sites.values_list("pk", flat=True))
+    return (
+        referral.referrer_user_id == user.pk
+        or (referral.referrer_listing is not None and referral.referrer_listing.site_id in site_ids)
+        or referral.target_listing.site_id in site_ids
+    )
+
+
+def canned_responses_of_user(user: User) -> QuerySet[CannedResponse]:
+    """The canned responses of every site the user belongs to."""
+    return CannedResponse.objects.filter(site__in=user_site_ids(user)).select_related("site")
 
 
 def referral_acting_listing(user: User, referral: Referral) -> Listing | None:
@@ -127,3 +174,19 @@ def attachment_get_for_user_or_404(user: User, referral_id: int, attachment_id: 
     if attachment is None:
         raise Http404("No such attachment.")
     return attachment
+
+
+def message_get_for_user_or_404(user: User, referral_id: int, message_id: int) -> Message:
+    """A message the user sees on a referral they are a stakeholder of (a private note of another
+    site is a 404 like any stranger's request)."""
+    referral = referral_get_for_user_or_404(user, referral_id)
+    message = (
+        Message.objects.filter(messages_visible_to(user), pk=message_id, referral=referral)
+        .select_related("author", "author_listing", "referral")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        .first()
+    )
+    if message is None:
+        raise Http404("No such message.")
+    message.referral = referral
+    return message

@@ -15,10 +15,19 @@ from directory.text_limits import message_text_validate
 from . import notifications
 from .attachments import attachment_inspect
 from .channels import delivery_channels, message_text_prepare
-from .models import Attachment, Message, Referral, ReferralEvent, ReferralOwnership
+from .models import (
+    Attachment,
+    CannedResponse,
+    Message,
+    Referral,
+    ReferralCopy,
+    ReferralEvent,
+    ReferralOwnership,
+)
 from .selectors import (
     referral_acting_listing,
     referral_attachments_total,
+    referral_can_change_copies,
     referral_stakeholder_listings,
 )
 
@@ -48,6 +57,7 @@ def referral_create(
     referrer_listing: Listing | None = None,
     referrer_name: str = "",
     referrer_email: str = "",
+    copy_listings: list[Listing] = (),
 ) -> Referral:
     """Submit a referral. A signed-in referrer sends for one of their listings; anyone else only
     to a listing that does not require sign-in."""
@@ -80,6 +90,8 @@ def referral_create(
             referrer_signed_in=signed_in,
         )
         ReferralOwnership.objects.create(referral=referral, listing=target_listing)
+        for listing in copy_listings:
+            _copy_add(referral, listing, referrer_user)
         _event(
             referral,
             ReferralEvent.Kind.CREATED,
@@ -160,25 +172,81 @@ def referral_status_change(*, referral: Referral, status: str, actor: User) -> R
     return referral
 
 
+def _copy_add(referral: Referral, listing: Listing, actor: User | None) -> bool:
+    """Copy the referral to ``listing``; False when it is already a stakeholder."""
+    if listing in referral_stakeholder_listings(referral):
+        return False
+    ReferralCopy.objects.create(referral=referral, listing=listing, added_by=actor)
+    return True
+
+
+def referral_copy_add(*, referral: Referral, listing: Listing, actor: User) -> ReferralCopy:
+    """Copy status updates to ``listing``: its site's members see the thread from now on, are
+    emailed as stakeholders and, when it is live on HRM, receive the messages in their EMR."""
+    if not referral_can_change_copies(actor, referral):
+        raise PermissionDenied("Only the referrer or the current receiver can change the copies.")
+    with transaction.atomic():
+        Referral.objects.select_for_update().get(pk=referral.pk)
+        if not _copy_add(referral, listing, actor):
+            raise ValidationError(f"{listing} is already a stakeholder of this referral.")
+        _event(referral, ReferralEvent.Kind.COPY_CHANGED, actor, f"Copies now go to {listing}")
+    return ReferralCopy.objects.get(referral=referral, listing=listing)
+
+
+def referral_copy_remove(*, referral: Referral, listing: Listing, actor: User) -> None:
+    """Stop copying the referral to ``listing``: its site no longer sees it (unless it is a
+    stakeholder some other way)."""
+    if not referral_can_change_copies(actor, referral):
+        raise PermissionDenied("Only the referrer or the current receiver can change the copies.")
+    with transaction.atomic():
+        Referral.objects.select_for_update().get(pk=referral.pk)
+        deleted, _ = ReferralCopy.objects.filter(referral=referral, listing=listing).delete()
+        if not deleted:
+            raise ValidationError(f"{listing} does not get copies of this referral.")
+        _event(
+            referral, ReferralEvent.Kind.COPY_CHANGED, actor, f"Copies no longer go to {listing}"
+        )
+
+
 def message_post(
-    *, referral: Referral, author: User, text: str = "", files: list[UploadedFile] = ()
+    *,
+    referral: Referral,
+    author: User,
+    text: str = "",
+    files: list[UploadedFile] = (),
+    private: bool = False,
 ) -> Message:
     """Post a message, with text, files or both, to the referral's thread and hand it to every
     delivery channel (``channels``: the stakeholders' email, HRM). The text is stored as every
     channel delivers it (``message_text_prepare``): text that was only characters a channel
-    cannot carry (HRM's files) is no text at all, never an empty report."""
+    cannot carry (HRM's files) is no text at all, never an empty report.
+
+    ``private``: a note for the author's own site only (the site of the listing they speak for):
+    no channel is called, so it is never emailed nor sent to HRM, and no other site sees it."""
     message_text_validate(text)
     text = message_text_prepare(text).text
     if not text and not files:
         raise ValidationError("Write a message or attach a file.", code="empty_message")
     inspected = [(upload, *attachment_inspect(upload)) for upload in files]
     author_listing = referral_acting_listing(author, referral)
+    private_to_site = None
+    if private:
+        if author_listing is None:
+            raise ValidationError(
+                "A private note is for your site: you write for no listing on this referral.",
+                code="private_without_site",
+            )
+        private_to_site = author_listing.site
     with transaction.atomic():
         # Lock the referral so two uploads at once cannot both squeeze under the referral's limit.
         Referral.objects.select_for_update().get(pk=referral.pk)
         _check_referral_total(referral, sum(upload.size for upload in files))
         message = Message.objects.create(
-            referral=referral, author=author, author_listing=author_listing, text=text
+            referral=referral,
+            author=author,
+            author_listing=author_listing,
+            text=text,
+            private_to_site=private_to_site,
         )
         attachments = [
             Attachment.objects.create(
@@ -191,6 +259,9 @@ def message_post(
             )
             for upload, content_type, sha256 in inspected
         ]
+        if private_to_site is not None:
+            # The event log is every stakeholder's: a private note leaves no line in it.
+            return message
         # Read once under the lock: every channel (HRM's recipients, the emails) goes to the
         # same stakeholders.
         stakeholders = referral_stakeholder_listings(referral)
@@ -222,3 +293,29 @@ def _check_referral_total(referral: Referral, adding: int) -> None:
             f"({filesizeformat(max(limit - total, 0))} left).",
             code="referral_total",
         )
+
+
+def canned_response_save(
+    *, site, name: str, text: str, actor: User, canned: CannedResponse | None = None
+) -> CannedResponse:
+    """Create or change one of the site's canned responses; only its members may."""
+    if not actor.sites.filter(pk=site.pk).exists():
+        raise PermissionDenied("Only the site's members can change its canned responses.")
+    message_text_validate(text)
+    if (
+        CannedResponse.objects.filter(site=site, name=name)
+        .exclude(pk=getattr(canned, "pk", None))
+        .exists()
+    ):
+        raise ValidationError(f"{site} already has a canned response named “{name}”.")
+    canned = canned or CannedResponse(site=site)
+    canned.name = name
+    canned.text = text
+    canned.save()
+    return canned
+
+
+def canned_response_delete(*, canned: CannedResponse, actor: User) -> None:
+    if not actor.sites.filter(pk=canned.site_id).exists():
+        raise PermissionDenied("Only the site's members can change its canned responses.")
+    canned.delete()

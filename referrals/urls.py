@@ -10,6 +10,23 @@ urlpatterns = [
     path("<int:referral_id>/", views.referral_detail, name="detail"),
     path("<int:referral_id>/messages/", views.message_create, name="message_create"),
     path("<int:referral_id>/forward/", views.referral_forward, name="forward"),
+    path("<int:referral_id>/copies/", views.referral_copy_add, name="copy_add"),
+    path(
+        "<int:referral_id>/copies/<int:listing_id>/remove/",
+        views.referral_copy_remove,
+        name="copy_remove",
+    ),
+    path(
+        "<int:referral_id>/messages/<int:message_id>/addendum.pdf",
+        views.message_addendum,
+        name="message_addendum",
+    ),
+    path(
+        "<int:referral_id>/messages/canned/",
+        views.canned_response_insert,
+        name="canned_response_insert",
+    ),
+    path("canned-responses/", views.canned_responses, name="canned_responses"),
     path("<int:referral_id>/status/", views.referral_status, name="status"),
     path(
         "<int:referral_id>/attachments/<int:attachment_id>/",

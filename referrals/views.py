@@ -3,7 +3,7 @@ from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.utils import flatatt
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -16,8 +16,17 @@ from security.uploads import accepts_uploads
 
 from . import selectors, services
 from .access import Action, referral_access_record
+from .addendum import addendum_letter_name, addendum_letter_pdf
 from .attachments import attachment_download_name, attachment_too_large_error
-from .forms import ForwardForm, MessageForm, PublicReferralForm, ReferralForm, StatusForm
+from .forms import (
+    CannedResponseForm,
+    CopyForm,
+    ForwardForm,
+    MessageForm,
+    PublicReferralForm,
+    ReferralForm,
+    StatusForm,
+)
 from .models import Referral
 
 INBOX_QUERY_SESSION_KEY = "inbox_query"
@@ -109,13 +118,23 @@ def _detail_context(request, referral, **forms):
                 attachment.original_name, attachment.content_type
             )
     is_receiver = request.user.sites.filter(pk=referral.target_listing.site_id).exists()
+    stakeholders = selectors.referral_stakeholder_listings(referral)
+    acting_listing = selectors.referral_acting_listing(request.user, referral)
+    can_change_copies = selectors.referral_can_change_copies(request.user, referral)
     return {
+        "copy_listings": selectors.referral_copy_listings(referral),
+        "copy_form": (forms.get("copy_form") or CopyForm(stakeholders=stakeholders))
+        if can_change_copies
+        else None,
+        "can_change_copies": can_change_copies,
+        "private_site": acting_listing.site if acting_listing else None,
+        "canned_responses": list(selectors.canned_responses_of_user(request.user)),
         "referral": referral,
         "delivery_templates": [channel.template for channel in delivery if channel.template],
         "thread_attributes": flatatt(
             {name: value for channel in delivery for name, value in channel.attributes.items()}
         ),
-        "stakeholders": selectors.referral_stakeholder_listings(referral),
+        "stakeholders": stakeholders,
         "message_form": forms.get("message_form") or MessageForm(),
         "forward_form": (forms.get("forward_form") or ForwardForm(referral=referral))
         if is_receiver
@@ -164,11 +183,14 @@ def message_create(request, referral_id):
                 author=request.user,
                 text=form.cleaned_data["text"],
                 files=form.cleaned_data["files"],
+                private=form.cleaned_data["private"],
             )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            flash.success(request, "Message sent.")
+            flash.success(
+                request, "Private note saved." if form.cleaned_data["private"] else "Message sent."
+            )
             for change in form.text_changes:
                 flash.info(request, f"In your message: {change}")
             return redirect(f"{referral.get_absolute_url()}#thread")
@@ -238,3 +260,124 @@ def attachment_download(request, referral_id, attachment_id):
     )
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def message_addendum(request, referral_id, message_id):
+    """The addendum letter of one message, as a PDF: any stakeholder who sees the message."""
+    message = selectors.message_get_for_user_or_404(request.user, referral_id, message_id)
+    referral_access_record(
+        request,
+        message.referral,
+        action=Action.DOWNLOADED,
+        record="addendum letter",
+        object_id=message.pk,
+    )
+    response = HttpResponse(addendum_letter_pdf(message), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{addendum_letter_name(message)}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+def referral_copy_add(request, referral_id):
+    referral = selectors.referral_get_for_user_or_404(request.user, referral_id)
+    form = CopyForm(request.POST, stakeholders=selectors.referral_stakeholder_listings(referral))
+    if form.is_valid():
+        try:
+            services.referral_copy_add(
+                referral=referral, listing=form.cleaned_data["listing"], actor=request.user
+            )
+        except (ValidationError, PermissionDenied) as error:
+            flash.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        else:
+            listing = form.cleaned_data["listing"]
+            flash.success(request, f"Status updates are now copied to {listing}.")
+    else:
+        flash.error(request, "Choose a listing that is not a stakeholder yet.")
+    return redirect(referral.get_absolute_url())
+
+
+@require_POST
+def referral_copy_remove(request, referral_id, listing_id):
+    referral = selectors.referral_get_for_user_or_404(request.user, referral_id)
+    listing = get_object_or_404(Listing.objects.select_related("site"), pk=listing_id)
+    try:
+        services.referral_copy_remove(referral=referral, listing=listing, actor=request.user)
+    except (ValidationError, PermissionDenied) as error:
+        flash.error(request, " ".join(getattr(error, "messages", [str(error)])))
+    else:
+        flash.success(request, f"Status updates are no longer copied to {listing}.")
+    # Removing one's own site's copy can end one's access: go where one still may.
+    if selectors.referrals_visible_to(request.user).filter(pk=referral.pk).exists():
+        return redirect(referral.get_absolute_url())
+    return redirect("referrals:inbox")
+
+
+@require_POST
+def canned_response_insert(request, referral_id):
+    """Without a script, inserting a canned response is a round trip: the page comes back with
+    the composer's text and the chosen response after it."""
+    referral = selectors.referral_page_get(request.user, referral_id)
+    canned = get_object_or_404(
+        selectors.canned_responses_of_user(request.user), pk=request.POST.get("canned_response")
+    )
+    text = request.POST.get("text", "")
+    text = f"{text.rstrip()}\n{canned.text}" if text.strip() else canned.text
+    form = MessageForm(initial={"text": text, "private": bool(request.POST.get("private"))})
+    referral_access_record(request, referral, action=Action.VIEWED, record="referral")
+    return render(
+        request,
+        "referrals/referral_detail.html",
+        _detail_context(request, referral, message_form=form),
+    )
+
+
+def canned_responses(request):
+    """The canned responses of the user's sites: list, create, change and delete."""
+    sites = list(request.user.sites.order_by("name"))
+    editing = None
+    if request.GET.get("edit") or request.POST.get("canned_id"):
+        editing = get_object_or_404(
+            selectors.canned_responses_of_user(request.user),
+            pk=request.GET.get("edit") or request.POST.get("canned_id"),
+        )
+    if request.method == "POST" and request.POST.get("delete") and editing:
+        services.canned_response_delete(canned=editing, actor=request.user)
+        flash.success(request, f"Canned response “{editing.name}” deleted.")
+        return redirect("referrals:canned_responses")
+    form = CannedResponseForm(
+        request.POST or None,
+        initial={"name": editing.name, "text": editing.text} if editing else None,
+    )
+    if request.method == "POST" and form.is_valid():
+        site = (
+            editing.site
+            if editing
+            else get_object_or_404(request.user.sites, pk=request.POST.get("site"))
+        )
+        try:
+            canned = services.canned_response_save(
+                site=site,
+                name=form.cleaned_data["name"],
+                text=form.cleaned_data["text"],
+                actor=request.user,
+                canned=editing,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            flash.success(request, f"Canned response “{canned.name}” saved.")
+            return redirect("referrals:canned_responses")
+    return render(
+        request,
+        "referrals/canned_responses.html",
+        {
+            "sites": sites,
+            "form": form,
+            "editing": editing,
+            "responses": selectors.canned_responses_of_user(request.user).order_by(
+                "site__name", "name"
+            ),
+        },
+        status=400 if request.method == "POST" else 200,
+    )

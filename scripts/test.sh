@@ -9,6 +9,11 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+if [ ! -x /usr/bin/pdftotext ]; then
+  echo "Installing Debian's poppler-utils (pdftotext reads the addendum letters back)..."
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
+fi
 export DJANGO_SETTINGS_MODULE=config.settings.test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

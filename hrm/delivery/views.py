@@ -73,7 +73,10 @@ def message_hrm_resend(request, referral_id, message_id):
 def referral_hrm_status(request, referral_id):
     """``{"messages": {id: {"icon": ..., "html": ...}}}`` for the page's polling script."""
     referral = referral_get_for_user_or_404(request.user, referral_id)
-    messages = referral.messages.select_related("author_listing")
+    # Private notes never go to HRM (and another site's are not this user's to know of).
+    messages = referral.messages.filter(private_to_site__isnull=True).select_related(
+        "author_listing"
+    )
     views = referral_hrm_views(request.user, referral, messages)
     return JsonResponse(
         {

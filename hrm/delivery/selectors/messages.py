@@ -13,7 +13,7 @@ from hrm.models import HrmAttempt, HrmHealth, HrmMessageDecision, HrmReport
 from hrm.receivers.selectors import listings_live_on_hrm
 from hrm.senders.selectors import user_can_send_via_hrm
 from referrals.models import Message, Referral
-from referrals.selectors import referral_get_for_user_or_404
+from referrals.selectors import messages_visible_to, referral_get_for_user_or_404
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def message_get_for_user_or_404(user: User, referral_id: int, message_id: int) -
     referral = referral_get_for_user_or_404(user, referral_id)
     message = (
         Message.objects.select_related("author", "author_listing", "referral")
-        .filter(pk=message_id, referral=referral)
+        .filter(messages_visible_to(user), pk=message_id, referral=referral)
         .first()
     )
     if message is None:
