@@ -23,6 +23,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
 )
 from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
 from hrm.models import HrmAlert, HrmAttempt, HrmHealth, HrmReport, ReceiverImport
 from ops.readiness import beat_heartbeat_age
@@ -90,7 +91,8 @@ class DeliveryCollector(Collector):
         )
         for row in rows:
             buckets = [
-                (str(bound), row[f"le_{index}"]) for index, bound in enumerate(DURATION_BUCKETS)
+                (floatToGoString(bound), row[f"le_{index}"])
+                for index, bound in enumerate(DURATION_BUCKETS)
             ]
             buckets.append(("+Inf", row["count"]))
             family.add_metric(
