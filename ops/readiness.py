@@ -33,7 +33,9 @@ class Check:
 
 
 def _failure(name: str, error: BaseException) -> Check:
-    return Check(name, False, f"{type(error).__name__}: {error}".strip().rstrip(":"))
+    # One line per check, whatever the error's text spans (psycopg's run over several).
+    text = " ".join(str(error).split())
+    return Check(name, False, f"{type(error).__name__}: {text}" if text else type(error).__name__)
 
 
 def database_check() -> Check:
