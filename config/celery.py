@@ -17,11 +17,14 @@ app.autodiscover_tasks(["hrm.delivery", "ops"])
 def _use_django_logging(**kwargs):
     """Workers and beat log as the web processes do (settings.LOGGING: JSON lines with the task
     and report ids in production) rather than through Celery's own handlers."""
+    import logging
     from logging.config import dictConfig
 
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+    # Python's warnings too, as log records (Django does the same for the web processes).
+    logging.captureWarnings(True)
 
 
 def _patch_kombu_on_a_closed_connection() -> None:

@@ -8,4 +8,4 @@ class OpsConfig(AppConfig):
     def ready(self):
         from ops import request_context
 
-        request_context.celery_signals_connect()
+        request_context.signals_connect()

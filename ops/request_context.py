@@ -39,20 +39,29 @@ def current_request_id() -> str | None:
     return request_id_var.get()
 
 
+def _request_started(sender, environ=None, **kwargs):
+    # Set from the handler's request_started (not the middleware) so that the lines Django logs
+    # after the middleware has returned ("Not Found: ...", a 500's traceback) carry it too.
+    request_id_var.set(request_id_from((environ or {}).get("HTTP_X_REQUEST_ID")))
+
+
+def _request_finished(sender, **kwargs):
+    request_id_var.set(None)
+
+
 class RequestIdMiddleware:
-    """Early in MIDDLEWARE, so every line logged while handling the request carries its id."""
+    """Gives the request its id (``request.request_id``) and answers it in ``X-Request-ID``."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = request_id_from(request.headers.get("X-Request-ID"))
+        request_id = request_id_var.get()
+        if request_id is None:  # a handler that sent no request_started
+            request_id = request_id_from(request.headers.get("X-Request-ID"))
+            request_id_var.set(request_id)
         request.request_id = request_id
-        token = request_id_var.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id_var.reset(token)
+        response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
 
@@ -111,9 +120,12 @@ def _task_postrun(task=None, **kwargs):
     report_ids_var.set(None)
 
 
-def celery_signals_connect() -> None:
+def signals_connect() -> None:
     from celery.signals import before_task_publish, task_postrun, task_prerun
+    from django.core.signals import request_finished, request_started
 
+    request_started.connect(_request_started, dispatch_uid="ops.request_id_started")
+    request_finished.connect(_request_finished, dispatch_uid="ops.request_id_finished")
     before_task_publish.connect(_before_publish, dispatch_uid="ops.request_id_publish")
     task_prerun.connect(_task_prerun, dispatch_uid="ops.request_context_prerun")
     task_postrun.connect(_task_postrun, dispatch_uid="ops.request_context_postrun")
