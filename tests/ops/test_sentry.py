@@ -1,16 +1,27 @@
 """Error reports to Sentry carry the error's kind and place, never patient data: events are
-captured by a local transport (no network)."""
+captured by a local transport, or by a stand-in for Sentry on loopback for a worker process (no
+network)."""
 
+import gzip
+import http.server
 import json
 import logging
+import os
+import subprocess
+import sys
+import threading
 
 import pytest
 import sentry_sdk
+from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
+from config.celery import app as celery_app
 from ops.sentry import REMOVED, scrub_breadcrumb, scrub_event, sentry_init
 
+from ..delivery_fixtures import wait_for, worker_environment
 from ..factories import PATIENT
+from ..processes import REPO, log_tail, stop_worker
 
 REQUEST_ID = "0123456789abcdef0123456789abcdef"
 NAME = PATIENT["patient_last_name"]
@@ -145,6 +156,72 @@ def test_the_products_sentry_settings_report_a_failing_send(
     [event] = transport.events
     assert event["exception"]["values"][0]["type"] == "RuntimeError"
     assert event["tags"]["request_id"] == REQUEST_ID
+    text = json.dumps(event, default=str)
+    for value in (NAME, CARD, BORN):
+        assert value not in text, value
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """Sentry's ingestion, on loopback: keeps each envelope's events."""
+
+    events: list[dict] = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        envelope = Envelope.deserialize(body)
+        if envelope.get_event() is not None:
+            self.events.append(envelope.get_event())
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def sentry_collector():
+    _Collector.events = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.processes
+def test_a_worker_process_reports_a_failing_task_scrubbed(
+    broker, hrm_sftp, sentry_collector, tmp_path
+):
+    port = sentry_collector.server_address[1]
+    environment = {
+        **worker_environment(broker, hrm_sftp),
+        "SENTRY_DSN": f"http://public@127.0.0.1:{port}/1",
+    }
+    log_path = tmp_path / "worker.log"
+    log = log_path.open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "celery",
+         "-I", "tests.ops.failing_tasks", "-P", "prefork", "-c", "1", "--without-mingle",
+         "--without-gossip", "-n", "sentry@%h"],
+        cwd=REPO, env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        celery_app.send_task("tests.ops.fail_about_a_patient", args=([7, 8],))
+        wait_for(
+            lambda: _Collector.events,
+            timeout=90,
+            message=lambda: f"the task's error report; the worker's log:\n{log_tail(log_path)}",
+        )
+    finally:
+        stop_worker(worker, log_path)
+    event = _Collector.events[0]
+    assert event["exception"]["values"][0]["type"] == "RuntimeError"
     text = json.dumps(event, default=str)
     for value in (NAME, CARD, BORN):
         assert value not in text, value
