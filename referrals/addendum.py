@@ -43,7 +43,8 @@ def addendum_letter_name(message: Message) -> str:
 
 
 def addendum_letter_pdf(message: Message) -> bytes:
-    """The letter for ``message`` (its attachments listed by name, not included)."""
+    """The letter for ``message`` (its attachments listed by name, not included); the same
+    message always gives the same bytes."""
     _fonts_register()
     referral = message.referral
     body = ParagraphStyle("body", fontName=_REGULAR, fontSize=10, leading=14)
@@ -123,5 +124,9 @@ def addendum_letter_pdf(message: Message) -> bytes:
         rightMargin=inch,
         topMargin=inch,
         bottomMargin=inch,
+        # The same bytes every time (no creation time, no random file ID): the copies HRM carries
+        # to each recipient must be identical, or OSCAR and Open-O, seeing two contents for one
+        # report date, hide one as a changed version of the other.
+        invariant=True,
     ).build(story)
     return buffer.getvalue()

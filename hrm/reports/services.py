@@ -25,6 +25,7 @@ from hrm.reports.types import (
     ReportText,
 )
 from hrm.reports.validation import report_validate
+from referrals.addendum import addendum_letter_pdf
 from referrals.models import Attachment, Message, Referral
 
 
@@ -82,6 +83,9 @@ def attachment_text(data: bytes) -> str:
 def _content(part: _Part, message: Message) -> ReportText | ReportFile:
     attachment = part.attachment
     if attachment is None:
+        if settings.HRM_TEXT_AS_ADDENDUM_LETTER:
+            # Built once, with the file: every retry and re-send uploads the same letter.
+            return ReportFile(data=addendum_letter_pdf(message), file_extension=".pdf")
         return ReportText(message.text)
     try:
         with attachment.file.open("rb") as handle:

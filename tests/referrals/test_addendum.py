@@ -77,3 +77,10 @@ def test_a_stranger_gets_a_404(world, referral, message, client_for):
 def test_the_page_links_each_message_to_its_letter(world, referral, message, client_for):
     page = client_for(world.referrer).get(f"/referrals/{referral.pk}/").content.decode()
     assert f"/referrals/{referral.pk}/messages/{message.pk}/addendum.pdf" in page
+
+
+def test_the_same_message_gives_the_same_bytes(message):
+    # HRM carries one copy per recipient: OSCAR and Open-O hide one of two different contents.
+    from referrals.addendum import addendum_letter_pdf
+
+    assert addendum_letter_pdf(message) == addendum_letter_pdf(message)

@@ -1,6 +1,8 @@
 """A listing the referral is copied to, live on HRM, receives each message in its own EMR through
 the real Celery worker and SFTP server, with its own report and status per part."""
 
+import subprocess
+
 import pytest
 
 from hrm.models import HrmReceiver, HrmReport
@@ -53,3 +55,36 @@ def test_a_copied_live_listing_gets_its_own_reports_and_statuses(live, worker, h
     documents = list(emr_inbox_documents(provider))
     assert sorted(d.format for d in documents) == ["Binary", "Text"]
     assert any("Booked for May 2." in d.text for d in documents if d.format == "Text")
+
+
+@pytest.mark.parametrize("profile", ["open-o", "oscar", "juno"])
+def test_typed_text_goes_as_the_addendum_letter_when_the_setting_says_so(
+    live, worker, hrm_sftp, settings, tmp_path, profile
+):
+    settings.HRM_TEXT_AS_ADDENDUM_LETTER = True
+    sandbox_charts_sync()
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen today. Plan: echo."
+    )
+    assert message.hrm_reports.count() == 2  # the referrer's and the intake's EMRs
+    wait_for(
+        lambda: set(message.hrm_reports.values_list("status", flat=True)) == {"sent"},
+        timeout=90,
+        message="the worker to deliver both letters",
+    )
+
+    sandbox_poll(hrm_sftp.login, AES_KEY, profile=profile)
+    for professional_id in ("D12345", "N1234567"):
+        provider = EmrProvider.objects.get(professional_id=professional_id)
+        (document,) = emr_inbox_documents(provider)
+        assert (document.format, document.file_extension) == ("Binary", ".pdf")
+        assert not document.is_hidden, document.hidden_reason
+        assert document.patient is not None, "linked to the patient's chart"
+        letter = tmp_path / f"{professional_id}.pdf"
+        letter.write_bytes(bytes(document.file_data))
+        text = subprocess.run(
+            ["pdftotext", str(letter), "-"], check=True, capture_output=True, text=True
+        ).stdout
+        assert "Seen today. Plan: echo." in text
+        assert "Tremblay, Hélène" in text
+        assert "François Lee, Professional ID CPSO 67890" in text
