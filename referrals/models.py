@@ -231,6 +231,18 @@ class Message(models.Model):
         return f"Message {self.pk} on referral {self.referral_id}"
 
 
+class ComposerToken(models.Model):
+    """A composer's one-time token, stored by the Send that used it (``referrals.composer``): the
+    unique nonce is what makes a second post of the same composed message post nothing."""
+
+    nonce = models.CharField(max_length=32, unique=True)
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="+")
+    used_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"Composer token of message {self.message_id}"
+
+
 def _attachment_path(instance, filename):
     # Stored names never reuse what the user typed: no path tricks, no PHI in file names.
     return f"attachments/{instance.message.referral_id}/{uuid.uuid4().hex}"

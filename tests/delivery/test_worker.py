@@ -6,7 +6,7 @@ from hrm.delivery.tasks import reports_redrive_task
 from hrm.models import HrmReport
 
 from ..delivery_fixtures import delivered_files, wait_for
-from ..factories import pdf_upload
+from ..factories import composed, pdf_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = HrmReport.Status
@@ -14,7 +14,8 @@ Status = HrmReport.Status
 
 def send(client, referral, text="Letter attached", files=()):
     response = client.post(
-        f"/referrals/{referral.pk}/messages/", {"text": text, "files": list(files)}
+        f"/referrals/{referral.pk}/messages/",
+        composed(client, referral, text=text, files=list(files)),
     )
     assert response.status_code == 302, response.content.decode()[:500]
     return referral.messages.latest("id")
