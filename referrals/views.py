@@ -17,6 +17,7 @@ from security.uploads import accepts_uploads
 
 from . import selectors, services
 from .access import Action, referral_access_record
+from .channels import message_recipients_preview
 from .attachments import (
     attachment_download_name,
     attachment_too_large_error,
@@ -114,13 +115,20 @@ def _detail_context(request, referral, **forms):
                 attachment.original_name, attachment.content_type
             )
     is_receiver = request.user.sites.filter(pk=referral.target_listing.site_id).exists()
+    stakeholders = selectors.referral_stakeholder_listings(referral)
     return {
         "referral": referral,
         "delivery_templates": [channel.template for channel in delivery if channel.template],
         "thread_attributes": flatatt(
             {name: value for channel in delivery for name, value in channel.attributes.items()}
         ),
-        "stakeholders": selectors.referral_stakeholder_listings(referral),
+        "stakeholders": stakeholders,
+        "recipients": message_recipients_preview(
+            referral=referral,
+            author=request.user,
+            author_listing=selectors.referral_acting_listing(request.user, referral),
+            stakeholders=stakeholders,
+        ),
         "message_form": forms.get("message_form")
         or MessageForm(user=request.user, referral=referral),
         "forward_form": (forms.get("forward_form") or ForwardForm(referral=referral))

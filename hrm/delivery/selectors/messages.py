@@ -17,11 +17,23 @@ from referrals.selectors import referral_get_for_user_or_404
 
 
 @dataclass(frozen=True)
+class StakeholderHrm:
+    """Whether one stakeholder listing would get a message's HRM reports, and why (or why not)
+    in plain words that name it."""
+
+    listing: Listing
+    goes: bool
+    why: str
+
+
+@dataclass(frozen=True)
 class HrmEligibility:
-    """The live stakeholders a message goes to via HRM, or why it does not go at all."""
+    """The live stakeholders a message goes to via HRM, or why it does not go at all; and what
+    each stakeholder gets (``stakeholders``), for the composer's preview."""
 
     recipients: tuple[Listing, ...]
     reasons: tuple[str, ...]
+    stakeholders: tuple[StakeholderHrm, ...] = ()
 
 
 def message_hrm_eligibility(
@@ -46,6 +58,7 @@ def message_hrm_eligibility(
     live = listings_live_on_hrm(others)
     live_others = [listing for listing in others if live[listing.pk].is_live]
     recipients = _distinct_clinicians(live_others, author_listing)
+    each = _stakeholders_hrm(stakeholders, author_listing, live, recipients)
     if live_others and not recipients:
         reasons.append(
             "The only stakeholders live on HRM have the Professional ID of the listing you write "
@@ -53,9 +66,49 @@ def message_hrm_eligibility(
             "to its own side's EMR."
         )
     elif not recipients:
-        why = " ".join(live[listing.pk].text for listing in others)
-        reasons.append(f"No stakeholder is live on HRM: {why or 'there is no other stakeholder.'}")
-    return HrmEligibility(recipients=() if reasons else recipients, reasons=tuple(reasons))
+        why = " ".join(f"{item.listing}: {item.why}" for item in each)
+        if not referral.referrer_signed_in:
+            why += f" The referrer, {referral.referrer_name}, has no listing and no EMR on HRM."
+        reasons.append(f"No stakeholder other than your own side is live on HRM. {why.strip()}")
+    if reasons:
+        # Nothing goes: each stakeholder's line says so, the first reason first.
+        each = [
+            StakeholderHrm(item.listing, False, item.why if not item.goes else reasons[0])
+            for item in each
+        ]
+    return HrmEligibility(
+        recipients=() if reasons else recipients, reasons=tuple(reasons), stakeholders=tuple(each)
+    )
+
+
+def _stakeholders_hrm(
+    stakeholders: list[Listing],
+    author_listing: Listing | None,
+    live: dict,
+    recipients: tuple[Listing, ...],
+) -> list[StakeholderHrm]:
+    by_clinician = {listing.clinician_professional_id: listing for listing in recipients}
+    each = []
+    for listing in stakeholders:
+        if listing == author_listing:
+            why = "The listing you write for: a message does not go to its own side's EMR."
+        elif not live[listing.pk].is_live:
+            why = live[listing.pk].text
+        elif listing in recipients:
+            why = f"{live[listing.pk].text}: into their EMR."
+        elif (
+            author_listing is not None
+            and listing.clinician_professional_id == author_listing.clinician_professional_id
+        ):
+            why = (
+                f"Has the Professional ID of the listing you write for "
+                f"({author_listing.clinician_professional_id_display}): not to your own EMR."
+            )
+        else:
+            via = by_clinician.get(listing.clinician_professional_id)
+            why = f"The same clinician as {via}, who gets one copy." if via else ""
+        each.append(StakeholderHrm(listing=listing, goes=listing in recipients, why=why))
+    return each
 
 
 def _distinct_clinicians(
