@@ -17,12 +17,12 @@ from security.uploads import accepts_uploads
 
 from . import selectors, services
 from .access import Action, referral_access_record
-from .channels import message_recipients_preview
 from .attachments import (
     attachment_download_name,
     attachment_too_large_error,
     upload_name_restore,
 )
+from .channels import message_recipients_preview
 from .forms import ForwardForm, MessageForm, PublicReferralForm, ReferralForm, StatusForm
 from .models import Referral
 
