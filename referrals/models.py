@@ -189,6 +189,7 @@ class ReferralEvent(models.Model):
         FORWARDED = "forwarded", "Forwarded"
         STATUS_CHANGED = "status_changed", "Status changed"
         MESSAGE_POSTED = "message_posted", "Message posted"
+        DELIVERY_RESENT = "delivery_resent", "Re-sent"
 
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

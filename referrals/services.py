@@ -39,6 +39,16 @@ def _event(referral: Referral, kind: str, actor: User | None, description: str, 
     )
 
 
+def referral_event_add(
+    referral: Referral, *, kind: str, actor: User | None, description: str
+) -> None:
+    """Record something that happened to the referral outside this app (a delivery channel's
+    re-send), in the caller's transaction. The description is cut to fit."""
+    if len(description) > 500:
+        description = description[:499] + "…"
+    _event(referral, kind, actor, description)
+
+
 def referral_create(
     *,
     target_listing: Listing,

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.db.models import Count
 from django.http import Http404
 
 from directory.models import Listing, User
@@ -127,6 +128,9 @@ def _distinct_clinicians(
     return tuple(distinct)
 
 
+Status = HrmReport.Status
+
+
 class HrmIcon(StrEnum):
     NONE = "none"
     PENDING = "pending"
@@ -195,6 +199,13 @@ class MessageHrmView:
 
     @property
     def text(self) -> str:
+        # After a re-send the icon says so until the outcome, and an outcome that is a failure
+        # again reads as the re-send's, not as the failure the author already saw.
+        resent = {report.status for report in self.reports if report.resent_at is not None}
+        if self.icon == HrmIcon.PENDING and resent & {Status.QUEUED, Status.SENDING}:
+            return "Re-sending to EMR via HRM"
+        if self.icon == HrmIcon.FAILED and Status.FAILED in resent:
+            return "HRM re-send failed"
         return ICON_TEXT.get(self.icon, "")
 
     @property
@@ -213,6 +224,8 @@ def referral_hrm_views(
         HrmReport.objects.filter(message__referral=referral)
         .select_related("recipient", "attachment")
         .defer("xml")
+        # Every attempt, re-sends included: the report's own counter restarts with each.
+        .annotate(attempt_total=Count("attempt_log"))
         .order_by("attachment_id", "recipient__name", "id")
     ):
         reports.setdefault(report.message_id, []).append(report)
