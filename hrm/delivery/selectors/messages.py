@@ -226,7 +226,8 @@ def referral_hrm_views(
         .defer("xml")
         # Every attempt, re-sends included: the report's own counter restarts with each.
         .annotate(attempt_total=Count("attempt_log"))
-        .order_by("attachment_id", "recipient__name", "id")
+        # Each recipient's parts together: what happened is said once per recipient.
+        .order_by("recipient__name", "attachment_id", "id")
     ):
         reports.setdefault(report.message_id, []).append(report)
     decisions = dict(
