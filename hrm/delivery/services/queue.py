@@ -72,13 +72,13 @@ def reports_resend(*, report_ids: list[int], by) -> list[int]:
         )
         if failed:
             reports_enqueue(failed)
-            _resend_events_record(failed, by)
+            resend_events_record(failed, by)
     return failed
 
 
-def _resend_events_record(report_ids: list[int], by) -> None:
+def resend_events_record(report_ids: list[int], by) -> None:
     """One line in each referral's event log per message re-sent: who re-sent which parts to
-    whom."""
+    whom (the clinician's re-send and support's bulk re-send)."""
     by_message: dict[int, list[HrmReport]] = {}
     for report in (
         HrmReport.objects.filter(pk__in=report_ids)
