@@ -148,9 +148,13 @@ class MessageForm(forms.Form):
             )
         except ValidationError:
             # Shown with the other errors: a fresh token goes with the kept text.
-            self.data = self.data.copy()
-            self.data["composer"] = composer_token_issue(self.user, self.referral)
+            self.composer_renew()
             raise
+
+    def composer_renew(self) -> None:
+        """A fresh token in the page shown again, for text that is to go as a new message."""
+        self.data = self.data.copy()
+        self.data["composer"] = composer_token_issue(self.user, self.referral)
 
     def clean_text(self):
         # The thread shows exactly what the channels deliver: what one cannot carry (for HRM,

@@ -187,12 +187,24 @@ def message_create(request, referral_id):
             )
         except services.MessageAlreadySent as already:
             sent = already.message
-            flash.info(
-                request,
-                f"This message was already sent, at {localtime(sent.created_at):%H:%M}; it is "
-                "shown below. Nothing was sent again.",
+            at = f"{localtime(sent.created_at):%H:%M}"
+            if _same_message(sent, form.cleaned_data["text"], form.cleaned_data["files"]):
+                flash.info(
+                    request,
+                    f"This message was already sent, at {at}; it is shown below. Nothing was "
+                    "sent again.",
+                )
+                return redirect(f"{referral.get_absolute_url()}#message-{sent.pk}")
+            # Changed after Back: the new words are kept, never dropped, and go only on purpose.
+            form.composer_renew()
+            form.add_error(
+                None,
+                ValidationError(
+                    f"The message this page was composing was already sent, at {at}. What you "
+                    "wrote since is kept below: press Send to post it as a new message.",
+                    code="already_sent",
+                ),
             )
-            return redirect(f"{referral.get_absolute_url()}#message-{sent.pk}")
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -208,6 +220,11 @@ def message_create(request, referral_id):
         _detail_context(request, referral, message_form=form),
         status=400,
     )
+
+
+def _same_message(sent, text: str, files) -> bool:
+    attachments = sorted((a.original_name, a.size) for a in sent.attachments.all())
+    return sent.text == text and attachments == sorted((f.name[:255], f.size) for f in files)
 
 
 @require_POST

@@ -132,3 +132,22 @@ def test_client_without_login_is_sent_to_sign_in(referral):
     response = Client().post(f"/referrals/{referral.pk}/messages/", {"text": "x"})
     assert response.status_code in (302, 403)
     assert not Message.objects.exists()
+
+
+def test_text_changed_after_back_is_kept_and_goes_only_when_sent_again(world, referral, client_for):
+    client = client_for(world.specialist)
+    data = composed(client, referral, text="Booked for Monday.")
+    _post(client, referral, data)
+    changed = _post(client, referral, {**data, "text": "Booked for Tuesday instead."})
+    assert changed.status_code == 400
+    page = changed.content.decode()
+    assert "was already sent, at" in page and "press Send to post it as a new message" in page
+    assert "Booked for Tuesday instead.</textarea>" in page
+    assert Message.objects.count() == 1
+    fresh = changed.context["message_form"]["composer"].value()
+    assert fresh != data["composer"]
+    _post(client, referral, {"composer": fresh, "text": "Booked for Tuesday instead."})
+    assert list(Message.objects.values_list("text", flat=True)) == [
+        "Booked for Monday.",
+        "Booked for Tuesday instead.",
+    ]
