@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
 
 from directory.models import Listing, User
+from directory.text_limits import message_text_validate
 
 from . import notifications
 from .attachments import attachment_inspect
@@ -218,6 +219,7 @@ def message_post(
 
 
 def _message_post(*, referral, author, text, files, composer_nonce) -> Message:
+    message_text_validate(text)
     text = message_text_prepare(text).text
     if not text and not files:
         raise ValidationError("Write a message or attach a file.", code="empty_message")

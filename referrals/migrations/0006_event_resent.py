@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('referrals', '0004_composer_token'),
+        ('referrals', '0005_composer_token'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('referrals', '0003_referral_patient_search'),
+        ('referrals', '0004_names_one_line'),
     ]
 
     operations = [
