@@ -9,7 +9,7 @@ from hrm.models import HrmReport
 from referrals import services
 from referrals.models import Message, ReferralEvent
 
-from ..factories import make_listing, make_site, make_user
+from ..factories import composed, make_listing, make_site, make_user
 
 NOTE = "Private: the patient's daughter asked us not to call before 10."
 
@@ -76,8 +76,10 @@ def test_a_shared_message_next_to_it_still_goes_everywhere(
 
 
 def test_the_form_posts_a_private_note(world, referral, client_for):
-    response = client_for(world.referrer).post(
-        f"/referrals/{referral.pk}/messages/", {"text": "Call back Tuesday.", "private": "on"}
+    client = client_for(world.referrer)
+    response = client.post(
+        f"/referrals/{referral.pk}/messages/",
+        composed(client, referral, text="Call back Tuesday.", private="on"),
     )
     assert response.status_code == 302
     note = Message.objects.get(referral=referral)
