@@ -1,5 +1,8 @@
+import datetime
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from directory.health_card import health_card_normalise
 from directory.models import Listing
@@ -155,3 +158,48 @@ class ForwardForm(forms.Form):
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=Referral.Status.choices)
+    reason = forms.CharField(label="Reason", required=False, max_length=2000)
+
+
+class BookingForm(forms.Form):
+    """The appointment a booking holds. Date and time apart: every browser shows a date input as
+    yyyy-mm-dd-like fields and a time input as hh:mm, and people type them that way."""
+
+    appointment_date = forms.DateField(
+        label="Appointment date", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    appointment_time = forms.TimeField(
+        label="Time", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+
+    def appointment_at(self):
+        return timezone.make_aware(
+            datetime.datetime.combine(
+                self.cleaned_data["appointment_date"], self.cleaned_data["appointment_time"]
+            )
+        )
+
+
+class StatusConfirmForm(forms.Form):
+    """Declining (and cancelling) is confirmed on a page of its own, with the reason."""
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Shown to every stakeholder in the referral's messages (not in emails).",
+    )
+
+    def __init__(self, *args, reason_required=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = reason_required
+        if reason_required:
+            self.fields["reason"].error_messages["required"] = "Give the reason for declining."
+
+
+class ReferrerCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code from the email",
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
