@@ -8,7 +8,15 @@ from django.contrib import admin
 from directory.search_text import search_fold
 
 from .access import Action, referral_access_record
-from .models import Attachment, Message, Referral, ReferralEvent, ReferralOwnership
+from .models import (
+    Attachment,
+    Message,
+    Referral,
+    ReferralEvent,
+    ReferralOwnership,
+    ReferrerAccessCode,
+    ReviewMark,
+)
 
 
 class ReadOnlyAdminMixin:
@@ -135,3 +143,23 @@ class ReferralOwnershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["referral", "listing", "since"]
     list_filter = ["listing__site"]
     raw_id_fields = ["referral", "listing"]
+
+
+@admin.register(ReferrerAccessCode)
+class ReferrerAccessCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """When a referrer without an account asked for codes and used them: for support's
+    questions ("I never got my code"). The code itself is never stored, only its hash, which is
+    not shown."""
+
+    list_display = ["referral", "created_at", "expires_at", "attempts", "used_at"]
+    exclude = ["code_hash"]
+    search_fields = ["=referral__id"]
+    raw_id_fields = ["referral"]
+
+
+@admin.register(ReviewMark)
+class ReviewMarkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["user", "referral", "reason", "created_at", "reviewed_at"]
+    list_filter = ["reason"]
+    search_fields = ["user__username", "=referral__id"]
+    raw_id_fields = ["user", "referral", "message", "event"]
