@@ -103,6 +103,18 @@ def referral_notify_received(referral: Referral, listing: Listing, *, forwarded:
         _send_to_referrer(referral, f"Your referral #{referral.pk} was forwarded", text)
 
 
+def referral_notify_sent(referral: Referral) -> None:
+    """A referrer who was not signed in gets the link they will follow their referral by."""
+    if not referral.referrer_signed_in:
+        _send_to_referrer(
+            referral,
+            f"Your referral #{referral.pk} was sent",
+            f"Your referral #{referral.pk} was sent to {referral.target_listing}. Their replies "
+            "and changes to it are in the referral; you are emailed when there is one.",
+            verb="follow it",
+        )
+
+
 def referral_notify_status(
     referral: Referral, *, previous: str, status: str, by: Listing | None
 ) -> None:

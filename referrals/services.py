@@ -109,6 +109,7 @@ def referral_create(
                 referral, target_listing, forwarded=False
             )
         )
+        transaction.on_commit(lambda: notifications.referral_notify_sent(referral))
     return referral
 
 

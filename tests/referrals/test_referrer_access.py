@@ -44,6 +44,25 @@ def open_with_code(client, referral) -> None:
     assert response.status_code == 302
 
 
+def test_the_referrer_is_emailed_the_link_when_sending(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        referral = services.referral_create(
+            target_listing=world.intake_listing,
+            referrer_name="Dr. Omar Haddad",
+            referrer_email=REFERRER_EMAIL,
+            **PATIENT,
+        )
+    (email,) = [m for m in mail.outbox if m.to == [REFERRER_EMAIL]]
+    assert follow_url(referral) in email.body and "Tremblay" not in email.body
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        make_referral(world.referrer, world.practice_listing, world.intake_listing)
+    assert not [m for m in mail.outbox if "was sent" in m.subject]
+
+
 def test_replies_email_the_referrer_a_link_without_patient_data(
     world, public_referral, client_for, django_capture_on_commit_callbacks
 ):
