@@ -11,6 +11,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from directory.models import Listing, User
+from directory.text_limits import message_text_validate
 
 from . import notifications
 from .attachments import attachment_inspect
@@ -242,6 +243,7 @@ def message_post(
     emailed code (``referrer_access``), writes under the name they gave."""
     if author is None and referral.referrer_signed_in:
         raise PermissionDenied("Only a referrer who was not signed in writes without an account.")
+    message_text_validate(text)
     text = message_text_prepare(text).text
     if not text and not files:
         raise ValidationError("Write a message or attach a file.", code="empty_message")

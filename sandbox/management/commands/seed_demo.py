@@ -134,6 +134,8 @@ class Command(BaseCommand):
                     "last_name": last,
                     "email": f"{username}@example.org",
                     "professional_id": professional_id,
+                    # As support would have checked them against the college's register.
+                    "professional_id_verified_at": timezone.now() if professional_id else None,
                 },
             )
             if created:

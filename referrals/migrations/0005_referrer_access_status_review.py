@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('directory', '0003_emr_text_limits'),
-        ('referrals', '0003_referral_patient_search'),
+        ('referrals', '0004_names_one_line'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
