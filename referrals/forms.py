@@ -4,10 +4,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from directory.dates import IsoDateField
 from directory.health_card import health_card_normalise
 from directory.models import Listing
 from directory.text_limits import (
-    EARLIEST_BIRTH_DATE,
     MESSAGE_TEXT_MAX,
     PATIENT_NAME_MAX,
     Utf16MaxLengthValidator,
@@ -34,12 +34,14 @@ def _patient_name_field(label: str) -> forms.CharField:
 class PatientFieldsMixin(forms.Form):
     patient_first_name = _patient_name_field("Legal first name")
     patient_last_name = _patient_name_field("Legal last name")
-    patient_birth_date = forms.DateField(
-        label="Date of birth",
-        widget=forms.DateInput(attrs={"type": "date", "min": EARLIEST_BIRTH_DATE.isoformat()}),
-        validators=[birth_date_validate],
+    patient_birth_date = IsoDateField(label="Date of birth", validators=[birth_date_validate])
+    # No sex chosen for the user: a pre-selected one is sent unread as often as not.
+    patient_sex = forms.ChoiceField(
+        label="Sex",
+        choices=[("", "Choose…"), *Referral.Sex.choices],
+        help_text="As on the health card.",
+        error_messages={"required": "Choose the patient's sex, as on the health card."},
     )
-    patient_sex = forms.ChoiceField(label="Sex", choices=Referral.Sex.choices)
     patient_health_card_number = forms.CharField(
         label="Health card number",
         max_length=20,
@@ -174,14 +176,18 @@ class StatusForm(forms.Form):
 
 
 class BookingForm(forms.Form):
-    """The appointment a booking holds. Date and time apart: every browser shows a date input as
-    yyyy-mm-dd-like fields and a time input as hh:mm, and people type them that way."""
+    """The appointment a booking holds, typed as every page shows it: ``2027-01-15``, ``09:30``
+    (a browser's date and time inputs follow its locale: ``01/15/2027``, ``9:30 AM``)."""
 
-    appointment_date = forms.DateField(
-        label="Appointment date", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    appointment_date = IsoDateField(label="Appointment date")
     appointment_time = forms.TimeField(
-        label="Time", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+        label="Time",
+        input_formats=["%H:%M", "%H%M", "%H.%M", "%H h %M", "%Hh%M"],
+        widget=forms.TimeInput(
+            attrs={"placeholder": "hh:mm", "size": 5, "autocomplete": "off"}, format="%H:%M"
+        ),
+        help_text="24-hour clock, for example 14:30.",
+        error_messages={"invalid": "Enter the time as hours:minutes, for example 14:30."},
     )
 
     def appointment_at(self):

@@ -110,6 +110,13 @@ def test_a_booking_holds_its_appointment_and_the_referrer_is_told(
     client.post(f"/referrals/{public_referral.pk}/status/", {"status": "accepted"})
     response = client.post(f"/referrals/{public_referral.pk}/status/", {"status": "booked"})
     assert response.status_code == 400
+    response = client.post(
+        f"/referrals/{public_referral.pk}/status/",
+        {"status": "booked", "appointment_date": "01/15/2027", "appointment_time": "9:30 AM"},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Enter the date as year-month-day" in page and "Enter the time as hours:minutes" in page
     public_referral.refresh_from_db()
     assert public_referral.status == Referral.Status.ACCEPTED
     mail.outbox.clear()
