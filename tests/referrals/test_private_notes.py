@@ -9,7 +9,7 @@ from hrm.models import HrmReport
 from referrals import services
 from referrals.models import Message, ReferralEvent
 
-from ..factories import composed, make_listing, make_site, make_user
+from ..factories import PATIENT, composed, make_listing, make_site, make_user, pdf_upload
 
 NOTE = "Private: the patient's daughter asked us not to call before 10."
 
@@ -98,3 +98,47 @@ def test_a_writer_without_a_listing_on_the_referral_cannot_keep_a_private_note(w
     with pytest.raises(ValidationError):
         services.message_post(referral=referral, author=outsider, text="x", private=True)
     assert not Message.objects.exists()
+
+
+def test_a_private_notes_file_is_a_404_for_another_site(world, referral, client_for):
+    note = services.message_post(
+        referral=referral,
+        author=world.specialist,
+        files=[pdf_upload("Family call.pdf")],
+        private=True,
+    )
+    attachment = note.attachments.get()
+    url = f"/referrals/{referral.pk}/attachments/{attachment.pk}/"
+    assert client_for(world.colleague).get(url).status_code == 200
+    assert client_for(world.referrer).get(url).status_code == 404
+
+
+def test_the_referrer_without_an_account_never_sees_a_private_note(world, client_for):
+    from django.test import Client
+
+    from .test_referrer_access import follow_url, open_with_code
+
+    public = services.referral_create(
+        target_listing=world.intake_listing,
+        referrer_name="Dr. Omar Haddad",
+        referrer_email="o.haddad@walkin.example",
+        **PATIENT,
+    )
+    note = services.message_post(
+        referral=public,
+        author=world.intake,
+        text="Private: intake triage says semi-urgent.",
+        files=[pdf_upload("Triage.pdf")],
+        private=True,
+    )
+    services.message_post(referral=public, author=world.intake, text="Received, thank you.")
+    client = Client()
+    open_with_code(client, public)
+    page = client.get(follow_url(public)).content.decode()
+    assert "Received, thank you." in page
+    assert "semi-urgent" not in page and "Triage.pdf" not in page
+    attachment = note.attachments.get()
+    assert client.get(f"{follow_url(public)}attachments/{attachment.pk}/").status_code == 404
+    assert (
+        "semi-urgent" in client_for(world.intake).get(f"/referrals/{public.pk}/").content.decode()
+    )
