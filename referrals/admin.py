@@ -10,9 +10,11 @@ from directory.search_text import search_fold
 from .access import Action, referral_access_record
 from .models import (
     Attachment,
+    CannedResponse,
     ComposerToken,
     Message,
     Referral,
+    ReferralCopy,
     ReferralEvent,
     ReferralOwnership,
     ReferrerAccessCode,
@@ -172,3 +174,18 @@ class ReviewMarkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["reason"]
     search_fields = ["user__username", "=referral__id"]
     raw_id_fields = ["user", "referral", "message", "event"]
+
+
+@admin.register(ReferralCopy)
+class ReferralCopyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["referral", "listing", "added_by", "added_at"]
+    list_select_related = ["listing", "added_by"]
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """A site's own texts: its members keep them (Canned responses page); support only looks."""
+
+    list_display = ["name", "site", "updated_at"]
+    list_select_related = ["site"]
+    search_fields = ["name"]
