@@ -5,7 +5,8 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.shortcuts import render
 
-from .throttle import client_address, throttle_exceeded
+from .client_address import client_address
+from .throttle import throttle_exceeded
 
 
 class ThrottledPasswordResetView(auth_views.PasswordResetView):

@@ -35,8 +35,6 @@ STORAGES = {
 ADMIN_REQUIRE_OTP = env.bool("ADMIN_REQUIRE_OTP", default=True)
 # The throttles' counters are shared by every web process: one Redis cache.
 CACHES = {"default": env.cache("CACHE_URL", default="rediscache://127.0.0.1:6379/1")}
-# Behind the HTTPS proxy (see SECURE_PROXY_SSL_HEADER) the client's address is the last one the
-# proxy added to X-Forwarded-For: sign-in throttling, the public form's throttle and the access
-# trail all use it. AXES_IPWARE_PROXY_COUNT is the number of proxies in front of gunicorn.
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=1)
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# Behind the HTTPS proxy (see SECURE_PROXY_SSL_HEADER): the one proxy that appends the client's
+# address to X-Forwarded-For (docs/security.md). Set it to the number of proxies there are.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
