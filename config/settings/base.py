@@ -286,6 +286,10 @@ AXES_SENSITIVE_PARAMETERS = ["password", "password1", "password2", "otp_token"]
 # connection's own address (the demo, the tests, runserver). Production: 1 (docs/security.md).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
+# Refuse to start when the database role can do more to the access trail than INSERT and SELECT
+# (audit/checks.py). Production: on; the demo (SQLite) and the tests (one role) have one role.
+ACCESS_TRAIL_ROLE_CHECK = env.bool("ACCESS_TRAIL_ROLE_CHECK", default=False)
+
 # Request bodies (security/uploads.py): refused from their Content-Length when larger than the
 # view takes, and a multipart upload stops at the first file over the view's per-file limit.
 FILE_UPLOAD_HANDLERS = [

@@ -1,13 +1,22 @@
 """Production profile: `DJANGO_SETTINGS_MODULE=config.settings.production`. Secrets must come from
 the environment; `manage.py check --deploy` passes with these."""
 
+import sys
+
 from .base import *  # noqa: F403
 from .base import env
 
 SECRET_KEY = env.str("SECRET_KEY")
 DEBUG = False
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+# Two database roles (docs/security.md): the application connects as the runtime role, which may
+# only INSERT and SELECT the access trail; `manage.py migrate` alone connects as the owner role,
+# which owns every table. The runtime role is checked at start-up (audit/checks.py).
 DATABASES = {"default": env.db("DATABASE_URL")}
+ACCESS_TRAIL_ROLE_CHECK = env.bool("ACCESS_TRAIL_ROLE_CHECK", default=True)
+if sys.argv[1:2] == ["migrate"] and env.str("DATABASE_OWNER_URL", default=""):
+    DATABASES = {"default": env.db("DATABASE_OWNER_URL")}
+    ACCESS_TRAIL_ROLE_CHECK = False  # the owner owns the trail: that is the point
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # A kept connection is checked before reuse, so a database restart costs no failed request or task.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
