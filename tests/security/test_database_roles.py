@@ -223,3 +223,11 @@ def test_a_runtime_role_granted_truncate_is_refused_until_the_script_runs_again(
     assert roles_script().returncode == 0  # what the docs say to do: grants put right
     check = run(sys.executable, "manage.py", "check", "--database", "default", env=production())
     assert check.returncode == 0, check.stderr
+
+
+def test_check_deploy_warns_when_the_role_check_is_turned_off():
+    off = production(ACCESS_TRAIL_ROLE_CHECK="false", DATABASE_URL="sqlite:///:memory:")
+    result = run(sys.executable, "manage.py", "check", "--deploy", env=off)
+    assert "(audit.W001) Nothing checks that the application's database role cannot erase " in (
+        result.stderr
+    )
