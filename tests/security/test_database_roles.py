@@ -8,15 +8,22 @@ The rest of the suite keeps running as the server's superuser on its own test da
 tests make their own roles and throwaway database (named after the test database, so parallel
 runs do not meet), once for the module."""
 
+import http.client
 import os
+import re
+import socket
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import psycopg
 import pytest
 from django.conf import settings
 from psycopg import errors, sql
+
+from ..factories import PASSWORD
+from ..processes import _free_port, log_tail, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = settings.DATABASES["default"]
@@ -231,3 +238,121 @@ def test_check_deploy_warns_when_the_role_check_is_turned_off():
     assert "(audit.W001) Nothing checks that the application's database role cannot erase " in (
         result.stderr
     )
+
+
+# --- The whole production stack: gunicorn behind the proxy's headers, on the runtime role -------
+
+SEED_A_REFERRAL = """
+from tests.factories import make_listing, make_referral, make_site, make_user
+clinic, hospital = make_site("Gunicorn Clinic"), make_site("Gunicorn Hospital")
+owner = make_user(clinic, "dr.gunicorn", first_name="Gail", last_name="Gunicorn")
+referral = make_referral(owner, make_listing(clinic), make_listing(hospital))
+print(referral.pk)
+"""
+HOST = "ereferral.example"
+
+
+class ProxiedHttps:
+    """A browser at ``address`` whose requests reach gunicorn through the HTTPS proxy: Host,
+    X-Forwarded-Proto and X-Forwarded-For as deploy's nginx sets them. Cookies are kept by hand
+    (they are Secure, and this hop is plain HTTP, as behind the proxy)."""
+
+    def __init__(self, port: int, address: str, forged: str = ""):
+        self.port, self.address, self.forged = port, address, forged
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method, path, fields=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        headers = {
+            "Host": HOST,
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-For": f"{self.forged}, {self.address}" if self.forged else self.address,
+            "Origin": f"https://{HOST}",
+            "Referer": f"https://{HOST}{path}",
+            "Cookie": "; ".join(f"{name}={value}" for name, value in self.cookies.items()),
+        }
+        body = None
+        if fields is not None:
+            body = urllib.parse.urlencode(fields)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            self.cookies[name] = rest.split(";", 1)[0]
+        page = response.read().decode()
+        connection.close()
+        return response.status, page
+
+    def sign_in(self, username, password):
+        _, page = self.request("GET", "/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+        fields = {"csrfmiddlewaretoken": token, "username": username, "password": password}
+        return self.request("POST", "/login/", fields)[0]
+
+
+@pytest.fixture
+def gunicorn(migrated, tmp_path):
+    seeded = run(sys.executable, "manage.py", "shell", "-c", SEED_A_REFERRAL, env=production())
+    assert seeded.returncode == 0, seeded.stderr
+    port = _free_port()
+    log = tmp_path / "gunicorn.log"
+    env = production(
+        TRUSTED_PROXY_COUNT="1",
+        STATIC_ROOT=str(tmp_path / "static"),
+        CACHE_URL=os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15").replace(
+            "redis://", "rediscache://"
+        ),
+    )
+    collected = run(sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0", env=env)
+    assert collected.returncode == 0, collected.stderr
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application",
+             "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def answering():
+        if process.poll() is not None:
+            return True  # it exited: said below, with its log
+        return (
+            _answers(port) and ProxiedHttps(port, "192.0.2.1").request("GET", "/login/")[0] == 200
+        )
+
+    try:
+        wait_for(answering, timeout=120, message=lambda: f"gunicorn; its log:\n{log_tail(log)}")
+        assert process.poll() is None, log_tail(log)
+        yield port, int(seeded.stdout.split()[-1])
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def test_behind_gunicorn_and_the_proxy_each_client_is_told_apart(gunicorn):
+    port, referral_id = gunicorn
+    attacker = ProxiedHttps(port, "203.0.113.66", forged="198.51.100.7")
+    statuses = [attacker.sign_in("dr.gunicorn", "wrong-password-123") for _ in range(5)]
+    assert statuses == [200, 200, 200, 200, 429]
+    # The owner, elsewhere (the address the attacker forged), signs in and opens the referral.
+    owner = ProxiedHttps(port, "198.51.100.7", forged="10.6.6.6")
+    assert owner.sign_in("dr.gunicorn", PASSWORD) == 302
+    assert owner.request("GET", f"/referrals/{referral_id}/")[0] == 200
+    with psycopg.connect(url(RUNTIME)) as as_runtime:
+        addresses = as_runtime.execute(
+            "SELECT host(ip_address) FROM audit_accessentry WHERE referral_id = %s",
+            [referral_id],
+        ).fetchall()
+        locked = as_runtime.execute(
+            "SELECT host(ip_address) FROM axes_accessattempt WHERE username = 'dr.gunicorn'"
+        ).fetchall()
+    assert addresses == [("198.51.100.7",)]
+    assert locked == [("203.0.113.66",)]
