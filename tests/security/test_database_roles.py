@@ -2,7 +2,8 @@
 and their database, `migrate` runs as the owner (DATABASE_OWNER_URL, production profile), and the
 runtime role (DATABASE_URL) does everything the application needs, but to the access trail only
 INSERT and SELECT. The start-up check (audit/checks.py) refuses the owner, a superuser and a
-runtime role granted more, naming the role.
+runtime role granted more, naming the role. Last, the whole production stack: gunicorn on the
+runtime role behind the HTTPS proxy's headers.
 
 The rest of the suite keeps running as the server's superuser on its own test database: these
 tests make their own roles and throwaway database (named after the test database, so parallel
