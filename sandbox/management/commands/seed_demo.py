@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.creation import TEST_DATABASE_PREFIX
+from django.utils import timezone
 
 from directory.models import Listing, Site, User
 from hrm.models import HrmReceiver, SenderApproval
@@ -149,6 +150,8 @@ class Command(BaseCommand):
                     "last_name": last,
                     "email": f"{username}@example.org",
                     "professional_id": professional_id,
+                    # As support would have checked them against the college's register.
+                    "professional_id_verified_at": timezone.now() if professional_id else None,
                 },
             )
             if created:
