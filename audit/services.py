@@ -3,8 +3,9 @@
 import datetime
 from dataclasses import dataclass
 
-from axes.helpers import get_client_ip_address
 from django.http import HttpRequest
+
+from security.client_address import client_address_or_none
 
 from .models import AccessEntry
 
@@ -50,5 +51,5 @@ def access_record(
         patient_health_card=patient.health_card[:20] if patient else "",
         detail=detail[:500],
         path=request.get_full_path()[:300] if request is not None else "",
-        ip_address=get_client_ip_address(request) if request is not None else None,
+        ip_address=client_address_or_none(request) if request is not None else None,
     )

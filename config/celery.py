@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging, task_postrun, task_prerun
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
 from kombu.transport import redis as kombu_redis
 from redis import exceptions as redis_exceptions
 
@@ -67,3 +67,20 @@ def _close_old_connections(task=None, **kwargs):
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_init.connect
+def _refuse_a_role_that_could_erase_the_trail(**kwargs):
+    """As the web process does (config/wsgi.py): no worker on a database role that could erase
+    the access trail. Celery logs and goes past an exception in a signal handler, so exit."""
+    import logging
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    from audit.checks import trail_role_or_refuse
+
+    try:
+        trail_role_or_refuse()
+    except ImproperlyConfigured as refused:
+        logging.getLogger("audit.checks").critical("%s", refused)
+        raise SystemExit(1) from refused

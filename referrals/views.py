@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 from audit.services import access_record
 from directory.models import Listing
 from directory.selectors import listings_of_user
-from security.throttle import client_address, throttle_exceeded
+from security.client_address import client_address
+from security.throttle import throttle_exceeded
 from security.uploads import accepts_uploads
 
 from . import selectors, services

@@ -65,7 +65,7 @@ def test_the_referral_pages_name_no_hrm_template_url_or_tag():
 APPS_BELOW = {
     "directory": set(),
     "security": set(),
-    "audit": {"directory"},
+    "audit": {"directory", "security"},
     "referrals": {"directory", "audit", "security"},
     "hrm": {"directory", "audit", "security", "referrals"},
     # Health, metrics, logs and error reports: reads hrm's tables for the metrics.
