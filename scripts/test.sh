@@ -12,6 +12,7 @@ fi
 export DJANGO_SETTINGS_MODULE=config.settings.test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/hadolint deploy/Dockerfile
 .venv/bin/python manage.py check --fail-level WARNING
 .venv/bin/python manage.py makemigrations --check --dry-run
 DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY="$(head -c 48 /dev/urandom | base64)" \
