@@ -274,3 +274,22 @@ def test_the_dockerfile_passes_hadolint_and_installs_the_lock_with_hashes():
         [hadolint, "--no-color", str(DEPLOY / "Dockerfile")], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_images_static_files_step_runs(tmp_path):
+    """The Dockerfile's collectstatic step, as written, on the production profile."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    step = next(
+        line
+        for line in dockerfile.splitlines()
+        if line.startswith("RUN ") and "collectstatic" in line
+    )
+    command = step.removeprefix("RUN ").replace("/app/staticfiles", str(tmp_path / "static"))
+    command = command.replace("python ", f"{REPO / '.venv' / 'bin' / 'python'} ", 1)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "DJANGO_"))}
+    environment["DJANGO_SETTINGS_MODULE"] = "config.settings.production"
+    result = subprocess.run(
+        ["bash", "-c", command], cwd=REPO, env=environment, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "static" / "staticfiles.json").exists()
