@@ -36,7 +36,9 @@ def _patch_kombu_on_a_closed_connection() -> None:
     main process ("Unrecoverable error") instead of letting it reconnect. Raise what the
     situation is, a connection error, which kombu and Celery already handle: the clean-up goes
     on, the acknowledgement is logged as lost (the row's claim keeps a redelivered task from
-    doing the work twice), and the consumer reconnects. Remove once kombu guards this itself."""
+    doing the work twice), and the consumer reconnects. The same error in the same place was
+    reported upstream as https://github.com/celery/kombu/issues/582 (closed with no guard on this
+    path). kombu is pinned in pyproject.toml for this: remove the guard once kombu guards it."""
     original = kombu_redis.Channel._connparams
     if getattr(original, "_ereferral_guarded", False):
         return

@@ -12,6 +12,7 @@ fi
 export DJANGO_SETTINGS_MODULE=config.settings.test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/hadolint deploy/Dockerfile
 .venv/bin/python manage.py check --fail-level WARNING
 .venv/bin/python manage.py makemigrations --check --dry-run
 # The production profile as production runs it: the two database roles (scripts/db_roles.sh),
