@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 
+from security.admin_bases import BaseAdmin
+
 from .models import Listing, Site, User
 from .professional_id import professional_id_display, professional_id_normalise
 
@@ -23,14 +25,14 @@ class ProfessionalIdSearchMixin:
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(BaseAdmin):
     list_display = ["name", "kind", "notification_email", "created_at"]
     list_filter = ["kind"]
     search_fields = ["name", "notification_email"]
 
 
 @admin.register(User)
-class UserAdmin(ProfessionalIdSearchMixin, DjangoUserAdmin):
+class UserAdmin(ProfessionalIdSearchMixin, BaseAdmin, DjangoUserAdmin):
     list_display = [
         "username",
         "first_name",
@@ -53,7 +55,7 @@ class UserAdmin(ProfessionalIdSearchMixin, DjangoUserAdmin):
 
 
 @admin.register(Listing)
-class ListingAdmin(ProfessionalIdSearchMixin, admin.ModelAdmin):
+class ListingAdmin(ProfessionalIdSearchMixin, BaseAdmin):
     professional_id_field = "clinician_professional_id"
 
     list_display = [

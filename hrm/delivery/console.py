@@ -25,6 +25,7 @@ from hrm.models import (
     HrmReport,
 )
 from referrals.access import Action, referral_access_record
+from security.admin_bases import BaseAdmin
 
 Status = HrmReport.Status
 MAX_IDS = 5000
@@ -160,7 +161,7 @@ class HrmAttemptInline(RecordInline):
 
 
 @admin.register(HrmBulkResend)
-class HrmBulkResendAdmin(admin.ModelAdmin):
+class HrmBulkResendAdmin(BaseAdmin):
     list_display = [
         "created_at",
         "actor_name",
@@ -185,7 +186,7 @@ class HrmBulkResendAdmin(admin.ModelAdmin):
 
 
 @admin.register(HrmAlert)
-class HrmAlertAdmin(admin.ModelAdmin):
+class HrmAlertAdmin(BaseAdmin):
     list_display = ["created_at", "kind", "state", "subject", "recipients_text"]
     list_filter = ["kind", "state"]
     search_fields = ["subject", "=message__referral__id", "items__report__transaction_id"]
