@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from audit.services import access_record
 from directory.models import Listing
 from directory.selectors import listings_of_user
+from security.search_text import search_text_refused
 from security.throttle import client_address, throttle_exceeded
 from security.uploads import accepts_uploads
 
@@ -28,10 +29,16 @@ def inbox(request):
     patient names never travel in a URL, where proxies and web servers would log them."""
     if request.method == "POST":
         folder = "sent" if request.POST.get("folder") == "sent" else "received"
-        request.session[INBOX_QUERY_SESSION_KEY] = request.POST.get("q", "").strip()[:200]
+        query = request.POST.get("q", "").strip()[:200]
+        if refused := search_text_refused(query):
+            flash.error(request, refused)
+        else:
+            request.session[INBOX_QUERY_SESSION_KEY] = query
         return redirect(f"{reverse('referrals:inbox')}?folder={folder}")
     folder = "sent" if request.GET.get("folder") == "sent" else "received"
     query = request.session.get(INBOX_QUERY_SESSION_KEY, "")
+    if search_text_refused(query):  # kept before searches were checked
+        query = request.session[INBOX_QUERY_SESSION_KEY] = ""
     referrals = list(selectors.referral_inbox(request.user, folder=folder, query=query)[:200])
     if query:
         access_record(

@@ -25,6 +25,8 @@ from django.http import HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.template.response import TemplateResponse
 
+from .search_text import NUL_MESSAGE, search_text_refused
+
 # ?search=<token>: the search kept in the session under that token.
 SEARCH_KEY_VAR = "search"
 SEARCH_POSTED = "_search"
@@ -32,18 +34,12 @@ SEARCHES_SESSION_KEY = "admin_searches"
 SEARCHES_KEPT = 20
 SEARCH_MAX_LENGTH = 200
 
-NUL_MESSAGE = "Search and filter values cannot contain a NUL character (\\0); type them again."
 SEARCH_IN_ADDRESS_MESSAGE = (
     "Search words are not taken from the address, where they would be logged: use the search box."
 )
 SEARCH_GONE_MESSAGE = "That search is no longer kept: search again."
 DATE_MESSAGE = "The date in the address is not a date this list can show; showing the whole list."
 LOOKUP_MESSAGE = "The filters in the address could not be applied; showing the whole list."
-
-
-def text_refused(text: str) -> str:
-    """Why the database cannot take ``text`` as search words, or ""."""
-    return NUL_MESSAGE if "\x00" in text else ""
 
 
 class GuardedChangeList(ChangeList):
@@ -118,7 +114,7 @@ class BaseAdmin(admin.ModelAdmin):
 
     def _search_posted(self, request) -> HttpResponseRedirect:
         terms = request.POST.get(SEARCH_VAR, "").strip()
-        if refused := text_refused(terms):
+        if refused := search_text_refused(terms):
             messages.error(request, refused)
             return self._redirect_with(request)
         token = ""
@@ -132,7 +128,7 @@ class BaseAdmin(admin.ModelAdmin):
     def _address_problem(self, request) -> tuple[str, dict]:
         """A message, and what to drop from the address, when the list cannot take it."""
         for key, values in request.GET.lists():
-            if any(text_refused(text) for text in (key, *values)):
+            if any(search_text_refused(text) for text in (key, *values)):
                 return NUL_MESSAGE, {name: "" for name in request.GET}
         if SEARCH_VAR in request.GET:
             return SEARCH_IN_ADDRESS_MESSAGE, {SEARCH_VAR: ""}

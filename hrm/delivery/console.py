@@ -30,7 +30,8 @@ from hrm.models import (
     HrmReportSelection,
 )
 from referrals.access import Action, referral_access_record
-from security.admin_bases import BaseAdmin, text_refused
+from security.admin_bases import BaseAdmin
+from security.search_text import search_text_refused
 
 Status = HrmReport.Status
 MAX_IDS = 5000
@@ -85,7 +86,7 @@ def _selection(params) -> tuple[object, str]:
         reports = reports.filter(pk__in=matching)
         words.append(f"with error “{ErrorClass(error_class).label}”")
     recipient = params.get("recipient", "").strip()
-    if refused := text_refused(recipient):
+    if refused := search_text_refused(recipient):
         raise ValidationError(refused)
     if recipient:
         reports = reports.filter(deliver_to_user_id=recipient)
