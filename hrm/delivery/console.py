@@ -73,6 +73,10 @@ def _selection(params) -> tuple[object, str]:
                 "This selection is not kept here: select the reports again from the list."
             )
         return reports.filter(pk__in=chosen.report_ids), chosen.description
+    if ids := params.get("ids", "").strip():
+        # A confirmation page opened before selections were kept posts its ids in the body.
+        chosen = _ids(ids)
+        return reports.filter(pk__in=chosen), f"{len(chosen)} selected report(s)"
     words = ["failed reports"]
     reports = reports.filter(status=Status.FAILED)
     error_class = params.get("error_class", "")
@@ -103,12 +107,15 @@ def _selection(params) -> tuple[object, str]:
     return reports, " ".join(words)
 
 
+def _ids(text: str) -> list[int]:
+    parts = (part.strip() for part in text.split(","))
+    return [int(part) for part in parts if part.isascii() and part.isdigit()][:MAX_IDS]
+
+
 def _legacy_ids_redirect(ids: str):
     """Links emailed before selections were kept carry ``?ids=``: kept as a selection."""
-    chosen = [int(part) for part in ids.split(",") if part.isascii() and part.isdigit()]
-    selection = report_selection_create(
-        chosen[:MAX_IDS], description=f"{len(chosen[:MAX_IDS])} selected report(s)"
-    )
+    chosen = _ids(ids)
+    selection = report_selection_create(chosen, description=f"{len(chosen)} selected report(s)")
     return redirect(f"{reverse('hrm_console:resend')}?selection={selection.key}")
 
 

@@ -166,6 +166,11 @@ def test_numbers_in_the_address_are_bounded(records, superuser, client_for, para
     )
 
 
+def test_a_record_number_out_of_range_is_not_found(records, superuser, client_for):
+    response = client_for(superuser).get(f"{PAGES['referral']}99999999999999999999999/change/")
+    assert response.status_code == 302
+
+
 def test_message_list_names_the_patient_and_is_recorded_once_per_patient(
     records, world, superuser, client_for
 ):

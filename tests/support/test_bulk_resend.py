@@ -205,6 +205,12 @@ def test_an_old_link_with_ids_is_kept_as_a_selection(mixed, support, client_for)
     assert "5 failed reports will be requeued" in page
 
 
+def test_a_confirmation_page_from_before_posts_its_ids(mixed, support, client_for):
+    ids = ",".join(str(r.pk) for r in mixed["failed"][:2])
+    client_for(support).post(URL, {"ids": ids, "reason": "x", "confirm": "1"})
+    assert HrmReport.objects.filter(status=Status.FAILED).count() == 3
+
+
 def test_an_unknown_selection_says_so(mixed, support, client_for):
     page = client_for(support).get(URL, {"selection": "nothing-kept-here-0000"})
     assert page.status_code == 400
