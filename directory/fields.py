@@ -2,7 +2,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from .professional_id import TYPED_MAX_LENGTH, professional_id_display, professional_id_normalise
+from .professional_id import (
+    TYPED_MAX_LENGTH,
+    professional_id_display,
+    professional_id_entry_check,
+    professional_id_normalise,
+)
 
 
 class ProfessionalIdFormField(forms.CharField):
@@ -23,7 +28,11 @@ class ProfessionalIdFormField(forms.CharField):
 
     def to_python(self, value):
         value = super().to_python(value)
-        return professional_id_normalise(value) if value else value
+        if not value:
+            return value
+        stored = professional_id_normalise(value)
+        professional_id_entry_check(stored)
+        return stored
 
 
 class ProfessionalIdField(models.CharField):
@@ -53,7 +62,7 @@ class ProfessionalIdField(models.CharField):
     def validate(self, value, model_instance):
         super().validate(value, model_instance)
         if value:
-            professional_id_normalise(value)
+            professional_id_entry_check(professional_id_normalise(value))
 
     def formfield(self, **kwargs):
         return super().formfield(**{"form_class": ProfessionalIdFormField, **kwargs})

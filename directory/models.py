@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
 
 from .fields import ProfessionalIdField
 from .professional_id import professional_id_display
@@ -11,7 +13,10 @@ from .text_limits import (
     Utf16MaxLengthValidator,
     author_names_validate,
     clinician_name_validate,
+    name_control_characters_refuse,
 )
+
+_NAME_VALIDATORS = [clinician_name_validate, name_control_characters_refuse]
 
 
 class Site(models.Model):
@@ -44,19 +49,28 @@ class User(AbstractUser):
         "first name",
         max_length=150,
         blank=True,
-        validators=[Utf16MaxLengthValidator(AUTHOR_NAMES_MAX), clinician_name_validate],
+        validators=[Utf16MaxLengthValidator(AUTHOR_NAMES_MAX), *_NAME_VALIDATORS],
     )
     last_name = models.CharField(
         "last name",
         max_length=150,
         blank=True,
-        validators=[Utf16MaxLengthValidator(AUTHOR_NAMES_MAX), clinician_name_validate],
+        validators=[Utf16MaxLengthValidator(AUTHOR_NAMES_MAX), *_NAME_VALIDATORS],
     )
     sites = models.ManyToManyField(Site, related_name="members", blank=True)
     professional_id = ProfessionalIdField(
         blank=True,
         db_index=True,
         help_text="CPSO number (for example CPSO 12345) or CNO number (for example CNO 1234567).",
+    )
+    # Set by support once they checked the Professional ID is this person's (the college's
+    # register, OntarioMD's service desk); cleared when the ID changes. Only a verified clinician
+    # may change a listing's clinician to themselves without support's approval.
+    professional_id_verified_at = models.DateTimeField(
+        "Professional ID verified at",
+        null=True,
+        blank=True,
+        help_text="When support checked that this Professional ID is this person's.",
     )
     hrm_upi = models.CharField(
         "HRM UPI",
@@ -73,6 +87,18 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["last_name", "first_name", "username"]
+        constraints = [
+            # One Professional ID belongs to one person: HRM delivers by it.
+            models.UniqueConstraint(
+                fields=["professional_id"],
+                condition=~Q(professional_id=""),
+                name="user_professional_id_one_person",
+                violation_error_message=(
+                    "Another account already has this Professional ID. If it is yours, ask "
+                    "support to resolve it."
+                ),
+            )
+        ]
 
     def __str__(self):
         return self.get_full_name() or self.username
@@ -87,6 +113,10 @@ class User(AbstractUser):
     @property
     def professional_id_display(self) -> str:
         return professional_id_display(self.professional_id)
+
+    @property
+    def professional_id_verified(self) -> bool:
+        return bool(self.professional_id) and self.professional_id_verified_at is not None
 
 
 class Listing(models.Model):
@@ -108,13 +138,13 @@ class Listing(models.Model):
         "First name",
         max_length=100,
         blank=True,
-        validators=[Utf16MaxLengthValidator(CLINICIAN_NAME_MAX), clinician_name_validate],
+        validators=[Utf16MaxLengthValidator(CLINICIAN_NAME_MAX), *_NAME_VALIDATORS],
     )
     clinician_surname = models.CharField(
         "Surname",
         max_length=100,
         blank=True,
-        validators=[Utf16MaxLengthValidator(CLINICIAN_NAME_MAX), clinician_name_validate],
+        validators=[Utf16MaxLengthValidator(CLINICIAN_NAME_MAX), *_NAME_VALIDATORS],
     )
     clinician_professional_id = ProfessionalIdField(blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -139,3 +169,64 @@ class Listing(models.Model):
     @property
     def clinician_professional_id_display(self) -> str:
         return professional_id_display(self.clinician_professional_id)
+
+
+class ListingClinicianChange(models.Model):
+    """A change of a listing's clinician (names, Professional ID), as asked and as decided: HRM
+    delivers the listing's reports to that clinician's EMR, so who changed it, when, and from what
+    to what is kept, and a change asked by anyone but support or the verified clinician waits for
+    support's approval. Never edited but for the decision."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for support"
+        APPLIED = "applied", "Applied"
+        APPROVED = "approved", "Approved by support"
+        REJECTED = "rejected", "Rejected by support"
+
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="clinician_changes")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    requested_by_name = models.CharField(max_length=300)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    before_first_name = models.CharField(max_length=100, blank=True)
+    before_surname = models.CharField(max_length=100, blank=True)
+    before_professional_id = models.CharField(max_length=9, blank=True)
+    after_first_name = models.CharField(max_length=100, blank=True)
+    after_surname = models.CharField(max_length=100, blank=True)
+    after_professional_id = models.CharField(max_length=9, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_by_name = models.CharField(max_length=300, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = "listing clinician change"
+
+    def __str__(self):
+        return f"{self.listing}: {self.before_text} → {self.after_text}"
+
+    @staticmethod
+    def _text(first: str, surname: str, professional_id: str) -> str:
+        name = " ".join(p for p in (first, surname) if p) or "no clinician"
+        shown = professional_id_display(professional_id)
+        return f"{name} ({shown})" if shown else name
+
+    @property
+    def before_text(self) -> str:
+        return self._text(self.before_first_name, self.before_surname, self.before_professional_id)
+
+    @property
+    def after_text(self) -> str:
+        return self._text(self.after_first_name, self.after_surname, self.after_professional_id)

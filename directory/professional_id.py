@@ -2,6 +2,13 @@
 
 Stored as HRM's ``DeliverToUserID`` wants it (``D`` + CPSO number, ``N`` + CNO number, upper-case,
 no spaces, at most 9 characters) so nothing has to be fixed up at send time.
+
+What a person types is also checked against the college's numbers (``professional_id_entry_check``):
+a CPSO number has 5 or 6 digits and never starts with 0; a CNO number has exactly 7 digits, its
+leading 0 included. The EMRs route on the exact string (OSCAR: no trimming, no leading-zero
+normalisation, HRM-FORMAT.md section 8), so one number has one spelling: ``CPSO 012345`` is
+refused rather than stored beside ``CPSO 12345``, and a CNO number's leading zero is part of it.
+OntarioMD's receiver list is read with ``professional_id_normalise`` alone: it is the register.
 """
 
 import re
@@ -68,6 +75,36 @@ def professional_id_normalise(value: str, licence_type: str = "") -> str:
             "A registration number cannot be zero.", code="invalid_professional_id"
         )
     return prefix + number
+
+
+CPSO_DIGITS = (5, 6)
+CNO_DIGITS = 7
+
+
+def professional_id_entry_check(stored: str) -> None:
+    """Raise ``ValidationError`` unless the stored ID (``D12345``) is a number its college issues:
+    CPSO 5 or 6 digits with no leading zero, CNO exactly 7 digits (for example 123-4567)."""
+    if not stored:
+        return
+    prefix, number = stored[0], stored[1:]
+    if prefix == PREFIX_BY_BODY[CPSO]:
+        if number.startswith("0"):
+            raise ValidationError(
+                f"A CPSO number never starts with 0: type CPSO {number.lstrip('0')}, as the "
+                "college's register shows it.",
+                code="professional_id_leading_zero",
+            )
+        if len(number) not in CPSO_DIGITS:
+            raise ValidationError(
+                f"A CPSO number has 5 or 6 digits; CPSO {number} has {len(number)}.",
+                code="professional_id_length",
+            )
+    elif prefix == PREFIX_BY_BODY[CNO] and len(number) != CNO_DIGITS:
+        raise ValidationError(
+            f"A CNO number has 7 digits (for example CNO 123-4567); CNO {number} has "
+            f"{len(number)}.",
+            code="professional_id_length",
+        )
 
 
 def professional_id_display(stored: str) -> str:

@@ -1,6 +1,6 @@
 from django.db.models import QuerySet
 
-from .models import Listing, Site, User
+from .models import Listing, ListingClinicianChange, Site, User
 
 
 def user_site_ids(user: User) -> QuerySet:
@@ -27,3 +27,8 @@ def listings_directory(query: str = "") -> QuerySet[Listing]:
             service__icontains=query
         )
     return listings
+
+
+def listing_clinician_changes_pending(listing: Listing) -> QuerySet[ListingClinicianChange]:
+    """Changes of the listing's clinician that wait for support, newest first."""
+    return listing.clinician_changes.filter(status=ListingClinicianChange.Status.PENDING)

@@ -8,6 +8,7 @@ at entry fails later at delivery.
 """
 
 import datetime
+import re
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -19,6 +20,10 @@ CLINICIAN_NAME_MAX = 60  # Provider FirstName/LastName
 # carets and both names.
 AUTHOR_NAMES_MAX = 60 - 6
 EARLIEST_BIRTH_DATE = datetime.date(1800, 1, 1)  # Open-O refuses earlier dates of birth
+# A message's typed text: about eight printed pages, far more than a note or a letter's body, and
+# small enough for every step and every EMR (an HRM text report shows in one pane; OSCAR turns it
+# into HTML as it is). Longer letters go as an attached file (a PDF), as Ocean's users send them.
+MESSAGE_TEXT_MAX = 20_000
 
 
 def utf16_length(text: str) -> int:
@@ -49,6 +54,35 @@ class Utf16MaxLengthValidator:
 
     def __eq__(self, other):
         return isinstance(other, Utf16MaxLengthValidator) and other.limit == self.limit
+
+
+# C0 and C1 controls, DEL, and the line and paragraph separators: a name is one line of visible
+# text. A line break saved in a name breaks every email subject that carries it, and HRM's and the
+# EMRs' one-line name fields.
+_NAME_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def name_control_characters_refuse(value: str) -> None:
+    """A name is one line of text: no line breaks, tabs or other control characters."""
+    if value and _NAME_CONTROL.search(value):
+        raise ValidationError(
+            "A name is one line of text: remove the line break, tab or other invisible control "
+            "character.",
+            code="control_character_in_name",
+        )
+
+
+def message_text_validate(text: str) -> None:
+    """A message's text fits ``MESSAGE_TEXT_MAX`` characters, as the EMRs count them. Checked
+    before any other step reads the text, so an over-long paste is refused at once."""
+    length = utf16_length(text or "")
+    if length > MESSAGE_TEXT_MAX:
+        raise ValidationError(
+            "A message's text may have at most %(limit)s characters (about 8 pages); this has "
+            "%(length)s. Attach longer letters as a file (a PDF) instead.",
+            code="message_text_too_long",
+            params={"limit": f"{MESSAGE_TEXT_MAX:,}", "length": f"{length:,}"},
+        )
 
 
 def clinician_name_validate(value: str) -> None:

@@ -7,7 +7,13 @@ from security.search_text import search_text_refused
 
 from .forms import ClinicalContactForm, ListingSettingsForm
 from .models import User
-from .selectors import listing_get_for_member_or_404, listings_directory, listings_of_user
+from .selectors import (
+    listing_clinician_changes_pending,
+    listing_get_for_member_or_404,
+    listings_directory,
+    listings_of_user,
+)
+from .services import listing_settings_save
 from .signals import clinical_contact_saved
 
 
@@ -46,18 +52,35 @@ def listing_settings(request, listing_id):
     # listing as saved, not the values of an invalid POST.
     form = ListingSettingsForm(request.POST or None, instance=copy.copy(listing))
     if request.method == "POST" and form.is_valid():
-        listing = form.save()
-        saved_id = listing.clinician_professional_id_display
-        flash.success(
-            request,
-            f"Settings for {listing} were saved"
-            + (f", with Professional ID {saved_id}." if saved_id else "."),
+        change = listing_settings_save(
+            listing=listing,
+            actor=request.user,
+            values={field: form.cleaned_data[field] for field in form.Meta.fields},
         )
+        if change is not None and change.status == change.Status.PENDING:
+            flash.warning(
+                request,
+                f"Settings for {listing} were saved. The change of clinician to "
+                f"{change.after_text} went to support for approval: only support or the "
+                "clinician themself can change it. Until it is approved, HRM reports keep "
+                f"going to {change.before_text}.",
+            )
+        else:
+            saved_id = listing.clinician_professional_id_display
+            flash.success(
+                request,
+                f"Settings for {listing} were saved"
+                + (f", with Professional ID {saved_id}." if saved_id else "."),
+            )
         return redirect("directory:listing_settings", listing.pk)
     return render(
         request,
         "directory/listing_settings.html",
-        {"form": form, "listing": listing},
+        {
+            "form": form,
+            "listing": listing,
+            "pending_changes": listing_clinician_changes_pending(listing),
+        },
     )
 
 

@@ -34,10 +34,13 @@ def mail_each(subject: str, body: str, addresses: list[str]) -> list[str]:
     if not addresses:
         return []
     try:
+        # A header is one line: a name saved with a line break must not lose the email.
+        subject = " ".join(subject.split())
         send_mass_mail(
             [(subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in addresses]
         )
-    except OSError:
+    except Exception:
+        # Whatever the mail fails on, what it tells of is committed: log it, never answer 500.
         logger.exception("Could not send HRM email %r", subject)
         return []
     return addresses

@@ -5,9 +5,12 @@ from directory.health_card import health_card_normalise
 from directory.models import Listing
 from directory.text_limits import (
     EARLIEST_BIRTH_DATE,
+    MESSAGE_TEXT_MAX,
     PATIENT_NAME_MAX,
     Utf16MaxLengthValidator,
     birth_date_validate,
+    message_text_validate,
+    name_control_characters_refuse,
 )
 
 from .attachments import ALLOWED_TYPES_TEXT, attachment_inspect
@@ -19,7 +22,8 @@ def _patient_name_field(label: str) -> forms.CharField:
     # No maxlength on the input: a browser would cut a long name silently; the validator says why.
     return forms.CharField(
         label=label,
-        validators=[Utf16MaxLengthValidator(PATIENT_NAME_MAX)],
+        validators=[Utf16MaxLengthValidator(PATIENT_NAME_MAX), name_control_characters_refuse],
+        # Django strips the ends; a line break typed inside is refused, never saved.
         help_text=f"As on the health card; at most {PATIENT_NAME_MAX} characters.",
     )
 
@@ -85,7 +89,9 @@ class ReferralForm(PatientFieldsMixin):
 class PublicReferralForm(PatientFieldsMixin):
     """A referral from someone who is not signed in, to a listing that allows it."""
 
-    referrer_name = forms.CharField(label="Your name", max_length=200)
+    referrer_name = forms.CharField(
+        label="Your name", max_length=200, validators=[name_control_characters_refuse]
+    )
     referrer_email = forms.EmailField(label="Your email")
     field_order = ["referrer_name", "referrer_email"]
 
@@ -106,8 +112,14 @@ class MultipleFileField(forms.FileField):
 
 
 class MessageForm(forms.Form):
+    # The limit is checked before clean_text prepares the text (no maxlength: a browser would cut
+    # a paste silently; the validator says why).
     text = forms.CharField(
-        label="Message", required=False, widget=forms.Textarea(attrs={"rows": 4})
+        label="Message",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        validators=[message_text_validate],
+        help_text=f"At most {MESSAGE_TEXT_MAX:,} characters; attach longer letters as a file.",
     )
     files = MultipleFileField(
         label="Attach files",

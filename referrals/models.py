@@ -8,7 +8,12 @@ from django.urls import reverse
 from directory.health_card import health_card_display
 from directory.models import Listing
 from directory.search_text import search_fold
-from directory.text_limits import PATIENT_NAME_MAX, Utf16MaxLengthValidator, birth_date_validate
+from directory.text_limits import (
+    PATIENT_NAME_MAX,
+    Utf16MaxLengthValidator,
+    birth_date_validate,
+    name_control_characters_refuse,
+)
 
 
 class Referral(models.Model):
@@ -56,13 +61,13 @@ class Referral(models.Model):
     patient_first_name = models.CharField(
         "legal first name",
         max_length=100,
-        validators=[Utf16MaxLengthValidator(PATIENT_NAME_MAX)],
+        validators=[Utf16MaxLengthValidator(PATIENT_NAME_MAX), name_control_characters_refuse],
     )
     patient_last_name = models.CharField(
         "legal last name",
         max_length=100,
         db_index=True,
-        validators=[Utf16MaxLengthValidator(PATIENT_NAME_MAX)],
+        validators=[Utf16MaxLengthValidator(PATIENT_NAME_MAX), name_control_characters_refuse],
     )
     patient_search = models.CharField(
         max_length=210,
@@ -91,7 +96,9 @@ class Referral(models.Model):
     referrer_listing = models.ForeignKey(
         Listing, null=True, blank=True, on_delete=models.PROTECT, related_name="referrals_sent"
     )
-    referrer_name = models.CharField(max_length=200, blank=True)
+    referrer_name = models.CharField(
+        max_length=200, blank=True, validators=[name_control_characters_refuse]
+    )
     referrer_email = models.EmailField(blank=True)
     # Recorded once at submission: HRM may only be used when the original referrer was signed in.
     referrer_signed_in = models.BooleanField(editable=False)

@@ -36,11 +36,13 @@ def _send(subject: str, body: str, addresses: list[str]) -> None:
     if not addresses:
         return
     try:
+        # A header is one line: a name saved with a line break must not lose the email.
+        subject = " ".join(subject.split())
         send_mass_mail(
             [(subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in addresses]
         )
-    except OSError:
-        # The message is already saved and visible in the thread; a mail outage must not undo it.
+    except Exception:
+        # Whatever the mail fails on, what it tells of is committed: log it, never answer 500.
         logger.exception("Could not send notification email %r", subject)
 
 

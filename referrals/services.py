@@ -10,6 +10,7 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
 from directory.models import Listing, User
+from directory.text_limits import message_text_validate
 
 from . import notifications
 from .attachments import attachment_inspect
@@ -166,6 +167,7 @@ def message_post(
     delivery channel (``channels``: the stakeholders' email, HRM). The text is stored as every
     channel delivers it (``message_text_prepare``): text that was only characters a channel
     cannot carry (HRM's files) is no text at all, never an empty report."""
+    message_text_validate(text)
     text = message_text_prepare(text).text
     if not text and not files:
         raise ValidationError("Write a message or attach a file.", code="empty_message")

@@ -27,6 +27,7 @@ _GAVE_UP = re.compile(r"^Gave up after \d+ attempts? over [\d.]+ hours?\. Last e
 # First match wins: the most specific wording first.
 _PATTERNS: list[tuple[ErrorClass, re.Pattern]] = [
     (ErrorClass.INVALID, re.compile(r"^The report was not sent because")),
+    (ErrorClass.SENDER, re.compile(r"^Not sent: ")),
     (ErrorClass.MISSING_FILE, re.compile(r"attached file is missing")),
     (ErrorClass.BUILD, re.compile(r"could not be built")),
     (ErrorClass.WORKER, re.compile(r"worker stopped")),
@@ -160,6 +161,8 @@ def clinician_error_text(report, *, hrm_down: bool = False) -> str:
     error_class = error_classify(error)
     if error_class == ErrorClass.INVALID:
         return f"{error} Correct this on the referral or in the listing, then re-send."
+    if error_class == ErrorClass.SENDER:
+        return error  # written for the clinician: who may no longer send, and what to do
     recipient = report.recipient_name or "the recipient"
     # DeliverToUserID is the recipient's Professional ID as HRM knows it.
     recipient_id = professional_id_display(report.deliver_to_user_id) or "their Professional ID"

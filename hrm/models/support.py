@@ -21,6 +21,7 @@ class ErrorClass(models.TextChoices):
     MISSING_FILE = "missing_file", "Attachment missing"
     BUILD = "build", "Report could not be built"
     WORKER = "worker", "Worker stopped"
+    SENDER = "sender", "Sender no longer approved"
     UNEXPECTED = "unexpected", "Unexpected error"
 
 

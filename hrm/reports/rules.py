@@ -13,7 +13,7 @@ from lxml import etree
 from directory.text_limits import EARLIEST_BIRTH_DATE, utf16_length
 from hrm.reports.problems import _key, _label, _Problem
 from hrm.reports.reading import _Fields
-from hrm.reports.text import MARKUP_PATTERN
+from hrm.reports.text import markup_present
 from hrm.reports.types import (
     BINARY_FILE_EXTENSIONS,
     OBSERVATION_CLASSES,
@@ -252,7 +252,7 @@ def _report_problems(record: _Fields) -> list[_Problem]:
             f"a text report's FileExtensionAndVersion must be '{TEXT_FILE_EXTENSION}', as HRM "
             f"writes it (Open-O refuses any other); it is '{extension}'",
         )
-    if has_text and MARKUP_PATTERN.search(text("Content/TextContent")):
+    if has_text and markup_present(text("Content/TextContent")):
         problem(
             "Content/TextContent",
             "the message text contains markup (a tag or a character reference) that OSCAR "

@@ -17,11 +17,13 @@ def _send(subject: str, body: str, addresses: list[str]) -> None:
     if not addresses:
         return
     try:
+        # A header is one line: a name saved with a line break must not lose the email.
+        subject = " ".join(subject.split())
         send_mass_mail(
             [(subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in addresses]
         )
-    except OSError:
-        # The decision is saved and shown on the account page; a mail outage must not undo it.
+    except Exception:
+        # Whatever the mail fails on, what it tells of is committed: log it, never answer 500.
         logger.exception("Could not send HRM approval email %r", subject)
 
 

@@ -8,6 +8,7 @@ for, so changing the UPI on the account needs a new approval.
 
 from dataclasses import dataclass
 
+from django.db import models
 from django.http import Http404
 
 from directory.models import Site, User
@@ -180,3 +181,54 @@ def _sender_status(
 def _decided(text: str, approval: SenderApproval) -> str:
     note = approval.decision_note.strip()
     return f"{text}: “{note}”" if note else f"{text}."
+
+
+def reports_sender_refusals(reports) -> dict[int, str]:
+    """For reports about to go out, why their author may no longer send them (an approval revoked
+    or no longer counting since Send), by report id; reports whose author still may are absent.
+    One query for the batch: the authors' approvals for the sites they wrote for."""
+    wanted = {(report.message.author_id, report.message.author_listing_id) for report in reports}
+    approvals = {
+        (approval.user_id, approval.listing_id): approval
+        for approval in SenderApproval.objects.filter(
+            user_id__in={user for user, _ in wanted},
+            site__listings__in={listing for _, listing in wanted if listing is not None},
+            site__members=models.F("user"),
+        )
+        .annotate(listing_id=models.F("site__listings"))
+        .select_related("site")
+    }
+    refusals = {}
+    for report in reports:
+        author = report.message.author
+        approval = approvals.get((author.pk, report.message.author_listing_id))
+        if approval is not None and sender_approval_counts(approval):
+            continue
+        refusals[report.pk] = sender_refusal_text(author, approval)
+    return refusals
+
+
+def sender_refusal_text(author: User, approval: SenderApproval | None) -> str:
+    """Why a report of ``author``'s is not sent, in words for its message's details."""
+    if approval is None:
+        return (
+            f"Not sent: {author} is no longer allowed to send HRM reports for the site they "
+            "wrote for. The message is still in the thread."
+        )
+    site = approval.site
+    if approval.status == SenderApproval.Status.REVOKED:
+        why = _decided(f"Support revoked HRM sending for {author} at {site}", approval)
+    elif approval.status == SenderApproval.Status.APPROVED:
+        why = (
+            f"HRM sending for {author} at {site} is no longer approved: their UPI, name or "
+            "Professional ID changed since support approved it."
+        )
+    else:
+        why = (
+            f"HRM sending for {author} at {site} is no longer approved (the request is "
+            f"{approval.get_status_display().lower()})."
+        )
+    return (
+        f"Not sent: {why} Reports not yet sent when that happened are not sent. The message is "
+        "still in the thread; re-send once HRM sending is approved again."
+    )

@@ -4,7 +4,8 @@ OntarioMD gave them, and support approves, rejects, revokes, or enters a UPI dir
 Every action is one transaction that locks the approval row, checks the state it found (two
 support staff deciding at once must not both win), and appends a ``SenderApprovalLog`` row: the
 approval holds the current decision, the log holds who decided what and when. Emails go out only
-after the transaction commits, so nobody is told about a decision that was rolled back.
+after the transaction commits, so nobody is told about a decision that was rolled back, and a
+failing email is logged (``robust``), never turning the committed decision into an error page.
 """
 
 from functools import partial
@@ -14,12 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from directory.models import Site, User
-from hrm.models import SenderApproval, SenderApprovalLog
+from hrm.models import HrmReport, SenderApproval, SenderApprovalLog
 from hrm.senders import notifications
 from hrm.senders.selectors import (
     sender_approval_matches_account,
     sender_identity_fields,
     sender_identity_text,
+    sender_refusal_text,
 )
 
 Status = SenderApproval.Status
@@ -61,7 +63,7 @@ def sender_approval_request(*, user: User, site: Site) -> SenderApproval:
             approval.decision_note = ""
             approval.save()
         _log(approval, Action.REQUESTED, user)
-        transaction.on_commit(partial(notifications.sender_approval_notify_requested, approval))
+        _notify_after_commit(notifications.sender_approval_notify_requested, approval)
     return approval
 
 
@@ -91,7 +93,7 @@ def sender_approval_approve(
             )
         _decide(approval, Status.APPROVED, actor, note)
         _log(approval, Action.APPROVED, actor, note)
-        transaction.on_commit(partial(notifications.sender_approval_notify_approved, approval))
+        _notify_after_commit(notifications.sender_approval_notify_approved, approval)
     return approval
 
 
@@ -110,14 +112,16 @@ def sender_approval_reject(*, approval: SenderApproval, actor: User, note: str) 
             )
         _decide(approval, Status.REJECTED, actor, note)
         _log(approval, Action.REJECTED, actor, note)
-        transaction.on_commit(partial(notifications.sender_approval_notify_rejected, approval))
+        _notify_after_commit(notifications.sender_approval_notify_rejected, approval)
     return approval
 
 
 def sender_approval_revoke(
     *, approval: SenderApproval, actor: User, note: str = ""
 ) -> SenderApproval:
-    """Withdraw an approval: the clinician can no longer send through HRM for that site."""
+    """Withdraw an approval: the clinician can no longer send through HRM for that site. Their
+    reports for it not sent yet fail now with that reason, retries included (a worker that has
+    one in hand fails it too: ``outbox._senders_checked``)."""
     with transaction.atomic():
         approval = _locked(approval)
         if approval.status != Status.APPROVED:
@@ -127,7 +131,8 @@ def sender_approval_revoke(
             )
         _decide(approval, Status.REVOKED, actor, note.strip())
         _log(approval, Action.REVOKED, actor, note.strip())
-        transaction.on_commit(partial(notifications.sender_approval_notify_revoked, approval))
+        _reports_unsent_fail(approval)
+        _notify_after_commit(notifications.sender_approval_notify_revoked, approval)
     return approval
 
 
@@ -180,8 +185,27 @@ def sender_approval_enter(
             setattr(approval, field, value)
         _decide(approval, Status.APPROVED, actor, note.strip())
         _log(approval, Action.ENTERED, actor, note.strip())
-        transaction.on_commit(partial(notifications.sender_approval_notify_approved, approval))
+        _notify_after_commit(notifications.sender_approval_notify_approved, approval)
     return approval
+
+
+def _reports_unsent_fail(approval: SenderApproval) -> int:
+    """Fail the approval's queued reports (waiting or retrying) that no attempt staged yet."""
+    return HrmReport.objects.filter(
+        status=HrmReport.Status.QUEUED,
+        staged_at__isnull=True,
+        message__author=approval.user,
+        message__author_listing__site=approval.site,
+    ).update(
+        status=HrmReport.Status.FAILED,
+        last_error=sender_refusal_text(approval.user, approval),
+        next_attempt_at=timezone.now(),
+    )
+
+
+def _notify_after_commit(notify, approval: SenderApproval) -> None:
+    # Robust: an email that fails after the commit is logged, never raised into the request.
+    transaction.on_commit(partial(notify, approval), robust=True)
 
 
 def _locked(approval: SenderApproval) -> SenderApproval:

@@ -3,9 +3,10 @@ a browser silently cuts typing at an input's maxlength, which once turned "CPSO 
 D2468, another clinician's ID."""
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from directory.models import Listing
+from directory.models import Listing, User
 
 from ..factories import PASSWORD
 from .conftest import sign_in
@@ -25,6 +26,8 @@ def test_cpso_24680_is_saved_whole_on_my_account_and_on_a_listing(world, live_se
     world.colleague.refresh_from_db()
     assert world.colleague.professional_id == "D24680"
 
+    # Support checks the ID against the college's register: Dr. Patel may now make a listing hers.
+    User.objects.filter(pk=world.colleague.pk).update(professional_id_verified_at=timezone.now())
     page.goto(f"{live_server.url}/directory/listings/{world.cardiology.pk}/settings/")
     page.get_by_label("First name").fill("Priya")
     page.get_by_label("Surname").fill("Patel")

@@ -28,8 +28,8 @@ def account_post(client, **fields):
         ("cpso 24 680", "D24680"),
         ("D24680", "D24680"),
         ("d-24680", "D24680"),
-        ("CNO 1234567", "N1234567"),
-        ("cno 123-4567", "N1234567"),
+        ("CNO 7654321", "N7654321"),
+        ("cno 765-4321", "N7654321"),
     ],
 )
 def test_account_takes_a_professional_id_as_people_type_it(world, client_for, typed, stored):
@@ -97,7 +97,11 @@ def listing_post(client, listing, **fields):
 
 
 def test_listing_takes_cpso_24680_whole(world, client_for):
-    client = client_for(world.specialist)
+    # Dr. Patel, verified, makes the listing hers.
+    world.colleague.professional_id = "D24680"
+    world.colleague.professional_id_verified_at = timezone.now()
+    world.colleague.save()
+    client = client_for(world.colleague)
     response = listing_post(client, world.cardiology, clinician_professional_id="CPSO 24680")
     assert response.status_code == 302
     assert Listing.objects.get(pk=world.cardiology.pk).clinician_professional_id == "D24680"

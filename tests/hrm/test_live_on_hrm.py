@@ -8,6 +8,7 @@ The receivers come from a real import of a small list, as support would load the
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from directory.models import Listing
 from hrm.receivers.selectors import (
@@ -192,6 +193,9 @@ def test_listing_settings_say_this_clinician_uses_hrm_when_live(world, receivers
 def test_listing_settings_say_what_to_fix_and_saving_the_fix_makes_it_live(world, db, client_for):
     import_receivers("D67890,Frank,Lee")
     set_clinician(world.cardiology, "François", "Lee", "D67890")
+    # Dr. Lee himself, with the Professional ID support verified, fixes his own listing.
+    world.specialist.professional_id_verified_at = timezone.now()
+    world.specialist.save()
     client = client_for(world.specialist)
 
     page = settings_page(client, world.cardiology)

@@ -57,6 +57,7 @@ from hrm.reports.services import (
     report_xml_build,
     reports_xml_keep,
 )
+from hrm.senders.selectors import reports_sender_refusals
 from referrals.models import Attachment, Message
 
 logger = logging.getLogger(__name__)
@@ -130,6 +131,24 @@ def _build(report: HrmReport) -> tuple[bytes | None, DeliveryResult | None]:
     except Exception as error:
         logger.exception("HRM report %s: could not build the report", report.pk)
         return None, report_failure_recorded(report, _build_failure(error), permanent=False)
+
+
+def _senders_checked(
+    reports: list[HrmReport],
+) -> tuple[list[HrmReport], dict[int, DeliveryResult]]:
+    """Claimed reports whose author may still send through HRM, and the others failed with the
+    reason (a revoked approval stops what was not sent yet, retries included). A report staged
+    before (its whole file already on HRM's server, maybe taken) is finished, not failed: only
+    its next step can tell whether HRM has it."""
+    if not reports:
+        return reports, {}
+    refusals = reports_sender_refusals([r for r in reports if r.staged_at is None])
+    failed = {
+        report.pk: report_failure_recorded(report, refusals[report.pk], permanent=True)
+        for report in reports
+        if report.pk in refusals
+    }
+    return [report for report in reports if report.pk not in failed], failed
 
 
 def _build_failure(error: Exception) -> str:
@@ -263,7 +282,9 @@ def reports_deliver(report_ids: list[int], transport: Transport) -> dict[int, De
     database stays away: then the re-drive finds the row, and its record makes the retry safe).
     """
     results = {report_id: DeliveryResult(Outcome.SKIPPED) for report_id in report_ids}
-    jobs, failures = _build_all(reports_claim(report_ids))
+    claimed, refused = _senders_checked(reports_claim(report_ids))
+    results.update(refused)
+    jobs, failures = _build_all(claimed)
     results.update(failures)
     try:
         for job in jobs:

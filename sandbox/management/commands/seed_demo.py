@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from directory.models import Listing, Site, User
 from hrm.models import HrmReceiver, SenderApproval
@@ -127,6 +128,8 @@ class Command(BaseCommand):
                     "last_name": last,
                     "email": f"{username}@example.org",
                     "professional_id": professional_id,
+                    # As support would have checked them against the college's register.
+                    "professional_id_verified_at": timezone.now() if professional_id else None,
                 },
             )
             if created:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('hrm', '0008_report_event_time_index'),
+        ('hrm', '0009_error_class_sender'),
     ]
 
     operations = [
