@@ -232,6 +232,18 @@ class HrmBulkResendAdmin(BaseAdmin):
         return False
 
 
+@admin.register(HrmReportSelection)
+class HrmReportSelectionAdmin(RecordAdmin):
+    """Selections kept for the re-send page (from the list's action and the alerts' links)."""
+
+    list_display = ["created_at", "description", "report_count"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Reports")
+    def report_count(self, selection):
+        return len(selection.report_ids)
+
+
 @admin.register(HrmAlert)
 class HrmAlertAdmin(BaseAdmin):
     list_display = ["created_at", "kind", "state", "subject", "recipients_text"]
