@@ -35,10 +35,11 @@ INSTALLED_APPS = [
     "referrals",
     "hrm",
     # --- Security and privacy (issue 12) ---
-    "axes",
+    # django-axes and django-otp's devices, under support's names (security/apps.py).
+    "security.apps.SignInLockoutsConfig",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "security.apps.AuthenticatorAppsConfig",
+    "security.apps.BackupCodesConfig",
 ]
 
 MIDDLEWARE = [
