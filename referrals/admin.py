@@ -10,7 +10,14 @@ from directory.search_text import search_fold
 from security.admin_bases import BaseAdmin, list_detail
 
 from .access import Action, referral_patient_snapshot
-from .models import Attachment, Message, Referral, ReferralEvent, ReferralOwnership
+from .models import (
+    Attachment,
+    ComposerToken,
+    Message,
+    Referral,
+    ReferralEvent,
+    ReferralOwnership,
+)
 
 
 class ReadOnlyAdminMixin:
@@ -165,3 +172,11 @@ class ReferralOwnershipAdmin(PatientAdmin):
 
     def trail_referral_id(self, obj):
         return obj.referral_id
+
+
+@admin.register(ComposerToken)
+class ComposerTokenAdmin(ReadOnlyAdminMixin, BaseAdmin):
+    """Which composed message each used composer token posted (``referrals.composer``)."""
+
+    list_display = ["message", "used_at"]
+    raw_id_fields = ["message"]
