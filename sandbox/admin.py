@@ -5,10 +5,12 @@ are what arrived, so they are shown, never changed here."""
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
+from security.admin_bases import BaseAdmin
+
 from .models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
 
 
-class _ViewOnlyAdmin(admin.ModelAdmin):
+class _ViewOnlyAdmin(BaseAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -17,13 +19,13 @@ class _ViewOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmrProvider)
-class EmrProviderAdmin(admin.ModelAdmin):
+class EmrProviderAdmin(BaseAdmin):
     list_display = ["professional_id", "last_name", "first_name", "created_at"]
     search_fields = ["professional_id", "first_name", "last_name"]
 
 
 @admin.register(EmrPatient)
-class EmrPatientAdmin(admin.ModelAdmin):
+class EmrPatientAdmin(BaseAdmin):
     list_display = [
         "last_name",
         "first_name",

@@ -27,6 +27,7 @@ from sandbox.models import EmrDocument, EmrRetrievalLog
 from sandbox.services.charts import sandbox_charts_sync
 from sandbox.services.polling import sandbox_poll
 
+from ..admin_pages import admin_search
 from ..delivery_fixtures import AES_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +78,7 @@ def test_every_model_has_a_working_admin_changelist(demo, client):
         url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
         assert client.get(url).status_code == 200, url
         if model_admin.search_fields:
-            assert client.get(url, {"q": "Tremblay"}).status_code == 200, url
+            assert admin_search(client, url, "Tremblay").status_code == 200, url
         first = model.objects.first()
         if first is not None:
             change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[first.pk])
