@@ -5,7 +5,7 @@ are what arrived, so they are shown, never changed here."""
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
-from .models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
+from .models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog, EmrSendingFacility
 
 
 class _ViewOnlyAdmin(admin.ModelAdmin):
@@ -35,6 +35,14 @@ class EmrPatientAdmin(admin.ModelAdmin):
     ]
     list_filter = ["sex", "province"]
     search_fields = ["last_name", "first_name", "health_card_number"]
+
+
+@admin.register(EmrSendingFacility)
+class EmrSendingFacilityAdmin(admin.ModelAdmin):
+    """Open-O's registry: the clinic's administrator registers a Sending Facility here."""
+
+    list_display = ["facility_id", "name", "registered_at"]
+    search_fields = ["facility_id", "name"]
 
 
 @admin.register(EmrDocument)
