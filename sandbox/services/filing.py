@@ -294,7 +294,8 @@ def sandbox_file_report(
 
     Every profile: the v1.1.2 schema; a ``MessageUniqueID`` already filed is counted on that
     document and not filed again (Juno's rule, and what makes our sender's retries safe; OSCAR
-    would catch an identical retry by its hash). Then, by profile:
+    would catch an identical retry by its hash). Then by the EMR's rules (its module under
+    ``sandbox.emrs``):
 
     - ``oscar``: OSCAR's required fields (else dropped); an identical file under another
       MessageUniqueID is a duplicate; the same report for another recipient is routed to them
