@@ -252,6 +252,7 @@ def _version_chain_update(document: EmrDocument, emr: Emr) -> str:
             sending_facility=document.sending_facility,
             sending_facility_report_number=document.sending_facility_report_number,
             deliver_to_user_id=document.deliver_to_user_id,
+            similar_to__isnull=True,
         )
         .order_by("id")
         .values_list("pk", "message_unique_id", "result_status")
@@ -355,7 +356,9 @@ def sandbox_file_report(
                 raise
             return _counted(document, remote_name, profile, hrm)
         detail = _similar_report_check(document, hrm) if emr.oscar_parser else ""
-        chain = _version_chain_update(document, emr)
+        # A report filed under another by the similar-report check is left out of the document
+        # lists before they group versions (``parentReport IS NULL``): it joins no chain.
+        chain = "" if detail else _version_chain_update(document, emr)
         detail = " ".join(part for part in (detail, chain) if part)
         return _log(
             remote_name, profile, Outcome.FILED, message_unique_id, document=document, detail=detail
