@@ -2,12 +2,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from directory.dates import IsoDateField
 from directory.health_card import health_card_normalise
 
 
 class ExportForm(forms.Form):
-    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To (included)", widget=forms.DateInput(attrs={"type": "date"}))
+    start = IsoDateField(label="From")
+    end = IsoDateField(label="To (included)")
 
     def clean(self):
         cleaned = super().clean()
@@ -20,9 +21,7 @@ class ExportForm(forms.Form):
 class PatientLookupForm(forms.Form):
     health_card = forms.CharField(label="Health card number", max_length=20, required=False)
     last_name = forms.CharField(label="Legal last name", max_length=100, required=False)
-    birth_date = forms.DateField(
-        label="Date of birth", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    birth_date = IsoDateField(label="Date of birth", required=False)
 
     def clean_health_card(self):
         number = self.cleaned_data["health_card"].strip()

@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import setup_logging, task_postrun, task_prerun
 from kombu.transport import redis as kombu_redis
 from redis import exceptions as redis_exceptions
 
@@ -10,7 +10,21 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 app = Celery("ereferral")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # hrm keeps its tasks in its delivery room; their names stay "hrm.tasks.*" (pinned in the tasks).
-app.autodiscover_tasks(["hrm.delivery"])
+app.autodiscover_tasks(["hrm.delivery", "ops"])
+
+
+@setup_logging.connect
+def _use_django_logging(**kwargs):
+    """Workers and beat log as the web processes do (settings.LOGGING: JSON lines with the task
+    and report ids in production) rather than through Celery's own handlers."""
+    import logging
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+    # Python's warnings too, as log records (Django does the same for the web processes).
+    logging.captureWarnings(True)
 
 
 def _patch_kombu_on_a_closed_connection() -> None:

@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 
+from security.sign_in import SignInView, home
 from security.views import ThrottledPasswordResetView
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="referrals:inbox"), name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("", home, name="home"),
+    path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Self-service password change and reset (issue 12).
     path(

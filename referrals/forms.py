@@ -1,10 +1,10 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from directory.dates import IsoDateField
 from directory.health_card import health_card_normalise
 from directory.models import Listing
 from directory.text_limits import (
-    EARLIEST_BIRTH_DATE,
     MESSAGE_TEXT_MAX,
     PATIENT_NAME_MAX,
     Utf16MaxLengthValidator,
@@ -31,12 +31,14 @@ def _patient_name_field(label: str) -> forms.CharField:
 class PatientFieldsMixin(forms.Form):
     patient_first_name = _patient_name_field("Legal first name")
     patient_last_name = _patient_name_field("Legal last name")
-    patient_birth_date = forms.DateField(
-        label="Date of birth",
-        widget=forms.DateInput(attrs={"type": "date", "min": EARLIEST_BIRTH_DATE.isoformat()}),
-        validators=[birth_date_validate],
+    patient_birth_date = IsoDateField(label="Date of birth", validators=[birth_date_validate])
+    # No sex chosen for the user: a pre-selected one is sent unread as often as not.
+    patient_sex = forms.ChoiceField(
+        label="Sex",
+        choices=[("", "Choose…"), *Referral.Sex.choices],
+        help_text="As on the health card.",
+        error_messages={"required": "Choose the patient's sex, as on the health card."},
     )
-    patient_sex = forms.ChoiceField(label="Sex", choices=Referral.Sex.choices)
     patient_health_card_number = forms.CharField(
         label="Health card number",
         max_length=20,

@@ -8,7 +8,7 @@ class SandboxConfig(AppConfig):
     name = "sandbox"
     # The label it had as hrm.sandbox: its tables, migrations and template folder keep the name.
     label = "hrm_sandbox"
-    verbose_name = "HRM sandbox (EMR stand-in)"
+    verbose_name = "Practice HRM and EMR (demo)"
 
     def ready(self):
         sandbox_allowed_or_refuse()

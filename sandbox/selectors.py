@@ -1,11 +1,18 @@
 """Reads for the sandbox EMR's pages. Every page starts with one of the ``*_or_404`` guards: the
 pages exist only while ``HRM_SANDBOX_ENABLED`` is on."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.functions import Length
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+
+from hrm.delivery.errors import error_classify, report_error_for_reader
+from hrm.delivery.transports import remote_name_for
+from hrm.models import ErrorClass, HrmReport
 
 from .emrs import emr_rules
 from .models import EmrDocument, EmrProvider, EmrRetrievalLog
@@ -123,3 +130,71 @@ def emr_retrieval_log() -> QuerySet[EmrRetrievalLog]:
 
 def emr_refused_count() -> int:
     return EmrRetrievalLog.objects.filter(outcome=EmrRetrievalLog.Outcome.REFUSED).count()
+
+
+def emr_provider_of_user(user) -> EmrProvider | None:
+    """The signed-in clinician's own provider in the sandbox EMR: the one holding their
+    Professional ID, as HRM routes by it."""
+    if not user.professional_id:
+        return None
+    return EmrProvider.objects.filter(professional_id=user.professional_id).first()
+
+
+# What HRM's server says when it refuses a file (as the delivery recorded it): a file refused
+# for its recipient, or every file refused for as long as the delivery waits.
+_HRM_REFUSALS = (ErrorClass.RECIPIENT, ErrorClass.PERMISSION)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A file that never reached an inbox: refused by HRM's server before any EMR could fetch
+    it, or fetched and refused by this EMR."""
+
+    at: datetime | None
+    by_hrm: bool
+    transaction_id: str
+    file_name: str
+    reason: str
+
+
+def emr_refusals(user, provider: EmrProvider | None = None) -> list[Refusal]:
+    """Files refused on their way to ``provider`` (every provider for ``None``), newest first:
+    those HRM's (sandbox) server refused, as our delivery recorded them, beside those this EMR
+    downloaded and refused. The EMR's own refusals are matched to a provider by the file names
+    our reports to them were uploaded under; with ``None``, every refused file is listed."""
+    reports = HrmReport.objects.filter(status=HrmReport.Status.FAILED).order_by(
+        "-last_attempt_at", "-id"
+    )
+    if provider is not None:
+        reports = reports.filter(deliver_to_user_id=provider.professional_id)
+    staff = user.is_staff
+    refusals = [
+        Refusal(
+            at=report.last_attempt_at,
+            by_hrm=True,
+            transaction_id=report.transaction_id,
+            file_name=remote_name_for(report.transaction_id),
+            reason=report_error_for_reader(report, staff=staff),
+        )
+        for report in reports[:PAGE_ROWS]
+        if error_classify(report.last_error) in _HRM_REFUSALS
+    ]
+    refused = EmrRetrievalLog.objects.filter(outcome=EmrRetrievalLog.Outcome.REFUSED)
+    if provider is not None:
+        sent_to_provider = HrmReport.objects.filter(
+            deliver_to_user_id=provider.professional_id
+        ).values_list("transaction_id", flat=True)
+        refused = refused.filter(
+            file_name__in=[remote_name_for(tid) for tid in sent_to_provider.iterator()]
+        )
+    refusals += [
+        Refusal(
+            at=entry.retrieved_at,
+            by_hrm=False,
+            transaction_id=entry.message_unique_id,
+            file_name=entry.file_name,
+            reason=entry.error,
+        )
+        for entry in refused[:PAGE_ROWS]
+    ]
+    return sorted(refusals, key=lambda r: r.at.timestamp() if r.at else 0, reverse=True)

@@ -13,7 +13,9 @@ from .selectors import (
     emr_inbox_documents,
     emr_profile_in_use,
     emr_provider_get_or_404,
+    emr_provider_of_user,
     emr_providers_with_counts,
+    emr_refusals,
     emr_refused_count,
     emr_retrieval_log,
     emr_unassigned_counts,
@@ -22,7 +24,14 @@ from .selectors import (
 
 
 def inbox_index(request):
+    """A clinician's own inbox, as their EMR would open on it; staff see every inbox."""
     sandbox_enabled_or_404()
+    if not request.user.is_staff:
+        provider = emr_provider_of_user(request.user)
+        if provider is None:
+            return render(request, "hrm_sandbox/no_inbox.html", emr_profile_in_use())
+        return _provider_inbox(request, provider, own=True)
+    refusals = emr_refusals(request.user)
     return render(
         request,
         "hrm_sandbox/index.html",
@@ -30,20 +39,26 @@ def inbox_index(request):
             "providers": emr_providers_with_counts(),
             "unassigned": emr_unassigned_counts(),
             "refused_count": emr_refused_count(),
+            "refused_by_hrm_count": sum(refusal.by_hrm for refusal in refusals),
             **emr_profile_in_use(),
         },
     )
 
 
 def provider_inbox(request, provider_id):
-    provider = emr_provider_get_or_404(provider_id)
+    return _provider_inbox(request, emr_provider_get_or_404(provider_id))
+
+
+def _provider_inbox(request, provider, *, own=False):
     access_record(request, action=Action.VIEWED, record="sandbox EMR inbox", object_id=provider.pk)
     return render(
         request,
         "hrm_sandbox/inbox.html",
         {
             "provider": provider,
+            "own": own,
             "documents": emr_inbox_documents(provider),
+            "refusals": emr_refusals(request.user, provider),
             **emr_profile_in_use(),
         },
     )
@@ -79,8 +94,17 @@ def document_download(request, document_id):
 
 def retrieval_log(request):
     sandbox_enabled_or_404()
+    provider = None if request.user.is_staff else emr_provider_of_user(request.user)
     return render(
         request,
         "hrm_sandbox/log.html",
-        {"retrievals": emr_retrieval_log(), **emr_profile_in_use()},
+        {
+            "retrievals": emr_retrieval_log(),
+            "hrm_refusals": [
+                refusal
+                for refusal in emr_refusals(request.user, provider)
+                if refusal.by_hrm and (provider or request.user.is_staff)
+            ],
+            **emr_profile_in_use(),
+        },
     )

@@ -1,4 +1,4 @@
-"""Dependencies run one way: directory ← referrals ← hrm ← sandbox, and inside hrm models ←
+"""Dependencies run one way: directory ← referrals ← hrm ← ops, sandbox, and inside hrm models ←
 senders, receivers, reports ← delivery. Referrals and directory import nothing from hrm (a posted
 message reaches HRM through a delivery channel named in settings, the pages get HRM's parts
 through its template tags and channel). Checked on the source itself."""
@@ -68,6 +68,8 @@ APPS_BELOW = {
     "audit": {"directory"},
     "referrals": {"directory", "audit", "security"},
     "hrm": {"directory", "audit", "security", "referrals"},
+    # Health, metrics, logs and error reports: reads hrm's tables for the metrics.
+    "ops": {"directory", "audit", "security", "referrals", "hrm"},
 }
 PROJECT_PACKAGES = {*APPS_BELOW, "sandbox", "config"}
 # hrm's rooms, and what each may import inside hrm (shared modules at hrm's top level, such as

@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 
 from config.email_url import email_url_config
+from ops.sentry import sentry_init
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = BASE_DIR / "var"
@@ -34,14 +35,21 @@ INSTALLED_APPS = [
     "audit",  # issue 12: the access trail (below referrals and hrm, which use it)
     "referrals",
     "hrm",
+    # Health, metrics, logs' request ids, error reports (issue 21; docs/observability.md).
+    "ops",
     # --- Security and privacy (issue 12) ---
-    "axes",
+    # django-axes and django-otp's devices, under support's names (security/apps.py).
+    "security.apps.SignInLockoutsConfig",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "security.apps.AuthenticatorAppsConfig",
+    "security.apps.BackupCodesConfig",
 ]
 
 MIDDLEWARE = [
+    # The request's id first, so every line logged about it carries it; then /health/ and
+    # /metrics, answered before host validation, the HTTPS redirect and sign-in (ops/endpoints.py).
+    "ops.request_context.RequestIdMiddleware",
+    "ops.endpoints.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Security and privacy (issue 12): every page no-store, a Content-Security-Policy, Django's
@@ -153,13 +161,51 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # CONN_MAX_AGE. The fix-up still closes it every this many tasks.
 CELERY_DB_REUSE_MAX = 1000
 
+# Logs go to standard error, one line per record: "plain" for people (the demo), "json" for a log
+# pipeline (production's default): one JSON object per line with the request id, and in workers
+# the task id and report ids (ops/request_context.py). Workers use this configuration too
+# (config/celery.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "ops.request_context.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s "
+            "%(report_ids)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "json_ensure_ascii": False,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Operations: health, metrics, error reports (docs/observability.md) ------------------------
+# /health/ready shows why a check fails (hosts, errors) only with "Authorization: Bearer <token>";
+# empty: never.
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+# /metrics answers a bearer token, or a client address (or network) in the list.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_ADDRESSES = env.list("METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1", "::1"])
+# The broker queues whose length /metrics reports.
+OPS_METRICS_QUEUES = env.list("OPS_METRICS_QUEUES", default=["hrm", "celery"])
+# Beat writes a heartbeat every minute; older than this, /health/ready says "beat failing".
+OPS_BEAT_HEARTBEAT_MAX_AGE_SECONDS = env.int("OPS_BEAT_HEARTBEAT_MAX_AGE_SECONDS", default=180)
+# Error reports to Sentry, scrubbed of patient data (ops/sentry.py); off without a DSN.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="")
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+sentry_init(SENTRY_DSN, environment=SENTRY_ENVIRONMENT, release=SENTRY_RELEASE)
 
 # --- HRM ---------------------------------------------------------------------------------------
 # The schema every report is validated against before it is stored or sent. It is not copied into
@@ -241,6 +287,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": HRM_REDRIVE_INTERVAL_SECONDS,
     },
     "hrm-alerts-digest": {"task": "hrm.tasks.alerts_digest_task", "schedule": 3600},
+    # Readiness reads its age; one not run within the minute is dropped, the next one counts.
+    "ops-beat-heartbeat": {
+        "task": "ops.tasks.beat_heartbeat",
+        "schedule": 60,
+        "options": {"expires": 60},
+    },
 }
 
 # --- HRM support: alerts, health, bulk re-send (docs/support.md) ---------------------------------

@@ -12,6 +12,12 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # A kept connection is checked before reuse, so a database restart costs no failed request or task.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# One JSON object per line for the log pipeline (LOG_FORMAT=plain for people).
+LOGGING["handlers"]["console"]["formatter"] = env.str("LOG_FORMAT", default="json")  # noqa: F405
+
+# /health/ and /metrics are answered before the HTTPS redirect and host validation, so a
+# supervisor can call http://127.0.0.1:8000/health/ready without adding 127.0.0.1 to
+# ALLOWED_HOSTS or turning SECURE_SSL_REDIRECT off (ops/endpoints.py).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)

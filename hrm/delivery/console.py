@@ -35,6 +35,13 @@ def _require(request, permission: str) -> None:
         raise PermissionDenied
 
 
+def landing_view(request):
+    """Where staff land after signing in: the dashboard, for those who may see it."""
+    if request.user.has_perm("hrm.view_hrmreport"):
+        return redirect("hrm_console:dashboard")
+    return redirect("admin:index")
+
+
 def dashboard_view(request):
     _require(request, "hrm.view_hrmreport")
     figures = hrm_dashboard()

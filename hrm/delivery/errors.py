@@ -31,7 +31,11 @@ _PATTERNS: list[tuple[ErrorClass, re.Pattern]] = [
     (ErrorClass.MISSING_FILE, re.compile(r"attached file is missing")),
     (ErrorClass.BUILD, re.compile(r"could not be built")),
     (ErrorClass.WORKER, re.compile(r"worker stopped")),
-    (ErrorClass.RECIPIENT, re.compile(r"so it is this file it refuses")),
+    # The second wording is the one stored before 2026-12 (kept for the reports written then).
+    (
+        ErrorClass.RECIPIENT,
+        re.compile(r"so it refuses this file only|so it is this file it refuses"),
+    ),
     (ErrorClass.HOST_KEY, re.compile(r"host key", re.I)),
     (ErrorClass.AUTHENTICATION, re.compile(r"refused the key|passphrase|private key", re.I)),
     (ErrorClass.CONFIGURATION, re.compile(r"known hosts file|not a plain file name", re.I)),
@@ -105,10 +109,12 @@ _FAILED_TEXT = {
         "This system's HRM settings are incomplete, so it sent nothing. Support has been "
         "told; re-send once they say it is fixed."
     ),
+    # HRM refused it and took no other file to compare with: the recipient or our access.
     ErrorClass.PERMISSION: (
-        "HRM refused the file. Most often the recipient is not registered with HRM under "
-        "{recipient_id}: check that Professional ID with {recipient}'s office, then re-send. "
-        "Support has been told."
+        "HRM refused the file. Either {recipient} is not registered with HRM under "
+        "{recipient_id}, or HRM's access for this system needs fixing: support has been told "
+        "and checks the second; check that Professional ID with {recipient}'s office, then "
+        "re-send."
     ),
     ErrorClass.RECIPIENT: (
         "HRM refused the file for {recipient} while accepting others, so it is about this "

@@ -5,7 +5,8 @@ OntarioMD sends the *complete* current list, so a file with any bad row cannot b
 whole: ``receiver_list_parse`` either returns every receiver or raises ``ReceiverListError``
 listing every problem as ``line N: reason``, where N is the line a person sees when opening the
 file (the header is line 1; in a spreadsheet it is the row number). A quoted CSV field may span
-several lines; its row is reported at the line where it starts, as a text editor shows it.
+several lines; its row is reported at the line where it starts, as a text editor shows it. A row
+whose quoting is broken is one problem among the others: reading goes on at the next line.
 
 Nothing here touches the database: the import view turns a ``ReceiverDiff`` into model changes.
 """
@@ -169,18 +170,77 @@ def _not_text_reason(content: bytes) -> str:
     return ""
 
 
-def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(line, cells)`` for each CSV record, ``line`` being where the record starts."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_csv_delimiter(text), strict=True)
-    line = 1
-    try:
-        for cells in reader:
-            yield line, cells
-            line = reader.line_num + 1
-    except csv.Error as error:
-        raise ReceiverListError(
-            [f"line {line}: the CSV quoting is broken from here on ({error})."]
-        ) from error
+@dataclass(frozen=True, slots=True)
+class _BrokenRow:
+    """A CSV row that could not be read, in place of its cells."""
+
+    reason: str
+
+
+_UNCLOSED_QUOTE = "the CSV quoting is broken: a quote opens a field here and never closes it."
+
+
+def _csv_records(text: str) -> Iterator[tuple[int, list[str] | _BrokenRow]]:
+    """Yield ``(line, cells)`` for each CSV record, ``line`` being where the record starts.
+
+    A row with broken quoting is yielded as a ``_BrokenRow`` and reading goes on at the next
+    line, so one pass reports every broken row, not only the first. A quoted field may hold line
+    breaks (an address column, say), so a record running over several lines is kept when it has
+    as many cells as the header; with any other count, the quote that opened it is taken as
+    never closed, and the lines it swallowed are read again as rows of their own.
+    """
+    lines = _Lines(io.StringIO(text, newline="").readlines())
+    delimiter = _csv_delimiter(text)
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    header_width = None
+    while True:
+        start = lines.position
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield start + 1, _broken_row(lines.lines[start], error)
+            lines.position = start + 1
+            reader = csv.reader(lines, delimiter=delimiter, strict=True)
+            continue
+        if header_width is None:
+            if not _is_blank(cells):
+                header_width = len(cells)
+        elif lines.position - start > 1 and len(cells) != header_width:
+            yield start + 1, _BrokenRow(_UNCLOSED_QUOTE)
+            lines.position = start + 1
+            continue
+        yield start + 1, cells
+
+
+def _broken_row(line: str, error: csv.Error) -> _BrokenRow:
+    # An odd number of quotes on the line where the row starts leaves a field open; with an
+    # even number, every field closes and something follows a closing quote.
+    if line.count('"') % 2:
+        return _BrokenRow(_UNCLOSED_QUOTE)
+    return _BrokenRow(
+        "the CSV quoting is broken: a quoted field goes on after its closing quote "
+        f'({error}). Inside a quoted field, a quote is written twice ("").'
+    )
+
+
+class _Lines:
+    """The file's lines, handed one at a time to ``csv.reader``, from a position that is set
+    back after a broken row."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        self.position = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if self.position >= len(self.lines):
+            raise StopIteration
+        self.position += 1
+        return self.lines[self.position - 1]
 
 
 def _csv_delimiter(text: str) -> str:
@@ -227,10 +287,19 @@ def _xlsx_cell_text(value: object) -> str:
     return str(value)
 
 
-def _receiver_rows(records: Iterable[tuple[int, list[str]]], label: str) -> list[ReceiverRow]:
+def _receiver_rows(
+    records: Iterable[tuple[int, list[str] | _BrokenRow]], label: str
+) -> list[ReceiverRow]:
     """Check every row, merge exact duplicates, and raise with all problems if there are any."""
     records = iter(records)
-    header = next(((line, cells) for line, cells in records if not _is_blank(cells)), None)
+    header = None
+    for line, cells in records:
+        if isinstance(cells, _BrokenRow):
+            # Without its header row, no other line of the file can be checked.
+            raise ReceiverListError([f"line {line}: {cells.reason}"])
+        if not _is_blank(cells):
+            header = line, cells
+            break
     if header is None:
         raise ReceiverListError([f"{label} is empty: it has no header row and no receivers."])
     columns = _columns(*header, label=label)
@@ -238,6 +307,9 @@ def _receiver_rows(records: Iterable[tuple[int, list[str]]], label: str) -> list
     receivers: dict[str, ReceiverRow] = {}
     problems: list[str] = []
     for line, cells in records:
+        if isinstance(cells, _BrokenRow):
+            problems.append(f"line {line}: {cells.reason}")
+            continue
         if _is_blank(cells):
             continue
         row, row_problems = _receiver_row(line, cells, columns)

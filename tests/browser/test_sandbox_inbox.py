@@ -52,8 +52,10 @@ def test_a_clinician_reads_and_downloads_a_letter_in_the_sandbox_emr(
 
     sign_in(page, live_server, "dr.nguyen", PASSWORD)
     page.goto(f"{live_server.url}/sandbox/emr/")
-    expect(page.get_by_role("heading", name="Sandbox EMR inboxes")).to_be_visible()
-    page.get_by_role("link", name="Alice Nguyen").click()
+    # Her own inbox, as her EMR opens on it: not a list of everyone's.
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Your inbox in the sandbox EMR (Alice Nguyen, D12345)"
+    )
 
     inbox = page.locator("article.emr-document")
     expect(inbox).to_have_count(3)
@@ -83,3 +85,35 @@ def test_a_clinician_reads_and_downloads_a_letter_in_the_sandbox_emr(
     )
     expect(unmatched).to_contain_text("Addendum: echo booked.")
     page.screenshot(path=str(artifacts_dir / "sandbox-emr-inbox.png"), full_page=True)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_clinician_sees_what_hrms_server_refused_beside_what_the_emr_refused(
+    live, worker, hrm_sftp, live_server, browser, settings, width
+):
+    settings.HRM_SANDBOX_ENABLED = True
+    sandbox_charts_sync()
+    hrm_sftp.refuse_deliver_to("D12345")  # HRM's server does not know Dr. Nguyen
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen today.", files=[]
+    )
+    refused = message.hrm_reports.get(deliver_to_user_id="D12345")
+    wait_for(
+        lambda: HrmReport.objects.get(pk=refused.pk).status == HrmReport.Status.FAILED,
+        message="HRM's server to refuse the report",
+    )
+
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, "dr.nguyen", PASSWORD)
+        page.goto(f"{live_server.url}/sandbox/emr/")
+        expect(page.get_by_role("note").first).to_contain_text("Practice EMR, for the demo only.")
+        table = page.get_by_role("table", name="newest first")
+        row = table.get_by_role("row").filter(has_text=refused.transaction_id)
+        expect(row.get_by_role("cell").nth(1)).to_have_text("HRM's server")
+        expect(row).to_contain_text("HRM refused the file for Alice Nguyen while accepting others")
+        expect(row).not_to_contain_text("127.0.0.1")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    finally:
+        context.close()

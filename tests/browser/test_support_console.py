@@ -148,7 +148,7 @@ def test_the_dashboard_draws_its_chart_and_shows_hrm_down(
         "HRM is unreachable."
     )
     expect(page.locator(".hrm-health-down")).to_contain_text("9 failures in a row")
-    chart = page.get_by_role("img", name="Reports sent (dark) and deliveries failed (red) per day")
+    chart = page.get_by_role("img", name="Reports sent (blue) and deliveries failed (red) per day")
     expect(chart).to_be_visible()
     assert chart.locator("rect").count() > 0
     expect(page.locator("#top-errors")).to_contain_text("HRM unreachable")

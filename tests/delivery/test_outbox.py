@@ -8,12 +8,13 @@ from django.db import connection
 from django.utils import timezone
 
 from hrm.delivery.connections import transport_get
+from hrm.delivery.errors import error_classify
 from hrm.delivery.services.outbox import report_deliver, reports_deliver, reports_redrive
 from hrm.delivery.services.queue import report_resend
 from hrm.delivery.services.recording import Outcome
 from hrm.delivery.tasks import reports_redrive_task
 from hrm.delivery.transports import remote_name_for
-from hrm.models import HrmReport
+from hrm.models import ErrorClass, HrmReport
 from hrm.reports.crypto import report_decrypt
 from referrals import services
 from sandbox.reading import hrm_file_read
@@ -87,6 +88,25 @@ def test_an_authentication_refusal_fails_only_once_it_has_persisted(reports, hrm
     assert any(
         r.levelname == "ERROR" and "refused the key" in r.getMessage() for r in caplog.records
     )
+
+
+def test_a_folder_that_refuses_every_file_asks_for_its_permissions_not_a_recipient(
+    reports, hrm_sftp
+):
+    hrm_sftp.read_only = True  # the account may not write in its folder: no file is taken
+    assert deliver(reports[0]).outcome is Outcome.RETRY
+    report = HrmReport.objects.get(pk=reports[0].pk)
+    assert "; ask OntarioMD to check the account's folder permissions. Refused on 1" in (
+        report.last_error
+    )
+    HrmReport.objects.filter(pk=report.pk).update(
+        refused_since=timezone.now() - timedelta(minutes=31), next_attempt_at=timezone.now()
+    )
+    assert deliver(report).outcome is Outcome.FAILED
+    report.refresh_from_db()
+    assert "ask OntarioMD to check the account's folder permissions" in report.last_error
+    assert "this file only" not in report.last_error and "recipient" not in report.last_error
+    assert error_classify(report.last_error) == ErrorClass.PERMISSION
 
 
 def test_a_server_restart_that_refuses_the_key_once_never_fails_the_report(reports, hrm_sftp):
@@ -282,7 +302,13 @@ def test_a_refused_recipient_does_not_hold_up_the_others(live, reports, hrm_sftp
     assert statuses == {"D12345": Status.SENT, "N1234567": Status.FAILED}
     assert len(delivered_files(hrm_sftp)) == 2
     failed = HrmReport.objects.filter(status=Status.FAILED).first()
-    assert "it is this file it refuses; not retrying" in failed.last_error
+    assert failed.last_error.endswith(
+        "HRM takes other files, so it refuses this file only, not the folder: most often HRM "
+        "does not know its recipient CNO 1234567; not retrying."
+    )
+    # Advice about the account's folder would contradict what the error just established.
+    assert "folder permissions" not in failed.last_error
+    assert error_classify(failed.last_error) == ErrorClass.RECIPIENT
 
 
 def test_a_refused_recipient_alone_on_a_new_connection_fails_at_once(live, reports, hrm_sftp):
@@ -294,7 +320,8 @@ def test_a_refused_recipient_alone_on_a_new_connection_fails_at_once(live, repor
     assert {result.outcome for result in results.values()} == {Outcome.FAILED}
     rows = HrmReport.objects.filter(pk__in=refused)
     assert {row.status for row in rows} == {Status.FAILED}
-    assert all("it is this file it refuses; not retrying" in row.last_error for row in rows)
+    assert all("it refuses this file only, not the folder" in row.last_error for row in rows)
+    assert not any("folder permissions" in row.last_error for row in rows)
     assert [p.name for p in hrm_sftp.inbox.iterdir()] == []  # the test file is gone too
 
 

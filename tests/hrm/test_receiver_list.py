@@ -149,6 +149,86 @@ def test_text_after_a_closing_quote_is_refused():
     assert problem.startswith("line 2: the CSV quoting is broken")
 
 
+def test_every_broken_row_of_a_csv_is_reported_in_one_pass():
+    content = csv_bytes(
+        HEADER
+        + 'D1,"Ann"x,Smith\n'  # line 2: text after a closing quote
+        + "D2,Bo,Li\n"
+        + 'D3,"Cy,Roy\n'  # line 4: a quote never closed, until line 6's quote
+        + "nonsense,Di,Wu\n"  # line 5: a bad Professional ID
+        + 'D6,"Ed",Fox\n'
+        + "D7,,Gee\n"  # line 7: First Name missing
+        + "D8\n"  # line 8: both names missing
+        + 'D9,Flo,"Ng\n'  # line 9: a quote never closed, to the end of the file
+        + "D10,Guy,Ho\n"
+    )
+
+    problems = problems_of(content)
+
+    assert [problem.split(":")[0] for problem in problems] == [
+        "line 2",
+        "line 4",
+        "line 5",
+        "line 7",
+        "line 8",
+        "line 8",
+        "line 9",
+    ]
+    assert problems[0].startswith(
+        "line 2: the CSV quoting is broken: a quoted field goes on after its closing quote"
+    )
+    assert problems[1] == (
+        "line 4: the CSV quoting is broken: a quote opens a field here and never closes it."
+    )
+    assert problems[2].startswith('line 5: Professional ID "nonsense": ')
+    assert problems[3:6] == [
+        "line 7: First Name is missing.",
+        "line 8: First Name is missing.",
+        "line 8: Last Name is missing.",
+    ]
+    assert problems[6].startswith("line 9: the CSV quoting is broken")
+
+
+def test_fixing_every_reported_row_leaves_a_file_that_imports():
+    content = csv_bytes(HEADER + 'D1,"Ann"x,Smith\nD2,Bo,Li\nD3,"Cy,Roy\nD4,Di,Wu\n')
+    assert [problem.split(":")[0] for problem in problems_of(content)] == ["line 2", "line 4"]
+
+    fixed = content.replace(b'"Ann"x', b'"Ann x"').replace(b'"Cy,Roy', b"Cy,Roy")
+
+    assert receiver_list_parse(fixed) == [
+        row("D1", "Ann x", "Smith", 2),
+        row("D2", "Bo", "Li", 3),
+        row("D3", "Cy", "Roy", 4),
+        row("D4", "Di", "Wu", 5),
+    ]
+
+
+def test_broken_quoting_in_the_header_row_is_the_one_problem():
+    [problem] = problems_of(csv_bytes('Professional ID,"First Name"x,Last Name\nD1,Ann,Smith\n'))
+
+    assert problem.startswith("line 1: the CSV quoting is broken")
+
+
+def test_every_bad_row_of_a_workbook_is_reported_in_one_pass():
+    content = xlsx_bytes(
+        ["Professional ID", "First Name", "Last Name"],
+        ["D1", "Ann", "Smith"],
+        ["nonsense", "Bo", "Li"],
+        ["D3", None, "Roy"],
+        [None, "Di", None],
+        ["D5", 'Ed "Eddie', "Fox"],
+    )
+
+    problems = problems_of(content)
+
+    assert problems[0].startswith('line 3: Professional ID "nonsense": ')
+    assert problems[1:] == [
+        "line 4: First Name is missing.",
+        "line 5: Professional ID is missing.",
+        "line 5: Last Name is missing.",
+    ]
+
+
 def test_old_mac_and_unix_line_endings_number_lines_the_same():
     for newline in ("\r", "\n", "\r\n"):
         text = newline.join(["Professional ID,First Name,Last Name", "D1,Ann,Smith", "", "D2,,Li"])

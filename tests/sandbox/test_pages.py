@@ -8,10 +8,14 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
+from directory.models import User
+from hrm.delivery.transports import remote_name_for
+from hrm.models import HrmReport
 from sandbox.models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
 from sandbox.services.filing import sandbox_file_report
 
 from ..factories import make_user
+from ..support.conftest import post_message
 from .conftest import PDF, hrm_xml
 
 INDEX = "/sandbox/emr/"
@@ -94,6 +98,7 @@ def row_cells(page: str, marker: str) -> list[str]:
 
 
 def test_the_index_counts_each_inbox(filed, reader, sandbox_on):
+    User.objects.filter(username="reader").update(is_staff=True)  # staff see every inbox
     page = reader.get(INDEX).content.decode()
     nguyen = reverse("hrm_sandbox:provider_inbox", args=[filed["text"].provider_id])
     okafor = EmrProvider.objects.get(professional_id="N1234567")
@@ -102,7 +107,7 @@ def test_the_index_counts_each_inbox(filed, reader, sandbox_on):
     okafor_inbox = reverse("hrm_sandbox:provider_inbox", args=[okafor.pk])
     assert row_cells(page, okafor_inbox) == ["N1234567", "1", "0", "0"]  # the routed text
     assert row_cells(page, "Unassigned inbox") == ["—", "1", "0", "1"]
-    assert "2 files refused" in page
+    assert "2 files refused by this EMR" in page and "0 refused by HRM's server" in page
     assert 'class="emr-profile">Open-O</strong>' in page
 
 
@@ -244,3 +249,96 @@ def test_the_log_gives_each_refusal_and_what_else_the_emr_did(filed, reader, san
     assert "Same report for another recipient" in routed[1]
     assert "routed to Grace Okafor (N1234567) as well." in routed[3]
     assert "Scored 45 against document" in row_cells(page, "h.xml.enc")[3]
+
+
+# --- A clinician's own inbox, and the files refused on the way to it --------------------------
+
+
+def refusal_cells(page: str, transaction_id: str) -> list[str]:
+    """The cells' text of the refusals table row for this Transaction ID."""
+    at = page.index(f'<td class="transaction-id">{transaction_id}</td>')
+    return row_cells(page, page[page.rindex("<tr", 0, at) : at])
+
+
+RECIPIENT_REFUSED = (
+    "HRM SFTP server 127.0.0.1:2222 denied user 'hrm' permission to rename files in folder "
+    "'/inbox' (x.xml.enc). HRM takes other files, so it refuses this file only, not the "
+    "folder: most often HRM does not know its recipient CPSO 12345; not retrying."
+)
+
+
+@pytest.fixture
+def refused_on_the_way(live, emr, sandbox_on):
+    """For Dr. Nguyen (D12345): one report HRM's server refused, one this EMR collected and
+    refused; for Nurse Okafor, one HRM's server refused."""
+    reports = post_message(live, text="Seen today.").hrm_reports.all()
+    by_hrm = reports.get(deliver_to_user_id="D12345")
+    HrmReport.objects.filter(pk=by_hrm.pk).update(
+        status=HrmReport.Status.FAILED, last_error=RECIPIENT_REFUSED
+    )
+    okafor = reports.get(deliver_to_user_id="N1234567")
+    HrmReport.objects.filter(pk=okafor.pk).update(
+        status=HrmReport.Status.FAILED, last_error=RECIPIENT_REFUSED.replace("12345", "1234567")
+    )
+    by_emr = post_message(live, text="Addendum.").hrm_reports.get(deliver_to_user_id="D12345")
+    EmrRetrievalLog.objects.create(
+        file_name=remote_name_for(by_emr.transaction_id),
+        emr_profile="open-o",
+        outcome=EmrRetrievalLog.Outcome.REFUSED,
+        error="Open-O refuses a date of birth in the future.",
+        message_unique_id=by_emr.transaction_id,
+    )
+    return {"by_hrm": by_hrm, "by_emr": by_emr, "okafor": okafor}
+
+
+def test_a_clinician_opens_on_their_own_inbox_with_both_kinds_of_refusal(
+    refused_on_the_way, live, client_for
+):
+    page = client_for(live.world.referrer).get(INDEX).content.decode()
+
+    assert "Your inbox in the sandbox EMR" in page and "Alice Nguyen, D12345" in page
+    assert "Sandbox EMR inboxes" not in page and "Okafor" not in page
+    assert ">My inbox</a>" in page
+    by_hrm = refusal_cells(page, refused_on_the_way["by_hrm"].transaction_id)
+    assert by_hrm[1] == "HRM's server"
+    # The clinician reads the plain words, never the server's details.
+    assert "Alice Nguyen" in by_hrm[3] and "127.0.0.1" not in by_hrm[3]
+    by_emr = refusal_cells(page, refused_on_the_way["by_emr"].transaction_id)
+    assert by_emr[1:] == [
+        "This EMR (Open-O rules)",
+        refused_on_the_way["by_emr"].transaction_id,
+        "Open-O refuses a date of birth in the future.",
+    ]
+    assert refused_on_the_way["okafor"].transaction_id not in page
+
+
+def test_staff_still_see_every_inbox_and_every_refusal_by_hrms_server(
+    refused_on_the_way, live, client_for
+):
+    staff = make_user(username="support.kim", is_staff=True)
+    index = client_for(staff).get(INDEX).content.decode()
+    assert "Sandbox EMR inboxes" in index
+    assert "1 file refused by this EMR" in index and "2 refused by HRM's server" in index
+
+    log = client_for(staff).get(reverse("hrm_sandbox:log")).content.decode()
+    assert "Refused by HRM's server, never collected" in log
+    for report in ("by_hrm", "okafor"):
+        row = refusal_cells(log, refused_on_the_way[report].transaction_id)
+        assert row[1] == "HRM's server" and "127.0.0.1:2222" in row[3]  # support's details
+
+
+def test_a_clinician_without_an_inbox_is_told_why(emr, sandbox_on, client_for):
+    page = client_for(make_user(username="dr.nobody")).get(INDEX).content.decode()
+    assert "No inbox for you in the sandbox EMR" in page
+    assert "Your account has no Professional ID" in page
+
+
+def test_the_banner_says_what_the_sandbox_is_in_plain_words(reader, sandbox_on):
+    page = reader.get(INDEX).content.decode()
+    banner = re.sub(r"<[^>]+>", "", page[page.index('class="sandbox-banner"') :])
+    assert "Practice EMR, for the demo only." in banner
+    assert "No real EMR or patient chart is touched." in banner
+    assert "HRM_SANDBOX_EMR_PROFILE" in banner.split("How Open-O files or refuses a report")[1]
+    first_sentence = banner.split("How Open-O")[0]
+    for jargon in ("HRM_SANDBOX_EMR_PROFILE", "schema", "DeliverToUserID", "stand-in"):
+        assert jargon not in first_sentence, jargon

@@ -79,9 +79,10 @@ def test_a_staff_member_on_the_referral_sees_them_too(live, failed_report, clien
         (
             "Gave up after 9 attempts over 24.0 hours. Last error: HRM SFTP server "
             "hrm.example:22 denied user 'eref' permission to write files in folder '/in'",
-            "HRM refused the file. Most often the recipient is not registered with HRM under "
-            "CPSO 12345: check that Professional ID with Alice Nguyen's office, then re-send. "
-            "Support has been told.",
+            "HRM refused the file. Either Alice Nguyen is not registered with HRM under CPSO "
+            "12345, or HRM's access for this system needs fixing: support has been told and "
+            "checks the second; check that Professional ID with Alice Nguyen's office, then "
+            "re-send.",
         ),
     ],
     ids=["validation", "gave-up"],

@@ -47,6 +47,12 @@ def test_a_failed_part_shows_pending_while_another_part_is_still_being_sent():
             ErrorClass.RECIPIENT,
         ),
         (
+            "HRM SFTP server h:22 denied user 'hrm' permission to rename files in folder "
+            "'/inbox' (x.xml.enc). HRM takes other files, so it refuses this file only, not the "
+            "folder: most often HRM does not know its recipient CPSO 12345; not retrying.",
+            ErrorClass.RECIPIENT,
+        ),
+        (
             "HRM SFTP server h:22 refused the key /k for user 'hrm'; check the user name and "
             "that OntarioMD registered this key's public half",
             ErrorClass.AUTHENTICATION,
@@ -132,3 +138,12 @@ def test_an_attempt_lost_with_its_worker_is_on_record(message):
     [attempt] = HrmAttempt.objects.all()
     assert (attempt.report_id, attempt.number, attempt.outcome) == (report.pk, 2, "retry")
     assert attempt.error_class == ErrorClass.WORKER and "re-drive" in attempt.worker
+
+
+def test_a_refusal_with_no_other_file_to_compare_names_both_possible_causes():
+    # Nothing says whether HRM refuses this recipient or this system's access: saying "most
+    # often the recipient" to the clinician while support reads "the folder's permissions"
+    # would be two stories for one refusal.
+    text = clinician_error_text(report_like(Status.FAILED, PERMISSION))
+    assert "Either Alice Nguyen is not registered with HRM under CPSO 12345" in text
+    assert "or HRM's access for this system needs fixing" in text

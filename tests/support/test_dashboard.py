@@ -128,3 +128,26 @@ def test_only_staff_who_may_see_hrm_reports_see_the_dashboard(live, watcher, cli
     assert client_for(watcher).get(URL).status_code == 200
     clinician = client_for(live.world.specialist).get(URL)
     assert clinician.status_code == 302 and "/admin/login/" in clinician["Location"]
+
+
+def test_the_24_hour_failures_are_labelled_so_they_add_up_with_failed_now(
+    rows, support, client_for
+):
+    now = rows["now"]
+    # A report sent today after a failed delivery this morning (re-sent since), and one failed
+    # now that failed twice today (failed, re-sent, failed again).
+    attempt(rows["sent"][0], HrmAttempt.Outcome.FAILED, now - timedelta(hours=2), PERMISSION)
+    attempt(rows["failed"][0], HrmAttempt.Outcome.FAILED, now - timedelta(hours=3), PERMISSION)
+
+    html = client_for(support).get(URL).content.decode()
+
+    assert figure(html, "status-failed") == "6"  # 4 failed today and 2 ten days ago
+    assert figure(html, "failed-24h") == "6"  # 4 + the re-sent one + the second failure
+    assert figure(html, "failed-24h-reports") == "5"
+    assert figure(html, "failed-24h-failed-now") == "4"
+    text = re.sub(r"<[^>]+>", " ", html)
+    text = re.sub(r"\s+", " ", text)
+    assert "Failed now waiting for a re-send, whenever they failed" in text
+    assert "Deliveries that failed each one that gave up, also when re-sent since" in text
+    assert "Reports they were for" in text and "Of those, failed now" in text
+    assert "“Failed now” also holds reports that failed before the last 24 hours." in text

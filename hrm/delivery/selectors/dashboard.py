@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -32,6 +32,10 @@ class Ranked:
 class Dashboard:
     by_status: dict[str, int]
     failed_last_24h: int
+    # The reports those failures were for, and how many of them are failed now (the others
+    # were re-sent since): so the 24-hour figure and "Failed" can be read together.
+    failed_last_24h_reports: int
+    failed_last_24h_failed_now: int
     oldest_pending_since: datetime | None
     days: list[DayCount]
     top_errors: list[Ranked]
@@ -55,13 +59,18 @@ def _local_day_start(day: date) -> datetime:
 
 def hrm_dashboard(now: datetime | None = None, top: int = 5) -> Dashboard:
     """Counts by status now; final failures in the last 24 hours (every delivery that failed
-    for good, even one re-sent since); the oldest report still on its way; reports sent and
-    deliveries failed per day (local days, the last 30 including today); the most frequent
-    errors and recipients among the reports failed now; and HRM's health."""
+    for good, even one re-sent since), with the reports they were for; the oldest report still
+    on its way; reports sent and deliveries failed per day (local days, the last 30 including
+    today); the most frequent errors and recipients among the reports failed now; and HRM's
+    health."""
     now = now or timezone.now()
     by_status = dict(HrmReport.objects.order_by().values_list("status").annotate(n=Count("id")))
     failures = HrmAttempt.objects.filter(outcome=HrmAttempt.Outcome.FAILED)
-    failed_last_24h = failures.filter(finished_at__gt=now - timedelta(hours=24)).count()
+    recent_failures = failures.filter(finished_at__gt=now - timedelta(hours=24))
+    failed_last_24h = recent_failures.count()
+    recent_reports = HrmReport.objects.filter(pk__in=recent_failures.values("report_id")).aggregate(
+        reports=Count("id"), failed_now=Count("id", filter=Q(status=Status.FAILED))
+    )
     oldest = HrmReport.objects.filter(status__in=[Status.QUEUED, Status.SENDING]).aggregate(
         since=Min("delivery_started_at")
     )["since"]
@@ -119,6 +128,8 @@ def hrm_dashboard(now: datetime | None = None, top: int = 5) -> Dashboard:
     return Dashboard(
         by_status=by_status,
         failed_last_24h=failed_last_24h,
+        failed_last_24h_reports=recent_reports["reports"],
+        failed_last_24h_failed_now=recent_reports["failed_now"],
         oldest_pending_since=oldest,
         days=days,
         top_errors=top_errors,

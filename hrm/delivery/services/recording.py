@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
+from directory.professional_id import professional_id_display
 from hrm.delivery.services.attempts import (
     attempt_finished,
     attempt_sent_finish,
@@ -135,9 +136,12 @@ def report_refusal_recorded(
     takes other files (it accepted one over this connection, or takes a test file now) is about
     this file, and fails it at once."""
     if error.file_refusal and (transport.accepted or folder_takes_files(transport)):
+        # Not the account's folder permissions, then: the advice for those would contradict it.
+        recipient = professional_id_display(report.deliver_to_user_id) or "its recipient"
         return report_failure_recorded(
             report,
-            f"{error.message}. HRM takes other files, so it is this file it refuses; not retrying.",
+            f"{error.fact}. HRM takes other files, so it refuses this file only, not the "
+            f"folder: most often HRM does not know its recipient {recipient}; not retrying.",
             permanent=True,
         )
     now = timezone.now()

@@ -58,7 +58,10 @@ class TransportError(Exception):
     refused us (our key, a permission, the folder), which a restarting server also does, so the
     caller decides how long a refusal may persist. ``file_refusal``: a permission refused on one
     file's name, rather than the account's key. ``rename_unknown``: a rename's reply never came
-    (or its ``.part`` was already gone), so whether the file arrived is for ``probe`` to say."""
+    (or its ``.part`` was already gone), so whether the file arrived is for ``probe`` to say.
+    ``advice``: what to do when the refusal is about the account rather than one file; it ends
+    ``message``, and ``fact`` is the message without it, for the caller who finds the refusal is
+    about the file."""
 
     def __init__(
         self,
@@ -68,9 +71,12 @@ class TransportError(Exception):
         refusal: bool = False,
         file_refusal: bool = False,
         rename_unknown: bool = False,
+        advice: str = "",
     ):
-        super().__init__(message)
-        self.message = message
+        self.fact = message
+        self.advice = advice
+        self.message = f"{message}; {advice}" if advice else message
+        super().__init__(self.message)
         self.permanent = permanent
         self.refusal = refusal
         self.file_refusal = file_refusal

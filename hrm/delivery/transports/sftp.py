@@ -345,10 +345,11 @@ class SftpTransport:
         if sftp_status and exc.errno in (errno.EACCES, errno.EPERM):
             return TransportError(
                 f"{where} denied user '{self.user}' permission to {stage} files in folder "
-                f"'{folder}' ({name}); ask OntarioMD to check the account's folder permissions",
+                f"'{folder}' ({name})",
                 False,
                 refusal=True,
                 file_refusal=True,
+                advice="ask OntarioMD to check the account's folder permissions",
             ), False
         if sftp_status and exc.errno == errno.ENOENT and stage == "write":
             return TransportError(
