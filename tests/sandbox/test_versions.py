@@ -9,6 +9,8 @@ import pytest
 from django.db import transaction
 from django.urls import reverse
 
+from hrm.delivery.errors import clinician_error_text
+from hrm.delivery.selectors.messages import HrmIcon, message_hrm_icon
 from hrm.delivery.services.queue import reports_enqueue
 from hrm.models import HrmReport
 from hrm.reports.versions import message_part_withdraw, report_withdrawal_create
@@ -201,8 +203,12 @@ def test_a_part_not_yet_sent_is_cancelled_not_withdrawn(live):
     with transaction.atomic():
         for channel in delivery_channels():
             channel.message_withdrawn(message, actor=live.world.specialist, reason="Duplicate.")
-    assert set(message.hrm_reports.values_list("status", flat=True)) == {"cancelled"}
+    reports = list(message.hrm_reports.all())
+    assert {report.status for report in reports} == {"cancelled"}
     assert HrmReport.objects.count() == 4  # no withdrawal version: nothing reached an EMR
+    # Beside the message: no icon and no failure, as for a message HRM never carried.
+    assert message_hrm_icon(reports) == HrmIcon.NONE
+    assert {clinician_error_text(report) for report in reports} == {""}
 
 
 def test_a_withdrawal_says_why_or_is_refused(live):
