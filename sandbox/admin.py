@@ -7,7 +7,7 @@ from django.template.defaultfilters import filesizeformat
 
 from security.admin_bases import BaseAdmin
 
-from .models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
+from .models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog, EmrSendingFacility
 
 
 class _ViewOnlyAdmin(BaseAdmin):
@@ -37,6 +37,14 @@ class EmrPatientAdmin(BaseAdmin):
     ]
     list_filter = ["sex", "province"]
     search_fields = ["last_name", "first_name", "health_card_number"]
+
+
+@admin.register(EmrSendingFacility)
+class EmrSendingFacilityAdmin(BaseAdmin):
+    """Open-O's registry: the clinic's administrator registers a Sending Facility here."""
+
+    list_display = ["facility_id", "name", "registered_at"]
+    search_fields = ["facility_id", "name"]
 
 
 @admin.register(EmrDocument)

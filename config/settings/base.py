@@ -214,7 +214,10 @@ HRM_SCHEMA = env.path(
     "HRM_SCHEMA",
     default=BASE_DIR.parent / "shared/hrm-schema/report_manager_v1.1.2/report_manager.xsd",
 )
+# The Sending Facility OntarioMD registers for this sender: its ID (1 to 4 letters or digits,
+# written in every report) and its name (what EMRs show once their administrator registers it).
 HRM_SENDING_FACILITY = env.str("HRM_SENDING_FACILITY", default="EREF")
+HRM_SENDING_FACILITY_NAME = env.str("HRM_SENDING_FACILITY_NAME", default="eReferral messaging")
 HRM_REPORT_CLASS = env.str("HRM_REPORT_CLASS", default="Consultant Report")
 HRM_REPORT_SUBCLASS = env.str("HRM_REPORT_SUBCLASS", default="11488-4^Consult note")
 # Shared AES key from OntarioMD, as hex: 32 digits (AES-128) or 64 (AES-256).
