@@ -57,7 +57,8 @@ def _thread_page(request, referral, *, message_form=None, status=200):
         actor_username=_trail_name(referral),
     )
     messages = list(
-        Message.objects.filter(referral=referral)
+        # The latest version of each message (the referrer never amends: they get no history).
+        Message.objects.filter(referral=referral, next_version__isnull=True)
         .select_related("author", "author_listing")
         .prefetch_related("attachments")
     )
@@ -165,7 +166,9 @@ def referrer_message_create(request, reference):
 @login_not_required
 def referrer_attachment_download(request, reference, attachment_id):
     referral = _referral_with_access_or_404(request, reference)
-    attachment = Attachment.objects.filter(pk=attachment_id, message__referral=referral).first()
+    attachment = Attachment.objects.filter(
+        pk=attachment_id, message__referral=referral, message__withdrawn_at__isnull=True
+    ).first()
     if attachment is None:
         raise Http404("No such attachment.")
     try:
