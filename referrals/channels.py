@@ -156,6 +156,12 @@ class EmailChannel(DeliveryChannel):
     def message_posted(self, message, *, stakeholders, attachments):
         transaction.on_commit(lambda: notifications.message_notify(message, stakeholders))
 
+    def message_amended(
+        self, old_message, new_message, *, actor, stakeholders, attachments, replaced_attachments
+    ):
+        # Told as for a new message: the email says only that there is something to read.
+        transaction.on_commit(lambda: notifications.message_notify(new_message, stakeholders))
+
     def recipients_preview(self, *, referral, author, author_listing, stakeholders):
         routes = {}
         for listing in [*stakeholders, None]:

@@ -19,7 +19,7 @@ from directory.text_limits import (
 from .attachments import ALLOWED_TYPES_TEXT, attachment_inspect, upload_name_restore
 from .channels import message_text_prepare
 from .composer import TOKEN_MAX_LENGTH, composer_token_issue, composer_token_nonce
-from .models import Referral
+from .models import Attachment, Referral
 
 
 def _patient_name_field(label: str) -> forms.CharField:
@@ -291,4 +291,50 @@ class ReferrerCodeForm(forms.Form):
         label="Code from the email",
         max_length=20,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class MessageAmendForm(MessageForm):
+    """The composer opened on one of the author's messages: its text, its attachments kept
+    unless unticked, and any new files."""
+
+    keep = forms.ModelMultipleChoiceField(
+        label="Attachments to keep",
+        required=False,
+        queryset=Attachment.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Untick a file to remove it: it is withdrawn from every EMR it reached.",
+    )
+
+    def __init__(self, *args, message, **kwargs):
+        super().__init__(*args, user=message.author, referral=message.referral, **kwargs)
+        self.message = message
+        self.fields["keep"].queryset = message.attachments.order_by("id")
+        self.fields["text"].label = "Amended message"
+        self.fields["files"].label = "Attach more files"
+        if not self.is_bound:
+            self.initial["text"] = message.text
+            self.initial["keep"] = list(message.attachments.values_list("pk", flat=True))
+
+    def clean(self):
+        cleaned = forms.Form.clean(self)
+        if (
+            not self.errors
+            and not cleaned.get("text", "").strip()
+            and not cleaned.get("files")
+            and not cleaned.get("keep")
+        ):
+            raise ValidationError(
+                "Write a message or keep or attach a file; to take the message back, delete it.",
+                code="empty_message",
+            )
+        return cleaned
+
+
+class MessageWithdrawForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown in the thread, and in each EMR the message reached.",
     )

@@ -227,6 +227,8 @@ class ReferralEvent(models.Model):
         MESSAGE_POSTED = "message_posted", "Message posted"
         DELIVERY_RESENT = "delivery_resent", "Re-sent"
         COPY_CHANGED = "copy_changed", "Copies changed"
+        MESSAGE_AMENDED = "message_amended", "Message amended"
+        MESSAGE_WITHDRAWN = "message_withdrawn", "Message withdrawn"
 
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -300,12 +302,42 @@ class Message(models.Model):
         Site, null=True, blank=True, on_delete=models.PROTECT, related_name="private_notes"
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # An amendment is a new message replacing this one (Amend); the thread shows the latest
+    # version and keeps the earlier ones one click away.
+    previous_version = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="next_version",
+        help_text="The message this one amends.",
+    )
+    # Delete: the thread keeps a marker; the content stays stored, shown only to its author.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    withdrawal_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(withdrawn_at__isnull=True) | ~models.Q(withdrawal_reason=""),
+                name="message_withdrawal_has_reason",
+            ),
+        ]
 
     def __str__(self):
         return f"Message {self.pk} on referral {self.referral_id}"
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
     @property
     def author_display(self) -> str:

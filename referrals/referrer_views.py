@@ -57,8 +57,11 @@ def _thread_page(request, referral, *, message_form=None, status=200):
         actor_username=_trail_name(referral),
     )
     messages = list(
-        # A referrer without an account belongs to no site: no private note is theirs.
-        Message.objects.filter(referral=referral, private_to_site__isnull=True)
+        # A referrer without an account belongs to no site: no private note is theirs. The
+        # latest version of each message (the referrer never amends: they get no history).
+        Message.objects.filter(
+            referral=referral, private_to_site__isnull=True, next_version__isnull=True
+        )
         .select_related("author", "author_listing")
         .prefetch_related("attachments")
     )
@@ -167,7 +170,10 @@ def referrer_message_create(request, reference):
 def referrer_attachment_download(request, reference, attachment_id):
     referral = _referral_with_access_or_404(request, reference)
     attachment = Attachment.objects.filter(
-        pk=attachment_id, message__referral=referral, message__private_to_site__isnull=True
+        pk=attachment_id,
+        message__referral=referral,
+        message__private_to_site__isnull=True,
+        message__withdrawn_at__isnull=True,
     ).first()
     if attachment is None:
         raise Http404("No such attachment.")

@@ -1,11 +1,12 @@
+from django.core.exceptions import PermissionDenied
 from django.db.models import (
     Exists,
+    Max,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
-    Sum,
     prefetch_related_objects,
 )
 from django.http import Http404
@@ -136,7 +137,30 @@ def referral_thread(referral: Referral) -> list:
     """The thread as its readers see it: the messages and the status changes (forwarding
     included), oldest first. Needs ``referral_page_get``'s prefetches."""
     notes = [event for event in referral.events.all() if event.is_status_note]
-    return sorted([*referral.messages.all(), *notes], key=lambda entry: entry.created_at)
+    return sorted(
+        [*message_versions_current(referral), *notes],
+        key=lambda entry: getattr(entry, "thread_at", entry.created_at),
+    )
+
+
+def message_versions_current(referral: Referral) -> list[Message]:
+    """The latest version of each message, each with ``earlier_versions`` (newest first) and
+    ``amended_at`` (None if never amended), in its first version's place in the thread. Needs
+    ``referral_page_get``'s prefetches."""
+    messages = list(referral.messages.all())
+    by_previous = {m.previous_version_id: m for m in messages if m.previous_version_id}
+    current = []
+    for first in (m for m in messages if m.previous_version_id is None):
+        chain = [first]
+        while chain[-1].pk in by_previous:
+            chain.append(by_previous[chain[-1].pk])
+        latest = chain[-1]
+        latest.earlier_versions = chain[-2::-1]
+        latest.amended_at = latest.created_at if len(chain) > 1 else None
+        # The thread keeps the message where it was first posted.
+        latest.thread_at = first.created_at
+        current.append(latest)
+    return current
 
 
 def referral_delivery_statuses(user: User, referral: Referral) -> list[ThreadStatus]:
@@ -213,10 +237,14 @@ def referral_acting_listing(user: User, referral: Referral) -> Listing | None:
 
 
 def referral_attachments_total(referral: Referral) -> int:
-    return (
-        Attachment.objects.filter(message__referral=referral).aggregate(total=Sum("size"))["total"]
-        or 0
+    # An amendment's kept attachments share their stored file: each file counts once.
+    stored = (
+        Attachment.objects.filter(message__referral=referral)
+        .order_by()
+        .values("file")
+        .annotate(size=Max("size"))
     )
+    return sum(row["size"] for row in stored)
 
 
 def attachment_get_for_user_or_404(user: User, referral_id: int, attachment_id: int) -> Attachment:
@@ -225,11 +253,17 @@ def attachment_get_for_user_or_404(user: User, referral_id: int, attachment_id: 
     attachment = (
         Attachment.objects.filter(pk=attachment_id, message__referral=referral)
         .filter(message__in=Message.objects.filter(messages_visible_to(user)))
+        .select_related("message")
         .first()
     )
-    if attachment is None:
+    if attachment is None or not message_content_visible(user, attachment.message):
         raise Http404("No such attachment.")
     return attachment
+
+
+def message_content_visible(user: User, message: Message) -> bool:
+    """A withdrawn message's content is for its author only (and support, in the admin)."""
+    return not message.is_withdrawn or message.author_id == user.pk
 
 
 def message_get_for_user_or_404(user: User, referral_id: int, message_id: int) -> Message:
@@ -245,4 +279,20 @@ def message_get_for_user_or_404(user: User, referral_id: int, message_id: int) -
     if message is None:
         raise Http404("No such message.")
     message.referral = referral
+    return message
+
+
+def message_get_for_author_or_404(user: User, referral_id: int, message_id: int) -> Message:
+    """One of ``user``'s own messages on a referral they can see: a 404 for a stranger, a
+    ``PermissionDenied`` for another stakeholder's message."""
+    referral = referral_get_for_user_or_404(user, referral_id)
+    message = (
+        Message.objects.select_related("referral", "author", "author_listing")
+        .filter(pk=message_id, referral=referral)
+        .first()
+    )
+    if message is None:
+        raise Http404("No such message.")
+    if message.author_id != user.pk:
+        raise PermissionDenied("Only the message's author can change it.")
     return message

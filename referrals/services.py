@@ -450,3 +450,179 @@ def canned_response_delete(*, canned: CannedResponse, actor: User) -> None:
     if not actor.sites.filter(pk=canned.site_id).exists():
         raise PermissionDenied("Only the site's members can change its canned responses.")
     canned.delete()
+
+
+def _require_author(message: Message, actor: User, doing: str) -> None:
+    if message.author_id is None or message.author_id != actor.pk:
+        raise PermissionDenied(f"Only the message's author can {doing} it.")
+    if message.is_withdrawn:
+        raise ValidationError(
+            f"This message was withdrawn: it cannot be {doing}ed.", code="withdrawn"
+        )
+    if Message.objects.filter(previous_version=message).exists():
+        raise ValidationError(
+            "This message was amended since: open its latest version.", code="not_latest"
+        )
+
+
+def message_amend(
+    *,
+    message: Message,
+    author: User,
+    text: str = "",
+    keep_attachment_ids: list[int] = (),
+    files: list[UploadedFile] = (),
+    composer_nonce: str = "",
+) -> Message:
+    """The author's Amend: a new message replacing ``message`` (``previous_version``), with the
+    new text, the old attachments in ``keep_attachment_ids`` carried on (same stored file) and
+    any new files; every delivery channel is told (``message_amended``) in the same
+    transaction, so each EMR gets a new version of each part, a withdrawal of each part
+    removed. The stakeholders are told as for a new message. ``composer_nonce`` as for
+    ``message_post``."""
+    try:
+        return _message_amend(
+            message=message,
+            author=author,
+            text=text,
+            keep_attachment_ids=keep_attachment_ids,
+            files=files,
+            composer_nonce=composer_nonce,
+        )
+    except IntegrityError:
+        used = (
+            ComposerToken.objects.filter(nonce=composer_nonce).first() if composer_nonce else None
+        )
+        if used is None:
+            raise
+        raise MessageAlreadySent(used.message) from None
+
+
+def _message_amend(*, message, author, text, keep_attachment_ids, files, composer_nonce):
+    message_text_validate(text)
+    text = message_text_prepare(text).text
+    keep_ids = set(keep_attachment_ids)
+    inspected = [(upload, *attachment_inspect(upload)) for upload in files]
+    referral = message.referral
+    with transaction.atomic():
+        Referral.objects.select_for_update().get(pk=referral.pk)
+        if composer_nonce:
+            used = ComposerToken.objects.select_related("message").filter(nonce=composer_nonce)
+            if used_token := used.first():
+                raise MessageAlreadySent(used_token.message)
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        _require_author(message, author, "amend")
+        kept = [a for a in message.attachments.order_by("id") if a.pk in keep_ids]
+        if not text and not kept and not files:
+            raise ValidationError(
+                "Write a message or keep or attach a file; to take the message back, delete it.",
+                code="empty_message",
+            )
+        _check_referral_total(referral, sum(upload.size for upload in files))
+        new = Message.objects.create(
+            referral=referral,
+            author=author,
+            author_listing=message.author_listing,
+            text=text,
+            previous_version=message,
+            # A private note's new version is as private: it never leaves the site either.
+            private_to_site=message.private_to_site,
+        )
+        if composer_nonce:
+            ComposerToken.objects.create(nonce=composer_nonce, message=new)
+        # A kept attachment goes on as a new row on the same stored file: each version lists
+        # its own attachments, and the file is stored once.
+        replaced = {
+            old.pk: Attachment.objects.create(
+                message=new,
+                file=old.file.name,
+                original_name=old.original_name,
+                content_type=old.content_type,
+                size=old.size,
+                sha256=old.sha256,
+            )
+            for old in kept
+        }
+        added = [
+            Attachment.objects.create(
+                message=new,
+                file=upload,
+                original_name=upload.name[:255],
+                content_type=content_type,
+                size=upload.size,
+                sha256=sha256,
+            )
+            for upload, content_type, sha256 in inspected
+        ]
+        attachments = [*replaced.values(), *added]
+        if message.private_to_site_id is not None:
+            # Never emailed, never delivered, no line in the stakeholders' event log.
+            return new
+        stakeholders = referral_stakeholder_listings(referral)
+        for channel in delivery_channels():
+            channel.message_amended(
+                message,
+                new,
+                actor=author,
+                stakeholders=stakeholders,
+                attachments=attachments,
+                replaced_attachments=replaced,
+            )
+        review_marks_for_message(new, stakeholders)
+        removed = message.attachments.count() - len(kept)
+        changes = [f"{len(kept)} file{'s' if len(kept) != 1 else ''} kept"]
+        if removed:
+            changes.append(f"{removed} removed")
+        if added:
+            changes.append(f"{len(added)} added")
+        _event(
+            referral,
+            ReferralEvent.Kind.MESSAGE_AMENDED,
+            author,
+            f"Message {message.pk} amended (" + ", ".join(changes) + ")",
+            listing=message.author_listing,
+        )
+    return new
+
+
+def message_withdraw(*, message: Message, actor: User, reason: str) -> Message:
+    """The author's Delete: the thread keeps a marker with ``reason`` and hides the content from
+    everyone else; every delivery channel takes back what it delivered and sends nothing more
+    (``message_withdrawn``), in the same transaction."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError("Give the reason for deleting this message.", code="reason_required")
+    if len(reason) > 500:
+        raise ValidationError("Keep the reason to 500 characters.", code="reason_too_long")
+    with transaction.atomic():
+        Referral.objects.select_for_update().get(pk=message.referral_id)
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        _require_author(message, actor, "delete")
+        message.withdrawn_at = timezone.now()
+        message.withdrawn_by = actor
+        message.withdrawal_reason = reason
+        message.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
+        # Its earlier versions go with it: no one but the author reads any of them now.
+        earlier, previous_id = [], message.previous_version_id
+        while previous_id:
+            earlier.append(previous_id)
+            previous_id = (
+                Message.objects.filter(pk=previous_id)
+                .values_list("previous_version_id", flat=True)
+                .get()
+            )
+        Message.objects.filter(pk__in=earlier).update(
+            withdrawn_at=message.withdrawn_at, withdrawn_by=actor, withdrawal_reason=reason
+        )
+        if message.private_to_site_id is not None:
+            return message  # nothing of a private note left the site
+        for channel in delivery_channels():
+            channel.message_withdrawn(message, actor=actor, reason=reason)
+        _event(
+            message.referral,
+            ReferralEvent.Kind.MESSAGE_WITHDRAWN,
+            actor,
+            f"Message {message.pk} withdrawn by its author",
+            listing=message.author_listing,
+        )
+    return message

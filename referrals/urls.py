@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import referrer_views, views
+from . import amend_views, referrer_views, views
 
 app_name = "referrals"
 urlpatterns = [
@@ -9,6 +9,21 @@ urlpatterns = [
     path("listings/<int:listing_id>/refer/", views.referral_public_new, name="public_new"),
     path("<int:referral_id>/", views.referral_detail, name="detail"),
     path("<int:referral_id>/messages/", views.message_create, name="message_create"),
+    path(
+        "<int:referral_id>/messages/<int:message_id>/amend/",
+        amend_views.message_amend,
+        name="message_amend",
+    ),
+    path(
+        "<int:referral_id>/messages/<int:message_id>/delete/",
+        amend_views.message_delete,
+        name="message_delete",
+    ),
+    path(
+        "<int:referral_id>/messages/<int:message_id>/withdrawn/",
+        amend_views.message_withdrawn_content,
+        name="message_withdrawn",
+    ),
     path("<int:referral_id>/forward/", views.referral_forward, name="forward"),
     path("<int:referral_id>/copies/", views.referral_copy_add, name="copy_add"),
     path(

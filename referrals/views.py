@@ -446,6 +446,8 @@ def attachment_download(request, referral_id, attachment_id):
 def message_addendum(request, referral_id, message_id):
     """The addendum letter of one message, as a PDF: any stakeholder who sees the message."""
     message = selectors.message_get_for_user_or_404(request.user, referral_id, message_id)
+    if not selectors.message_content_visible(request.user, message):
+        raise Http404("No such message.")  # withdrawn: its content is its author's alone
     referral_access_record(
         request,
         message.referral,

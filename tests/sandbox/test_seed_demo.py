@@ -57,6 +57,8 @@ def test_seed_demo_is_idempotent_and_complete(demo):
     letters = Attachment.objects.filter(content_type="application/pdf")
     assert letters.exists()
     assert all(letter.file.read().startswith(b"%PDF") for letter in letters)
+    assert Message.objects.filter(previous_version__isnull=False, withdrawn_at=None).exists()
+    assert Message.objects.exclude(withdrawal_reason="").exists()
 
 
 def test_demo_logins_work(demo, client):

@@ -275,11 +275,18 @@ class Command(BaseCommand):
                     "Dr. Francois Lee, CPSO 67890",
                 ]
             )
-            services.message_post(
+            seen = services.message_post(
                 referral=referral,
                 author=francois,
                 text="Seen today. Consultation letter attached.\nStress test booked next week.",
                 files=[SimpleUploadedFile("Consultation letter - Tremblay.pdf", letter)],
+            )
+            # An amended message: the thread shows "Amended on …", the first text one click away.
+            services.message_amend(
+                message=seen,
+                author=francois,
+                text="Seen today. Consultation letter attached.\nStress test booked for Tuesday.",
+                keep_attachment_ids=list(seen.attachments.values_list("pk", flat=True)),
             )
 
         referral, created = self._referral(
@@ -300,6 +307,14 @@ class Command(BaseCommand):
                 referral=referral,
                 author=priya,
                 text="Received. We will book a clinic visit within 6 weeks.",
+            )
+            # A withdrawn message: the thread keeps only the marker and its reason.
+            services.message_withdraw(
+                message=services.message_post(
+                    referral=referral, author=priya, text="MRI report received, thank you."
+                ),
+                actor=priya,
+                reason="Posted on the wrong referral.",
             )
             services.referral_status_change(referral=referral, status="accepted", actor=priya)
             services.referral_status_change(
