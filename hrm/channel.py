@@ -5,10 +5,10 @@ polls ``hrm_delivery:status`` while a report is on its way (static/js/hrm-status
 
 from django.urls import reverse
 
-from hrm.delivery.selectors.messages import referral_hrm_views
+from hrm.delivery.selectors.messages import message_hrm_eligibility, referral_hrm_views
 from hrm.delivery.services.outbox import message_hrm_dispatch
 from hrm.reports.text import emr_text_prepare
-from referrals.channels import DeliveryChannel, MessageStatus, ThreadStatus
+from referrals.channels import DeliveryChannel, MessageStatus, Route, ThreadStatus
 
 MESSAGE_STATUS_TEMPLATE = "hrm/_thread_message_status.html"
 
@@ -20,6 +20,26 @@ class HrmChannel(DeliveryChannel):
 
     def message_posted(self, message, *, stakeholders, attachments):
         message_hrm_dispatch(message, stakeholders=stakeholders, attachments=attachments)
+
+    def recipients_preview(self, *, referral, author, author_listing, stakeholders):
+        eligibility = message_hrm_eligibility(
+            referral=referral,
+            author=author,
+            author_listing=author_listing,
+            stakeholders=stakeholders,
+        )
+        routes = {
+            item.listing.pk: Route("HRM into their EMR", item.goes, "" if item.goes else item.why)
+            for item in eligibility.stakeholders
+        }
+        if not referral.referrer_signed_in:
+            routes[None] = Route(
+                "HRM into their EMR",
+                False,
+                "The referrer was not signed in when sending the eReferral: no HRM copies, to "
+                "anyone.",
+            )
+        return routes
 
     def thread_status(self, *, referral, messages, viewer):
         views = referral_hrm_views(viewer, referral, messages)

@@ -8,7 +8,14 @@ from django.contrib import admin
 from directory.search_text import search_fold
 
 from .access import Action, referral_access_record
-from .models import Attachment, Message, Referral, ReferralEvent, ReferralOwnership
+from .models import (
+    Attachment,
+    ComposerToken,
+    Message,
+    Referral,
+    ReferralEvent,
+    ReferralOwnership,
+)
 
 
 class ReadOnlyAdminMixin:
@@ -135,3 +142,11 @@ class ReferralOwnershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["referral", "listing", "since"]
     list_filter = ["listing__site"]
     raw_id_fields = ["referral", "listing"]
+
+
+@admin.register(ComposerToken)
+class ComposerTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Which composed message each used composer token posted (``referrals.composer``)."""
+
+    list_display = ["message", "used_at"]
+    raw_id_fields = ["message"]

@@ -5,6 +5,7 @@ must also be *named* ``.txt``; and every download is named with the extension of
 content (``run.hta`` holding a PDF downloads as ``run.pdf``), never the uploader's."""
 
 import hashlib
+import re
 from pathlib import PurePath
 
 import magic
@@ -54,6 +55,18 @@ def _pdf_opens(upload: UploadedFile) -> bool:
 
 def _size_text(size: int) -> str:
     return f"{filesizeformat(size)} ({size:,} bytes)"
+
+
+# What browsers escape in a multipart file name (the HTML standard's multipart/form-data
+# encoding): a quote becomes %22, a line break %0A or %0D. A file name cannot hold a line break
+# on the systems people upload from, so one comes back as a space.
+_BROWSER_NAME_ESCAPES = {"%22": '"', "%0A": " ", "%0D": " "}
+_BROWSER_NAME_ESCAPE = re.compile("|".join(_BROWSER_NAME_ESCAPES))
+
+
+def upload_name_restore(name: str) -> str:
+    """An uploaded file's name as the user chose it: ``Dr %22Lee%22.pdf`` -> ``Dr "Lee".pdf``."""
+    return _BROWSER_NAME_ESCAPE.sub(lambda escape: _BROWSER_NAME_ESCAPES[escape[0]], name)
 
 
 def attachment_too_large_error(name: str) -> ValidationError:

@@ -12,6 +12,9 @@ Send (``services.message_post``) calls every channel, in the setting's order:
    that does I/O (a broker, SMTP) defers it with ``transaction.on_commit``, so a rolled-back
    Send sends nothing and a slow server never holds the referral's lock.
 
+Before Send, the composer asks each channel's ``recipients_preview`` what it would do for each
+stakeholder (``message_recipients_preview``), and says where the message will go.
+
 The referral page asks each channel for a ``ThreadStatus``: what it shows beside each message (a
 template and its data) and what its script needs to keep that current (attributes on the
 thread's element, e.g. the URL it polls, and a template shown once, e.g. a live region).
@@ -58,6 +61,32 @@ class ThreadStatus:
     template: str = ""
 
 
+@dataclass(frozen=True)
+class Route:
+    """What one channel would do for one stakeholder if the message were sent now."""
+
+    label: str  # the channel in the author's words: "email", "HRM into their EMR"
+    goes: bool
+    why: str = ""  # where it goes ("to the address"), or why not, in plain words
+
+
+@dataclass(frozen=True)
+class StakeholderPreview:
+    """One stakeholder in the composer's "where this message will go"."""
+
+    name: str
+    is_author_side: bool
+    routes: tuple[Route, ...]
+
+    @property
+    def going(self) -> list[Route]:
+        return [route for route in self.routes if route.goes]
+
+    @property
+    def not_going(self) -> list[Route]:
+        return [route for route in self.routes if not route.goes]
+
+
 class DeliveryChannel:
     """One way out for a posted message. Every hook has a do-nothing default: a channel overrides
     the ones it needs. Channels are made once per process (no arguments) and must keep no
@@ -75,6 +104,19 @@ class DeliveryChannel:
         I/O with ``transaction.on_commit``. ``stakeholders``: the referral's stakeholder listings
         (``referral_stakeholder_listings``), read under the referral's lock."""
 
+    def recipients_preview(
+        self,
+        *,
+        referral: Referral,
+        author: User,
+        author_listing: Listing | None,
+        stakeholders: list[Listing],
+    ) -> dict[int | None, Route]:
+        """What this channel would do for each stakeholder if ``author`` sent now, by listing
+        id; ``None`` for a referrer who was not signed in (no listing). A stakeholder left out
+        is not mentioned; read only, in a fixed number of queries."""
+        return {}
+
     def thread_status(
         self, *, referral: Referral, messages: list[Message], viewer: User
     ) -> ThreadStatus | None:
@@ -90,6 +132,22 @@ class EmailChannel(DeliveryChannel):
     def message_posted(self, message, *, stakeholders, attachments):
         transaction.on_commit(lambda: notifications.message_notify(message, stakeholders))
 
+    def recipients_preview(self, *, referral, author, author_listing, stakeholders):
+        routes = {}
+        for listing in [*stakeholders, None]:
+            if listing is None and referral.referrer_listing_id:
+                continue
+            if listing is not None and listing == author_listing:
+                routes[listing.pk] = Route("email", False, "Your own side is not emailed.")
+                continue
+            address = notifications.stakeholder_address(referral, listing)
+            routes[listing.pk if listing else None] = (
+                Route("email", True, f"to {address}")
+                if address
+                else Route("email", False, "No email address on file.")
+            )
+        return routes
+
 
 @functools.cache
 def delivery_channels() -> tuple[DeliveryChannel, ...]:
@@ -101,6 +159,44 @@ def delivery_channels() -> tuple[DeliveryChannel, ...]:
 def _channels_setting_changed(*, setting, **kwargs):
     if setting == "MESSAGE_DELIVERY_CHANNELS":
         delivery_channels.cache_clear()
+
+
+def message_recipients_preview(
+    *, referral: Referral, author: User, author_listing: Listing | None, stakeholders: list[Listing]
+) -> list[StakeholderPreview]:
+    """Where a message ``author`` sends now would go, per stakeholder: the thread, and what each
+    channel says (``recipients_preview``)."""
+    by_channel = [
+        channel.recipients_preview(
+            referral=referral,
+            author=author,
+            author_listing=author_listing,
+            stakeholders=stakeholders,
+        )
+        for channel in delivery_channels()
+    ]
+    thread = Route("thread", True)
+    previews = []
+    if not referral.referrer_listing_id:
+        previews.append(
+            StakeholderPreview(
+                name=f"{referral.referrer_name} (referrer, not signed in)",
+                is_author_side=False,
+                routes=(thread, *(routes[None] for routes in by_channel if None in routes)),
+            )
+        )
+    for listing in stakeholders:
+        previews.append(
+            StakeholderPreview(
+                name=f"{listing} · {listing.site}",
+                is_author_side=listing == author_listing,
+                routes=(
+                    thread,
+                    *(routes[listing.pk] for routes in by_channel if listing.pk in routes),
+                ),
+            )
+        )
+    return previews
 
 
 def message_text_prepare(text: str) -> PreparedText:

@@ -13,8 +13,9 @@ from directory.text_limits import (
     name_control_characters_refuse,
 )
 
-from .attachments import ALLOWED_TYPES_TEXT, attachment_inspect
+from .attachments import ALLOWED_TYPES_TEXT, attachment_inspect, upload_name_restore
 from .channels import message_text_prepare
+from .composer import TOKEN_MAX_LENGTH, composer_token_issue, composer_token_nonce
 from .models import Referral
 
 
@@ -113,12 +114,29 @@ class MultipleFileField(forms.FileField):
         return [super().clean(data, initial)] if data else []
 
 
+class ComposerTokenInput(forms.TextInput):
+    """A text input the page hides, not ``type=hidden`` and not read-only: browsers restore such
+    an input's value with the typed text on Back, a hidden or read-only one's never (with
+    static/js/composer.js, see ``referrals.composer``)."""
+
+    is_hidden = True
+
+    def __init__(self):
+        super().__init__(attrs={"hidden": True, "tabindex": "-1"})
+
+
 class MessageForm(forms.Form):
+    # First in the form: an upload stopped at a file too large still carries it.
+    composer = forms.CharField(
+        max_length=TOKEN_MAX_LENGTH, required=False, widget=ComposerTokenInput()
+    )
     # The limit is checked before clean_text prepares the text (no maxlength: a browser would cut
-    # a paste silently; the validator says why).
+    # a paste silently; the validator says why). Not stripped: typed text keeps its leading
+    # indentation (HRM-FORMAT.md section 9).
     text = forms.CharField(
         label="Message",
         required=False,
+        strip=False,
         widget=forms.Textarea(attrs={"rows": 4}),
         validators=[message_text_validate],
         help_text=f"At most {MESSAGE_TEXT_MAX:,} characters; attach longer letters as a file.",
@@ -131,6 +149,28 @@ class MessageForm(forms.Form):
         allow_empty_file=True,
     )
 
+    def __init__(self, *args, user, referral, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user, self.referral = user, referral
+        if not self.is_bound:
+            self.initial["composer"] = composer_token_issue(user, referral)
+
+    def clean_composer(self):
+        """The token's nonce, for ``services.message_post``."""
+        try:
+            return composer_token_nonce(
+                self.cleaned_data.get("composer", ""), user=self.user, referral=self.referral
+            )
+        except ValidationError:
+            # Shown with the other errors: a fresh token goes with the kept text.
+            self.composer_renew()
+            raise
+
+    def composer_renew(self) -> None:
+        """A fresh token in the page shown again, for text that is to go as a new message."""
+        self.data = self.data.copy()
+        self.data["composer"] = composer_token_issue(self.user, self.referral)
+
     def clean_text(self):
         # The thread shows exactly what the channels deliver: what one cannot carry (for HRM,
         # invisible control characters, usually pasted debris, or what an EMR would show as
@@ -142,6 +182,7 @@ class MessageForm(forms.Form):
     def clean_files(self):
         files = self.cleaned_data.get("files") or []
         for upload in files:
+            upload.name = upload_name_restore(upload.name)
             try:
                 attachment_inspect(upload)
             except ValidationError as error:

@@ -196,6 +196,7 @@ class ReferralEvent(models.Model):
         FORWARDED = "forwarded", "Forwarded"
         STATUS_CHANGED = "status_changed", "Status changed"
         MESSAGE_POSTED = "message_posted", "Message posted"
+        DELIVERY_RESENT = "delivery_resent", "Re-sent"
 
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -236,6 +237,18 @@ class Message(models.Model):
 
     def __str__(self):
         return f"Message {self.pk} on referral {self.referral_id}"
+
+
+class ComposerToken(models.Model):
+    """A composer's one-time token, stored by the Send that used it (``referrals.composer``): the
+    unique nonce is what makes a second post of the same composed message post nothing."""
+
+    nonce = models.CharField(max_length=32, unique=True)
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="+")
+    used_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"Composer token of message {self.message_id}"
 
 
 def _attachment_path(instance, filename):

@@ -20,6 +20,13 @@ def _referrer_address(referral: Referral) -> str:
     return referral.referrer_email
 
 
+def stakeholder_address(referral: Referral, listing: Listing | None) -> str:
+    """Where a stakeholder is emailed: ``None`` is a referrer who was not signed in."""
+    if listing is None or listing == referral.referrer_listing:
+        return _referrer_address(referral)
+    return listing.notification_address
+
+
 def _addresses_except(
     referral: Referral, excluded: Listing | None, stakeholders: list[Listing]
 ) -> list[str]:

@@ -6,7 +6,7 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
 
 from directory.models import Listing, User
@@ -15,7 +15,14 @@ from directory.text_limits import message_text_validate
 from . import notifications
 from .attachments import attachment_inspect
 from .channels import delivery_channels, message_text_prepare
-from .models import Attachment, Message, Referral, ReferralEvent, ReferralOwnership
+from .models import (
+    Attachment,
+    ComposerToken,
+    Message,
+    Referral,
+    ReferralEvent,
+    ReferralOwnership,
+)
 from .selectors import (
     referral_acting_listing,
     referral_attachments_total,
@@ -31,6 +38,16 @@ def _event(referral: Referral, kind: str, actor: User | None, description: str, 
         actor_name=str(actor) if actor else name,
         description=description,
     )
+
+
+def referral_event_add(
+    referral: Referral, *, kind: str, actor: User | None, description: str
+) -> None:
+    """Record something that happened to the referral outside this app (a delivery channel's
+    re-send), in the caller's transaction. The description is cut to fit."""
+    if len(description) > 500:
+        description = description[:499] + "…"
+    _event(referral, kind, actor, description)
 
 
 def referral_create(
@@ -160,13 +177,48 @@ def referral_status_change(*, referral: Referral, status: str, actor: User) -> R
     return referral
 
 
+class MessageAlreadySent(Exception):
+    """The composed message was posted already (its composer token is used): ``message``."""
+
+    def __init__(self, message: Message):
+        self.message = message
+        super().__init__(f"Message {message.pk} was already sent from this composer.")
+
+
 def message_post(
-    *, referral: Referral, author: User, text: str = "", files: list[UploadedFile] = ()
+    *,
+    referral: Referral,
+    author: User,
+    text: str = "",
+    files: list[UploadedFile] = (),
+    composer_nonce: str = "",
 ) -> Message:
     """Post a message, with text, files or both, to the referral's thread and hand it to every
     delivery channel (``channels``: the stakeholders' email, HRM). The text is stored as every
     channel delivers it (``message_text_prepare``): text that was only characters a channel
-    cannot carry (HRM's files) is no text at all, never an empty report."""
+    cannot carry (HRM's files) is no text at all, never an empty report.
+
+    ``composer_nonce`` (``referrals.composer``): a composed message is posted once; a second
+    post of the same nonce raises ``MessageAlreadySent`` and posts nothing."""
+    try:
+        return _message_post(
+            referral=referral,
+            author=author,
+            text=text,
+            files=files,
+            composer_nonce=composer_nonce,
+        )
+    except IntegrityError:
+        # Only a nonce stored between our check and our insert gets here.
+        used = (
+            ComposerToken.objects.filter(nonce=composer_nonce).first() if composer_nonce else None
+        )
+        if used is None:
+            raise
+        raise MessageAlreadySent(used.message) from None
+
+
+def _message_post(*, referral, author, text, files, composer_nonce) -> Message:
     message_text_validate(text)
     text = message_text_prepare(text).text
     if not text and not files:
@@ -175,11 +227,19 @@ def message_post(
     author_listing = referral_acting_listing(author, referral)
     with transaction.atomic():
         # Lock the referral so two uploads at once cannot both squeeze under the referral's limit.
+        # The lock also makes two posts of one composed message wait for each other: the second
+        # finds the first's token.
         Referral.objects.select_for_update().get(pk=referral.pk)
+        if composer_nonce:
+            used = ComposerToken.objects.select_related("message").filter(nonce=composer_nonce)
+            if used_token := used.first():
+                raise MessageAlreadySent(used_token.message)
         _check_referral_total(referral, sum(upload.size for upload in files))
         message = Message.objects.create(
             referral=referral, author=author, author_listing=author_listing, text=text
         )
+        if composer_nonce:
+            ComposerToken.objects.create(nonce=composer_nonce, message=message)
         attachments = [
             Attachment.objects.create(
                 message=message,

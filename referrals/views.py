@@ -6,6 +6,7 @@ from django.forms.utils import flatatt
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
 
 from audit.services import access_record
@@ -16,7 +17,12 @@ from security.uploads import accepts_uploads
 
 from . import selectors, services
 from .access import Action, referral_access_record
-from .attachments import attachment_download_name, attachment_too_large_error
+from .attachments import (
+    attachment_download_name,
+    attachment_too_large_error,
+    upload_name_restore,
+)
+from .channels import message_recipients_preview
 from .forms import ForwardForm, MessageForm, PublicReferralForm, ReferralForm, StatusForm
 from .models import Referral
 
@@ -109,14 +115,22 @@ def _detail_context(request, referral, **forms):
                 attachment.original_name, attachment.content_type
             )
     is_receiver = request.user.sites.filter(pk=referral.target_listing.site_id).exists()
+    stakeholders = selectors.referral_stakeholder_listings(referral)
     return {
         "referral": referral,
         "delivery_templates": [channel.template for channel in delivery if channel.template],
         "thread_attributes": flatatt(
             {name: value for channel in delivery for name, value in channel.attributes.items()}
         ),
-        "stakeholders": selectors.referral_stakeholder_listings(referral),
-        "message_form": forms.get("message_form") or MessageForm(),
+        "stakeholders": stakeholders,
+        "recipients": message_recipients_preview(
+            referral=referral,
+            author=request.user,
+            author_listing=selectors.referral_acting_listing(request.user, referral),
+            stakeholders=stakeholders,
+        ),
+        "message_form": forms.get("message_form")
+        or MessageForm(user=request.user, referral=referral),
         "forward_form": (forms.get("forward_form") or ForwardForm(referral=referral))
         if is_receiver
         else None,
@@ -152,11 +166,16 @@ def message_create(request, referral_id):
     referral = selectors.referral_get_for_user_or_404(request.user, referral_id)
     files = request.FILES
     too_large = getattr(request, "upload_too_large", None)
-    form = MessageForm(request.POST, None if too_large else files)
+    form = MessageForm(
+        request.POST, None if too_large else files, user=request.user, referral=referral
+    )
+    # Browsers never refill a file input: a refused Send says which files to choose again.
+    form.chosen_names = [upload_name_restore(upload.name) for upload in files.getlist("files")]
     if too_large:
+        form.chosen_names.append(upload_name_restore(too_large))
         # The upload stopped at this file: nothing of the message is posted.
         form.is_valid()
-        form.add_error("files", attachment_too_large_error(too_large))
+        form.add_error("files", attachment_too_large_error(upload_name_restore(too_large)))
     elif form.is_valid():
         try:
             services.message_post(
@@ -164,6 +183,27 @@ def message_create(request, referral_id):
                 author=request.user,
                 text=form.cleaned_data["text"],
                 files=form.cleaned_data["files"],
+                composer_nonce=form.cleaned_data["composer"],
+            )
+        except services.MessageAlreadySent as already:
+            sent = already.message
+            at = f"{localtime(sent.created_at):%H:%M}"
+            if _same_message(sent, form.cleaned_data["text"], form.cleaned_data["files"]):
+                flash.info(
+                    request,
+                    f"This message was already sent, at {at}; it is shown below. Nothing was "
+                    "sent again.",
+                )
+                return redirect(f"{referral.get_absolute_url()}#message-{sent.pk}")
+            # Changed after Back: the new words are kept, never dropped, and go only on purpose.
+            form.composer_renew()
+            form.add_error(
+                None,
+                ValidationError(
+                    f"The message this page was composing was already sent, at {at}. What you "
+                    "wrote since is kept below: press Send to post it as a new message.",
+                    code="already_sent",
+                ),
             )
         except ValidationError as error:
             form.add_error(None, error)
@@ -180,6 +220,11 @@ def message_create(request, referral_id):
         _detail_context(request, referral, message_form=form),
         status=400,
     )
+
+
+def _same_message(sent, text: str, files) -> bool:
+    attachments = sorted((a.original_name, a.size) for a in sent.attachments.all())
+    return sent.text == text and attachments == sorted((f.name[:255], f.size) for f in files)
 
 
 @require_POST

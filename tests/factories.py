@@ -99,3 +99,12 @@ def jpeg_upload(name="wound photo.jpg"):
 
 def text_upload(name="notes.txt", text="Blood pressure 120/80\r\nPlan: echo", encoding="utf-8"):
     return SimpleUploadedFile(name, text.encode(encoding), "text/plain")
+
+
+def composed(client, referral, **data) -> dict:
+    """A message form's data as the referral page posts it: with a composer token for the user
+    ``client`` is signed in as."""
+    from referrals.composer import composer_token_issue
+
+    user = User.objects.get(pk=client.session["_auth_user_id"])
+    return {"composer": composer_token_issue(user, referral), **data}

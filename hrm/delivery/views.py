@@ -63,7 +63,11 @@ def message_hrm_resend(request, referral_id, message_id):
         )
     resent = len(resent)
     if resent:
-        flash.success(request, f"Re-sending {resent} HRM report{'s' if resent != 1 else ''}.")
+        flash.success(
+            request,
+            f"Re-sending {resent} HRM report{'s' if resent != 1 else ''}. The icon beside the "
+            "message shows the outcome.",
+        )
     else:
         flash.info(request, "Nothing to re-send: no HRM report of this message has failed.")
     return back

@@ -125,7 +125,17 @@ def emr_text_prepare(text: str) -> PreparedText:
             f"{marked} place(s) where a < or & would have started formatting in an EMR got an "
             "invisible mark, so every EMR shows the text exactly as typed."
         )
-    return PreparedText(guarded.strip(), tuple(changes))
+    return PreparedText(_blank_edges_trim(guarded), tuple(changes))
+
+
+# Blank lines before the first written line (a line of spaces counts as blank).
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[^\S\n]*\n)+")
+
+
+def _blank_edges_trim(text: str) -> str:
+    """Without blank lines before the text and whitespace after it; the first line keeps its
+    indentation and inner blank lines stay (HRM-FORMAT.md section 9: text as typed)."""
+    return _LEADING_BLANK_LINES.sub("", text.rstrip(), count=1)
 
 
 def author_name_hrm(first_name: str, last_name: str) -> str:

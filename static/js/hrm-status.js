@@ -41,7 +41,8 @@
       const changed = current.dataset.hrmIcon !== status.icon;
       current.replaceWith(replacement);
       if (changed && announcer && LABELS[status.icon]) {
-        announcer.textContent = "Message " + id + ": " + LABELS[status.icon];
+        const label = replacement.querySelector(".hrm-label");
+        announcer.textContent = "Message " + id + ": " + (label ? label.textContent.trim() : LABELS[status.icon]);
       }
     }
   }

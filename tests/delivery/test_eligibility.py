@@ -79,8 +79,12 @@ def test_no_hrm_when_no_stakeholder_is_live_names_each_one(live):
     world.intake_listing.save()
     message = post(world.specialist, live.referral, text="Letter")
     reasons = reasons_for(message)
-    assert reasons.startswith("No stakeholder is live on HRM:")
-    assert "Alice Nguyen has no Professional ID in Clinician Information." in reasons
+    assert reasons.startswith("No stakeholder other than your own side is live on HRM.")
+    assert (
+        f"{world.practice_listing}: Alice Nguyen has no Professional ID in Clinician Information."
+        in reasons
+    )
+    assert f"{world.cardiology}: The listing you write for" in reasons
     assert "do not match OntarioMD's list (Grace Okafor)" in reasons
 
 
@@ -125,3 +129,74 @@ def test_a_stakeholder_with_the_authors_own_professional_id_gets_no_copy(live):
         "The only stakeholders live on HRM have the Professional ID of the listing you write for "
         "(CPSO 12345)" in reasons_for(message)
     )
+
+
+def test_why_no_hrm_names_each_stakeholder_when_the_only_other_is_a_referrer_not_signed_in(live):
+    """Not "there is no other stakeholder" beside a Stakeholders box that lists one."""
+    world = live.world
+    world.cardiology.requires_sign_in = False
+    world.cardiology.save()
+    referral = services.referral_create(
+        target_listing=world.cardiology,
+        referrer_name="Dr. Haddad",
+        referrer_email="haddad@example.org",
+        **PATIENT,
+    )
+    reasons = reasons_for(post(world.specialist, referral, text="Letter"))
+    assert "there is no other stakeholder" not in reasons
+    assert f"{world.cardiology}: The listing you write for" in reasons
+    assert "The referrer, Dr. Haddad, has no listing and no EMR on HRM." in reasons
+
+
+def preview(client, referral):
+    """The composer's "where this message will go", as text."""
+    import re
+
+    page = client.get(f"/referrals/{referral.pk}/").content.decode()
+    section = page.split('aria-labelledby="recipients-heading"', 1)[1].split("</section>", 1)[0]
+    return re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", section)).replace("&#x27;", "'")
+
+
+def test_the_composer_says_where_the_message_will_go_before_send(live, client_for):
+    world = live.world
+    world.intake_listing.clinician_professional_id = ""
+    world.intake_listing.save()
+    text = preview(client_for(world.specialist), live.referral)
+    assert (
+        f"{world.practice_listing} · {world.practice_listing.site} : thread, HRM into their EMR, "
+        f"email (to {world.practice_listing.notification_address})" in text
+    )
+    assert f"{world.intake_listing} · {world.intake_listing.site} : thread, email" in text
+    assert "No HRM into their EMR: " in text and "has no Professional ID" in text
+    assert f"{world.cardiology} · {world.cardiology.site} (you write for this listing): thread" in (
+        text
+    )
+    # What the preview said is what Send does.
+    message = post(world.specialist, live.referral, text="Note")
+    assert {r.recipient for r in message.hrm_reports.all()} == {world.practice_listing}
+
+
+def test_the_composer_says_why_no_hrm_for_an_author_without_an_approved_upi(live, client_for):
+    world = live.world
+    SenderApproval.objects.filter(user=world.specialist).update(
+        status=SenderApproval.Status.PENDING
+    )
+    text = preview(client_for(world.specialist), live.referral)
+    assert "HRM into their EMR," not in text
+    assert text.count("No HRM into their EMR:") == 2
+    assert "waiting for support" in text
+
+
+def test_the_composer_names_a_referrer_not_signed_in_and_their_email(live, client_for):
+    world = live.world
+    referral = services.referral_create(
+        target_listing=world.intake_listing,
+        referrer_name="Dr. Haddad",
+        referrer_email="haddad@example.org",
+        **PATIENT,
+    )
+    services.referral_forward(referral=referral, to_listing=world.cardiology, actor=world.intake)
+    text = preview(client_for(world.specialist), referral)
+    assert "Dr. Haddad (referrer, not signed in) : thread, email (to haddad@example.org)" in text
+    assert "The referrer was not signed in when sending the eReferral" in text
+    assert "HRM into their EMR," not in text

@@ -10,7 +10,7 @@ from hrm.models import HrmReport
 from referrals.models import Message, Referral
 
 from ..delivery_fixtures import delivered_files
-from ..factories import pdf_upload
+from ..factories import composed, pdf_upload
 
 
 def test_send_to_two_stakeholder_listings_sharing_a_professional_id(live, client_for):
@@ -19,9 +19,10 @@ def test_send_to_two_stakeholder_listings_sharing_a_professional_id(live, client
     world.intake_listing.clinician_surname = "Nguyen"
     world.intake_listing.clinician_professional_id = "D12345"
     world.intake_listing.save()
-    response = client_for(world.specialist).post(
+    client = client_for(world.specialist)
+    response = client.post(
         f"/referrals/{live.referral.pk}/messages/",
-        {"text": "Seen today.", "files": [pdf_upload()]},
+        composed(client, live.referral, text="Seen today.", files=[pdf_upload()]),
     )
     assert response.status_code == 302
     message = Message.objects.get()
@@ -38,8 +39,10 @@ def test_a_name_stored_before_the_limits_fails_with_a_reason_the_author_can_read
 ):
     # Stored before names were limited at entry: 52 characters as the EMRs count them.
     Referral.objects.filter(pk=live.referral.pk).update(patient_last_name="Tremblay-" + "𝓣" * 22)
-    response = client_for(live.world.specialist).post(
-        f"/referrals/{live.referral.pk}/messages/", {"text": "Seen today."}
+    client = client_for(live.world.specialist)
+    response = client.post(
+        f"/referrals/{live.referral.pk}/messages/",
+        composed(client, live.referral, text="Seen today."),
     )
     assert response.status_code == 302
     message = Message.objects.get()

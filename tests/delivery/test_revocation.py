@@ -15,7 +15,7 @@ from hrm.senders import services as sender_services
 from referrals import services
 
 from ..delivery_fixtures import delivered_files, wait_for
-from ..factories import make_user, pdf_upload
+from ..factories import composed, make_user, pdf_upload
 
 Status = HrmReport.Status
 REASON = "Not sent: Support revoked HRM sending for François Lee at St. Brigid's Hospital"
@@ -120,8 +120,10 @@ def test_through_the_real_worker_a_revoke_during_an_outage_delivers_nothing(
     """HRM is down, the worker retries; support revokes; HRM comes back: nothing is delivered,
     and every report fails with the reason, whichever state each was in at the revoke."""
     hrm_sftp.stop()
-    response = client_for(live.world.specialist).post(
-        f"/referrals/{live.referral.pk}/messages/", {"text": "Retry me", "files": []}
+    client = client_for(live.world.specialist)
+    response = client.post(
+        f"/referrals/{live.referral.pk}/messages/",
+        composed(client, live.referral, text="Retry me", files=[]),
     )
     assert response.status_code == 302
     message = live.referral.messages.latest("id")

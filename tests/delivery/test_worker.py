@@ -6,7 +6,7 @@ from hrm.delivery.tasks import reports_redrive_task
 from hrm.models import HrmReport
 
 from ..delivery_fixtures import delivered_files, wait_for
-from ..factories import pdf_upload
+from ..factories import composed, pdf_upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = HrmReport.Status
@@ -14,7 +14,8 @@ Status = HrmReport.Status
 
 def send(client, referral, text="Letter attached", files=()):
     response = client.post(
-        f"/referrals/{referral.pk}/messages/", {"text": text, "files": list(files)}
+        f"/referrals/{referral.pk}/messages/",
+        composed(client, referral, text=text, files=list(files)),
     )
     assert response.status_code == 302, response.content.decode()[:500]
     return referral.messages.latest("id")
@@ -108,3 +109,63 @@ def _redrive_once() -> bool:
     except Exception:  # noqa: BLE001 — the worker may still be reconnecting to the broker
         return False
     return True
+
+
+def test_a_resend_that_fails_again_shows_it_logs_it_and_alerts_nobody_twice(
+    live, worker, hrm_sftp, client_for, settings, mailoutbox
+):
+    """With the real worker: a re-send while HRM is still unreachable reads "re-sending", then
+    "re-send failed"; the event log says who re-sent what; the attempts add up; the failure
+    episode was alerted once; the re-send that goes through resolves it."""
+    from hrm.models import HrmAlert, HrmAlertReport
+    from referrals.models import ReferralEvent
+
+    settings.HRM_DELIVERY_MAX_AGE_SECONDS = 2
+    settings.HRM_HEALTH_DOWN_AFTER_FAILURES = 1000  # a few failures are not an outage here
+    hrm_sftp.stop()
+    client = client_for(live.world.specialist)
+    message = send(client, live.referral, text="Give up on me")
+    wait_for(lambda: statuses(message) == [Status.FAILED] * 2, message="failure past the limit")
+    wait_for(lambda: HrmAlert.objects.filter(kind=HrmAlert.Kind.FAILURE).exists(), message="alert")
+    told = HrmAlert.objects.get(kind=HrmAlert.Kind.FAILURE).recipients
+
+    def alerts():
+        return sorted(e.to[0] for e in mailoutbox if e.subject.startswith("HRM delivery failed"))
+
+    wait_for(lambda: alerts() == sorted(told), message="the failure alert's emails")
+    attempts_before = sum(
+        HrmReport.objects.filter(message=message).values_list("attempts", flat=True)
+    )
+
+    response = client.post(
+        f"/referrals/{live.referral.pk}/messages/{message.pk}/hrm/resend/", follow=True
+    )
+    page = response.content.decode()
+    assert "Re-sending 2 HRM reports." in page
+    assert "Re-sending to EMR via HRM" in page or "HRM re-send failed" in page
+    wait_for(lambda: statuses(message) == [Status.FAILED] * 2, message="the re-send failing")
+    # Each failed delivery is kept with an alert (the worker records it just after the row).
+    wait_for(lambda: HrmAlertReport.objects.count() == 4, message="the failures on record")
+    page = page_of(client, live.referral)
+    assert "HRM re-send failed" in page
+    event = live.referral.events.get(kind=ReferralEvent.Kind.DELIVERY_RESENT)
+    assert event.actor == live.world.specialist
+    assert event.description.startswith("Re-sent 2 HRM reports of the message of ")
+    details = client.get(
+        f"/referrals/{live.referral.pk}/messages/{message.pk}/hrm/"
+    ).content.decode()
+    attempts_after = sum(
+        HrmReport.objects.filter(message=message).values_list("attempts", flat=True)
+    )
+    total = attempts_before + attempts_after
+    shown = [int(cell.split("<", 1)[0]) for cell in details.split('data-label="Attempts">')[1:]]
+    assert sum(shown) == total
+    assert alerts() == sorted(told)  # not again
+
+    hrm_sftp.start()
+    client.post(f"/referrals/{live.referral.pk}/messages/{message.pk}/hrm/resend/")
+    wait_for(lambda: statuses(message) == [Status.SENT] * 2, message="re-sent reports")
+    wait_for(
+        lambda: any(email.subject.startswith("Resolved:") for email in mailoutbox),
+        message="the resolved note",
+    )

@@ -257,8 +257,8 @@ def test_markup_reads_as_typed_but_cannot_act_as_markup_in_oscar(make_report, hr
 
 
 def test_text_preparation_tells_the_author_what_changed():
-    prepared = emr_text_prepare("  Plan\x00 A\x1b <i>now</i>  \n")
-    assert prepared.text == f"Plan A <{WJ}i>now<{WJ}/i>"
+    prepared = emr_text_prepare("\n  Plan\x00 A\x1b <i>now</i>  \n")
+    assert prepared.text == f"  Plan A <{WJ}i>now<{WJ}/i>"
     assert prepared.changes == (
         "2 invisible control character(s) that cannot be sent to EMRs were removed.",
         "2 place(s) where a < or & would have started formatting in an EMR got an invisible "
@@ -268,6 +268,15 @@ def test_text_preparation_tells_the_author_what_changed():
     assert emr_text_prepare("Seen today.") == ("Seen today.", ())
     removed = "2 invisible control character(s) that cannot be sent to EMRs were removed."
     assert emr_text_prepare("\x00\x01 \x0b") == ("", (removed,))
+
+
+def test_typed_text_keeps_its_indentation_and_inner_blank_lines(make_report, hrm_schema):
+    """HRM-FORMAT.md section 9: only blank lines before the text and spaces after it go."""
+    text = "\n \n    Seen today.\n\n\n    Plan:\n\t- echo\n  \n"
+    assert emr_text_prepare(text).text == "    Seen today.\n\n\n    Plan:\n\t- echo"
+    xml = report_build(make_report(content=ReportText(text)))
+    report_validate(xml, hrm_schema)
+    assert hrm_file_read(xml).report_text == "    Seen today.\n\n\n    Plan:\n\t- echo"
 
 
 def test_the_author_is_written_as_hrm_writes_it():

@@ -18,7 +18,7 @@ from hrm.models import HrmReport
 from ops.request_context import ContextFilter
 
 from ..delivery_fixtures import wait_for, worker_environment
-from ..factories import PATIENT, pdf_upload
+from ..factories import PATIENT, composed, pdf_upload
 from ..processes import REPO, log_tail, stop_worker
 
 PROXY_ID = "4f2a9c0e8b7d6a5f4e3d2c1b0a998877"  # as nginx's $request_id makes them
@@ -132,7 +132,9 @@ def test_a_send_and_its_delivery_log_json_lines_with_ids_and_no_patient(
         client = client_for(live.world.specialist)
         response = client.post(
             f"/referrals/{live.referral.pk}/messages/",
-            {"text": "Consultation letter attached.", "files": [pdf_upload()]},
+            composed(
+                client, live.referral, text="Consultation letter attached.", files=[pdf_upload()]
+            ),
             HTTP_X_REQUEST_ID=PROXY_ID,
         )
         assert response.status_code == 302

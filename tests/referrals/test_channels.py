@@ -22,7 +22,7 @@ from referrals.channels import (
 from referrals.models import Attachment, Message
 from referrals.selectors import referral_stakeholder_listings
 
-from ..factories import pdf_upload
+from ..factories import composed, pdf_upload
 
 HERE = "tests.referrals.test_channels"
 
@@ -140,8 +140,11 @@ def test_channels_prepare_the_text_in_order_and_the_author_is_told(
 ):
     settings.MESSAGE_DELIVERY_CHANNELS = [f"{HERE}.RecordingChannel", "hrm.channel.HrmChannel"]
 
-    response = client_for(world.specialist).post(
-        f"/referrals/{referral.pk}/messages/", {"text": "Red colour\x07 <b>"}, follow=True
+    client = client_for(world.specialist)
+    response = client.post(
+        f"/referrals/{referral.pk}/messages/",
+        composed(client, referral, text="Red colour\x07 <b>"),
+        follow=True,
     )
 
     assert Message.objects.get().text == "Red color <\u2060b>"

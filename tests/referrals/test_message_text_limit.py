@@ -8,11 +8,13 @@ from directory.text_limits import MESSAGE_TEXT_MAX
 from referrals import services
 from referrals.models import Message
 
+from ..factories import composed
+
 LIMIT_WORDS = "text may have at most 20,000 characters (about 8 pages)"
 
 
 def post(client, referral, **data):
-    return client.post(f"/referrals/{referral.pk}/messages/", data)
+    return client.post(f"/referrals/{referral.pk}/messages/", composed(client, referral, **data))
 
 
 def test_the_limit_is_twenty_thousand():

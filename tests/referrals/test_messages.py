@@ -8,14 +8,14 @@ from referrals import services
 from referrals.models import Attachment, Message, ReferralEvent
 from referrals.sample_files import consultation_letter_pdf
 
-from ..factories import PATIENT, pdf_upload
+from ..factories import PATIENT, composed, pdf_upload
 
 MB = 1024 * 1024
 ELF_HEADER = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00"
 
 
 def post(client, referral, **data):
-    return client.post(f"/referrals/{referral.pk}/messages/", data)
+    return client.post(f"/referrals/{referral.pk}/messages/", composed(client, referral, **data))
 
 
 def test_text_message_is_posted_and_logged(
@@ -195,7 +195,8 @@ def test_characters_emrs_cannot_receive_are_removed_and_the_author_told(
 ):
     client = client_for(world.specialist)
     response = client.post(
-        f"/referrals/{referral.pk}/messages/", {"text": "BP\x07 120/80\x01.\nPlan: <b>&</b> rest"}
+        f"/referrals/{referral.pk}/messages/",
+        composed(client, referral, text="BP\x07 120/80\x01.\nPlan: <b>&</b> rest"),
     )
     assert response.status_code == 302
     # Stored as every EMR shows it: markup reads as typed but cannot act as markup in OSCAR.

@@ -158,3 +158,18 @@ def test_a_pdf_that_does_not_open_is_refused_at_upload(world, referral, client_f
     assert response.status_code == 400
     assert "starts like a PDF but cannot be opened as one" in response.content.decode()
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("Letter %22final%22.pdf", 'Letter "final".pdf'),
+        ("two%0Alines.pdf", "two lines.pdf"),
+        ("100% sure.pdf", "100% sure.pdf"),
+    ],
+)
+def test_a_file_name_arrives_as_the_user_chose_it(world, referral, client_for, sent, stored):
+    """Browsers send a quote in a file name as %22 and a line break as %0A."""
+    response = post(client_for(world.referrer), referral, files=[pdf_upload(sent)])
+    assert response.status_code == 302
+    assert Attachment.objects.get().original_name == stored

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from hrm.models import ErrorClass, HrmBulkResend, HrmReport
+from referrals.models import ReferralEvent
 
 from .conftest import GAVE_UP, PERMISSION, post_message
 
@@ -78,6 +79,11 @@ def test_the_admin_action_asks_first_then_requeues_only_failed_reports_in_batche
     assert record.batches == 3 and sorted(record.report_ids) == sorted(r.pk for r in failed)
     flash = client.get(done["Location"]).content.decode()
     assert "Re-sending 5 report(s) in 3 batch(es)" in flash
+    # Each referral's event log says who re-sent what: one line per message re-sent.
+    events = ReferralEvent.objects.filter(kind=ReferralEvent.Kind.DELIVERY_RESENT)
+    assert events.count() == len({r.message_id for r in failed})
+    assert {event.actor for event in events} == {support}
+    assert sum(int(event.description.split()[1]) for event in events) == 5
 
 
 def test_the_dashboard_resends_failed_reports_by_error(mixed, support, client_for):

@@ -155,6 +155,57 @@ def test_an_attempt_lost_with_its_worker_is_on_record(message):
     assert attempt.error_class == ErrorClass.WORKER and "re-drive" in attempt.worker
 
 
+def test_a_resend_shows_resending_then_its_outcome_logs_who_resent_what_and_counts_every_attempt(
+    message, client_for, live, settings, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from referrals.models import ReferralEvent
+
+    settings.HRM_HEALTH_DOWN_AFTER_FAILURES = 1000
+    failed, *others = list(message.hrm_reports.order_by("id"))
+    with django_capture_on_commit_callbacks(execute=True):
+        for report in others:
+            end_attempt(report, "sent")
+        end_attempt(failed, "retry", UNREACHABLE)
+        end_attempt(failed, "failed", GAVE_UP)
+    alerted = [email.to for email in mail.outbox]
+    assert alerted  # the failure is alerted, once
+    client = client_for(live.world.specialist)
+    url = live.referral.get_absolute_url()
+
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                f"/referrals/{live.referral.pk}/messages/{message.pk}/hrm/resend/", follow=True
+            )
+        page = response.content.decode()
+        assert "Re-sending 1 HRM report. The icon beside the message shows the outcome." in page
+        # Until the outcome, the icon says the re-send is on its way, not the old failure.
+        assert 'data-hrm-icon="pending"' in page and "Re-sending to EMR via HRM" in page
+        with django_capture_on_commit_callbacks(execute=True):
+            end_attempt(failed, "failed", PERMISSION)
+        page = client.get(url).content.decode()
+        assert 'data-hrm-icon="failed"' in page and "HRM re-send failed" in page
+
+    # Who re-sent what, once per re-send, in the referral's event log.
+    events = live.referral.events.filter(kind=ReferralEvent.Kind.DELIVERY_RESENT)
+    assert events.count() == 3
+    event = events.first()
+    assert event.actor == live.world.specialist
+    assert event.description.startswith("Re-sent 1 HRM report of the message of ")
+    assert f"{failed.part_label} to {failed.recipient_name}" in event.description
+    assert "Re-sent 1 HRM report of the message" in page
+    # Every attempt counts: 2 before the re-sends, 1 in each.
+    details = client.get(
+        f"/referrals/{live.referral.pk}/messages/{message.pk}/hrm/"
+    ).content.decode()
+    row = details[details.index(f'data-copy="{failed.transaction_id}"') - 2000 :]
+    assert '<td data-label="Attempts">5</td>' in row
+    # One failure episode, one alert to each address: not one per re-send.
+    assert [email.to for email in mail.outbox] == alerted
+
+
 def test_a_refusal_with_no_other_file_to_compare_names_both_possible_causes():
     # Nothing says whether HRM refuses this recipient or this system's access: saying "most
     # often the recipient" to the clinician while support reads "the folder's permissions"

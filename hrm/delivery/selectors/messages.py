@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.db.models import Count
 from django.http import Http404
 
 from directory.models import Listing, User
@@ -17,11 +18,23 @@ from referrals.selectors import referral_get_for_user_or_404
 
 
 @dataclass(frozen=True)
+class StakeholderHrm:
+    """Whether one stakeholder listing would get a message's HRM reports, and why (or why not)
+    in plain words that name it."""
+
+    listing: Listing
+    goes: bool
+    why: str
+
+
+@dataclass(frozen=True)
 class HrmEligibility:
-    """The live stakeholders a message goes to via HRM, or why it does not go at all."""
+    """The live stakeholders a message goes to via HRM, or why it does not go at all; and what
+    each stakeholder gets (``stakeholders``), for the composer's preview."""
 
     recipients: tuple[Listing, ...]
     reasons: tuple[str, ...]
+    stakeholders: tuple[StakeholderHrm, ...] = ()
 
 
 def message_hrm_eligibility(
@@ -46,6 +59,7 @@ def message_hrm_eligibility(
     live = listings_live_on_hrm(others)
     live_others = [listing for listing in others if live[listing.pk].is_live]
     recipients = _distinct_clinicians(live_others, author_listing)
+    each = _stakeholders_hrm(stakeholders, author_listing, live, recipients)
     if live_others and not recipients:
         reasons.append(
             "The only stakeholders live on HRM have the Professional ID of the listing you write "
@@ -53,9 +67,49 @@ def message_hrm_eligibility(
             "to its own side's EMR."
         )
     elif not recipients:
-        why = " ".join(live[listing.pk].text for listing in others)
-        reasons.append(f"No stakeholder is live on HRM: {why or 'there is no other stakeholder.'}")
-    return HrmEligibility(recipients=() if reasons else recipients, reasons=tuple(reasons))
+        why = " ".join(f"{item.listing}: {item.why}" for item in each)
+        if not referral.referrer_signed_in:
+            why += f" The referrer, {referral.referrer_name}, has no listing and no EMR on HRM."
+        reasons.append(f"No stakeholder other than your own side is live on HRM. {why.strip()}")
+    if reasons:
+        # Nothing goes: each stakeholder's line says so, the first reason first.
+        each = [
+            StakeholderHrm(item.listing, False, item.why if not item.goes else reasons[0])
+            for item in each
+        ]
+    return HrmEligibility(
+        recipients=() if reasons else recipients, reasons=tuple(reasons), stakeholders=tuple(each)
+    )
+
+
+def _stakeholders_hrm(
+    stakeholders: list[Listing],
+    author_listing: Listing | None,
+    live: dict,
+    recipients: tuple[Listing, ...],
+) -> list[StakeholderHrm]:
+    by_clinician = {listing.clinician_professional_id: listing for listing in recipients}
+    each = []
+    for listing in stakeholders:
+        if listing == author_listing:
+            why = "The listing you write for: a message does not go to its own side's EMR."
+        elif not live[listing.pk].is_live:
+            why = live[listing.pk].text
+        elif listing in recipients:
+            why = f"{live[listing.pk].text}: into their EMR."
+        elif (
+            author_listing is not None
+            and listing.clinician_professional_id == author_listing.clinician_professional_id
+        ):
+            why = (
+                f"Has the Professional ID of the listing you write for "
+                f"({author_listing.clinician_professional_id_display}): not to your own EMR."
+            )
+        else:
+            via = by_clinician.get(listing.clinician_professional_id)
+            why = f"The same clinician as {via}, who gets one copy." if via else ""
+        each.append(StakeholderHrm(listing=listing, goes=listing in recipients, why=why))
+    return each
 
 
 def _distinct_clinicians(
@@ -72,6 +126,9 @@ def _distinct_clinicians(
             seen.add(listing.clinician_professional_id)
             distinct.append(listing)
     return tuple(distinct)
+
+
+Status = HrmReport.Status
 
 
 class HrmIcon(StrEnum):
@@ -142,6 +199,13 @@ class MessageHrmView:
 
     @property
     def text(self) -> str:
+        # After a re-send the icon says so until the outcome, and an outcome that is a failure
+        # again reads as the re-send's, not as the failure the author already saw.
+        resent = {report.status for report in self.reports if report.resent_at is not None}
+        if self.icon == HrmIcon.PENDING and resent & {Status.QUEUED, Status.SENDING}:
+            return "Re-sending to EMR via HRM"
+        if self.icon == HrmIcon.FAILED and Status.FAILED in resent:
+            return "HRM re-send failed"
         return ICON_TEXT.get(self.icon, "")
 
     @property
@@ -160,7 +224,10 @@ def referral_hrm_views(
         HrmReport.objects.filter(message__referral=referral)
         .select_related("recipient", "attachment")
         .defer("xml")
-        .order_by("attachment_id", "recipient__name", "id")
+        # Every attempt, re-sends included: the report's own counter restarts with each.
+        .annotate(attempt_total=Count("attempt_log"))
+        # Each recipient's parts together: what happened is said once per recipient.
+        .order_by("recipient__name", "attachment_id", "id")
     ):
         reports.setdefault(report.message_id, []).append(report)
     decisions = dict(

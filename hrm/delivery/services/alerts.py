@@ -1,9 +1,11 @@
-"""Alerts about HRM delivery, one per message and failure, never one per attempt.
+"""Alerts about HRM delivery, one per message and failure episode, never one per attempt.
 
 - When a message's delivery finally fails (a part failed and no other part is still on its
   way), one email goes to the sending site's notification address and one to support, naming
   the referral, each failed recipient, the Transaction ID and the error, with a link to
   re-send. Each failed delivery of a report is alerted once (``HrmAlertReport``'s constraint).
+- A re-send that fails again is the same episode: kept with the first alert, not emailed. The
+  episode ends when every part is sent (the "resolved" note); a failure after that is new.
 - Beyond ``HRM_ALERT_DAILY_LIMIT`` failure alerts in a day, or while HRM is down, failures are
   held for the daily digest instead (``alerts_digest_send``, run by beat).
 - When a re-send makes every part of an alerted message go out, a "resolved" note follows to
@@ -101,6 +103,17 @@ def message_failures_alert(message_id: int) -> HrmAlert | None:
         ]
         if not failed:
             return None
+        episode = (
+            HrmAlert.objects.filter(kind=Kind.FAILURE, message=message, resolved_by__isnull=True)
+            .order_by("created_at", "id")
+            .first()
+        )
+        if episode is not None:
+            # The message's failure episode was alerted and is not over (no re-send has got
+            # every part out yet): a re-send that failed again is kept with that alert, never
+            # emailed again. The resolved note, once every part is sent, ends the episode.
+            _alert_items_add(episode, failed)
+            return None
         emailed_today = HrmAlert.objects.filter(
             kind=Kind.FAILURE, state=State.EMAILED, created_at__gte=_day_start(now)
         ).count()
@@ -139,18 +152,7 @@ def message_failures_alert(message_id: int) -> HrmAlert | None:
             body=support_body,
             recipients=sorted({site_address, *support} - {""}),
         )
-        try:
-            with transaction.atomic():
-                HrmAlertReport.objects.bulk_create(
-                    HrmAlertReport(
-                        alert=alert,
-                        report=report,
-                        delivery_started_at=report.delivery_started_at,
-                        error=report.last_error,
-                    )
-                    for report in failed
-                )
-        except IntegrityError:
+        if not _alert_items_add(alert, failed):
             # Another worker alerted these very failures a moment ago.
             alert.delete()
             return None
@@ -158,6 +160,24 @@ def message_failures_alert(message_id: int) -> HrmAlert | None:
             transaction.on_commit(partial(mail_each, subject, site_body, [site_address]))
             transaction.on_commit(partial(mail_each, subject, support_body, support))
     return alert
+
+
+def _alert_items_add(alert: HrmAlert, failed: list[HrmReport]) -> bool:
+    """Keep each failed delivery with ``alert``; False when another worker kept them first."""
+    try:
+        with transaction.atomic():
+            HrmAlertReport.objects.bulk_create(
+                HrmAlertReport(
+                    alert=alert,
+                    report=report,
+                    delivery_started_at=report.delivery_started_at,
+                    error=report.last_error,
+                )
+                for report in failed
+            )
+    except IntegrityError:
+        return False
+    return True
 
 
 def report_delivered_after_resend(report: HrmReport) -> HrmAlert | None:

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from hrm.delivery.services.queue import reports_publish
+from hrm.delivery.services.queue import reports_publish, resend_events_record
 from hrm.models import HrmBulkResend, HrmReport
 from hrm.senders.selectors import message_resend_status
 
@@ -120,6 +120,7 @@ def bulk_resend(*, report_ids, actor, reason: str, selection: str) -> HrmBulkRes
             batches=len(batches),
             report_ids=failed,
         )
+        resend_events_record(failed, actor)
         transaction.on_commit(lambda: _publish(batches, interval))
     return record
 

@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from hrm.models import HrmReport
 from hrm.senders.selectors import message_resend_status
+from referrals.models import ReferralEvent
+from referrals.services import referral_event_add
 
 logger = logging.getLogger(__name__)
 Status = HrmReport.Status
@@ -71,7 +73,34 @@ def reports_resend(*, report_ids: list[int], by) -> list[int]:
         )
         if failed:
             reports_enqueue(failed)
+            resend_events_record(failed, by)
     return failed
+
+
+def resend_events_record(report_ids: list[int], by) -> None:
+    """One line in each referral's event log per message re-sent: who re-sent which parts to
+    whom (the clinician's re-send and support's bulk re-send)."""
+    by_message: dict[int, list[HrmReport]] = {}
+    for report in (
+        HrmReport.objects.filter(pk__in=report_ids)
+        .select_related("message__referral", "attachment")
+        .defer("xml")
+        .order_by("message_id", "attachment_id", "recipient_name", "pk")
+    ):
+        by_message.setdefault(report.message_id, []).append(report)
+    for reports in by_message.values():
+        message = reports[0].message
+        parts = "; ".join(f"{r.part_label} to {r.recipient_name}" for r in reports)
+        count = len(reports)
+        referral_event_add(
+            message.referral,
+            kind=ReferralEvent.Kind.DELIVERY_RESENT,
+            actor=by,
+            description=(
+                f"Re-sent {count} HRM report{'s' if count != 1 else ''} of the message of "
+                f"{timezone.localtime(message.created_at):%Y-%m-%d %H:%M}: {parts}"
+            ),
+        )
 
 
 def report_resend(*, report: HrmReport, by) -> bool:
