@@ -9,10 +9,11 @@ from hrm.delivery.console import HrmAttemptInline, bulk_resend_redirect
 from hrm.delivery.services.queue import reports_enqueue_now
 from hrm.models import HrmMessageDecision, HrmReport
 from referrals.access import Action, referral_access_record
+from security.admin_bases import BaseAdmin
 
 
 @admin.register(HrmReport)
-class HrmReportAdmin(admin.ModelAdmin):
+class HrmReportAdmin(BaseAdmin):
     list_display = [
         "transaction_id",
         "referral_link",

@@ -132,7 +132,7 @@ def clinician_error_text(report, *, hrm_down: bool = False) -> str:
     error = report.last_error
     error_class = report.error_class
     status = report.status
-    if status == "sent":
+    if status in ("sent", "cancelled"):  # cancelled: replaced or withdrawn before it left
         return ""
     if status in ("queued", "sending"):
         if hrm_down:

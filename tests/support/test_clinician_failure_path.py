@@ -18,7 +18,7 @@ SERVER_DETAILS = ("127.0.0.1", "2222", "'hrm'", "/inbox", "will retry", "SFTP")
 
 # The wording rules live on only in the data migration that classified the reports stored
 # before each error carried its class.
-migration_classify = importlib.import_module("hrm.migrations.0010_report_error_class")._classify
+migration_classify = importlib.import_module("hrm.migrations.0012_report_error_class")._classify
 
 
 def report_like(status, error="", **fields):

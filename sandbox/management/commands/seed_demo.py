@@ -9,7 +9,8 @@ import uuid
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.creation import TEST_DATABASE_PREFIX
 from django.utils import timezone
 
 from directory.models import Listing, Site, User
@@ -18,6 +19,7 @@ from hrm.receivers.services import receiver_list_import
 from hrm.senders.services import sender_approval_enter
 from referrals import services
 from referrals.models import Referral
+from referrals.notifications import referrer_follow_url
 from referrals.sample_files import consultation_letter_pdf
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 (a published demo login, never a real account)
@@ -85,6 +87,26 @@ SENDERS = [
 ]
 
 
+def demo_database_or_refuse() -> None:
+    """The demo's own database is SQLite (the demo profile runs on nothing else), or a test run's
+    throwaway database under the test profile. Anything else may hold real patients and accounts:
+    refused before anything is written."""
+    database = connections[DEFAULT_DB_ALIAS]
+    if database.vendor == "sqlite":
+        return
+    name = str(database.settings_dict["NAME"])
+    if getattr(settings, "SEED_DEMO_ON_TEST_DATABASES", False) and name.startswith(
+        TEST_DATABASE_PREFIX
+    ):
+        return
+    raise CommandError(
+        f"seed_demo refuses to run on this {database.display_name} database ({name!r}): it runs "
+        "only on the demo's own SQLite database (scripts/demo.sh makes it) or a test run's "
+        f"throwaway one. It creates a superuser, 'support', whose password ({DEMO_PASSWORD}) is "
+        "published in the README, and made-up patients."
+    )
+
+
 class Command(BaseCommand):
     help = "Create (or complete) the demo sites, clinicians, listings and referrals."
 
@@ -98,6 +120,7 @@ class Command(BaseCommand):
                 "published in the README, and made-up patients. Run it only on the demo's own "
                 "database (scripts/demo.sh does)."
             )
+        demo_database_or_refuse()
         with transaction.atomic():
             sites = self._sites()
             users = self._users(sites)
@@ -109,6 +132,11 @@ class Command(BaseCommand):
         for username, first, last, _pid, site in USERS:
             self.stdout.write(f"  {username:<10} {first} {last}, {site}")
         self.stdout.write("  support    support staff (Django admin at /admin/)")
+        self.stdout.write(
+            "A referrer without an account (Dr. Omar Haddad, walk-in clinic) reads and answers "
+            f"their referral at {self.belanger_follow_url} with a code emailed to "
+            "o.haddad@walkin.example (in var/mail/)."
+        )
 
     def _sites(self):
         sites = {}
@@ -273,6 +301,20 @@ class Command(BaseCommand):
                 author=priya,
                 text="Received. We will book a clinic visit within 6 weeks.",
             )
+            services.referral_status_change(referral=referral, status="accepted", actor=priya)
+            services.referral_status_change(
+                referral=referral,
+                status="booked",
+                actor=priya,
+                appointment_at=timezone.make_aware(
+                    datetime.datetime.combine(
+                        timezone.localdate() + datetime.timedelta(days=21), datetime.time(9, 30)
+                    )
+                ),
+            )
+        # Its referrer has no account: the emails in var/mail/ link to this page, which emails
+        # them a one-time code (the README's tour).
+        self.belanger_follow_url = referrer_follow_url(referral)
 
         # Dr. Patel's letter goes via HRM to Dr. Haddad, whom the demo's HRM sandbox refuses
         # (hrm_sandbox --refuse-deliver-to D13579): the red "!" with its details and re-send.

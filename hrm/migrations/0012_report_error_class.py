@@ -64,7 +64,7 @@ def classify_existing(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("directory", "0004_listing_clinician_changes"),
-        ("hrm", "0009_error_class_sender"),
+        ("hrm", "0011_report_versions"),
         ("referrals", "0004_names_one_line"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
