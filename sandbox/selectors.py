@@ -10,7 +10,7 @@ from django.db.models.functions import Length
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from hrm.delivery.errors import error_classify, report_error_for_reader
+from hrm.delivery.errors import report_error_for_reader
 from hrm.delivery.transports import remote_name_for
 from hrm.models import ErrorClass, HrmReport
 
@@ -177,7 +177,7 @@ def emr_refusals(user, provider: EmrProvider | None = None) -> list[Refusal]:
             reason=report_error_for_reader(report, staff=staff),
         )
         for report in reports[:PAGE_ROWS]
-        if error_classify(report.last_error) in _HRM_REFUSALS
+        if report.error_class in _HRM_REFUSALS
     ]
     refused = EmrRetrievalLog.objects.filter(outcome=EmrRetrievalLog.Outcome.REFUSED)
     if provider is not None:

@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hrm.admin_bases import RecordAdmin, RecordInline
-from hrm.delivery.errors import error_classify
 from hrm.delivery.selectors.dashboard import dashboard_chart, hrm_dashboard
 from hrm.delivery.services.bulk_resend import (
     bulk_resend,
@@ -88,13 +87,7 @@ def _selection(params) -> tuple[object, str]:
     reports = reports.filter(status=Status.FAILED)
     error_class = params.get("error_class", "")
     if error_class in ErrorClass.values:
-        # The class is read from the error's text: narrow in SQL, then in Python.
-        matching = [
-            pk
-            for pk, error in reports.values_list("pk", "last_error")
-            if error_classify(error) == error_class
-        ]
-        reports = reports.filter(pk__in=matching)
+        reports = reports.filter(error_class=error_class)
         words.append(f"with error “{ErrorClass(error_class).label}”")
     recipient = params.get("recipient", "").strip()
     if refused := search_text_refused(recipient):

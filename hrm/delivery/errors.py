@@ -1,12 +1,13 @@
-"""What a delivery error means: its class (for support's figures, HRM's health and alerts) and
-the words a clinician reads (true for the report's state, naming the likely cause and the next
-step, with no server details: those stay in ``last_error`` for support).
+"""What a delivery error means: which classes are about HRM rather than one report (HRM's
+health), and the words a clinician reads (true for the report's state, naming the likely cause
+and the next step, with no server details: those stay in ``last_error`` for support).
 
-The transports and the delivery service write errors for support, in full; the class is read
-from those texts here, so the delivery code needs no change to be classified."""
+Every error's class is decided where it is raised and stored on the report (``error_class``)
+and its attempt; nothing here reads an error's wording to decide anything."""
 
-import re
 from datetime import timedelta
+
+from django.conf import settings
 
 from directory.professional_id import professional_id_display
 from hrm.models import ErrorClass
@@ -22,55 +23,30 @@ SERVICE_CLASSES = frozenset(
     }
 )
 
-_GAVE_UP = re.compile(r"^Gave up after \d+ attempts? over [\d.]+ hours?\. Last error: ", re.S)
 
-# First match wins: the most specific wording first.
-_PATTERNS: list[tuple[ErrorClass, re.Pattern]] = [
-    (ErrorClass.INVALID, re.compile(r"^The report was not sent because")),
-    (ErrorClass.SENDER, re.compile(r"^Not sent: ")),
-    (ErrorClass.MISSING_FILE, re.compile(r"attached file is missing")),
-    (ErrorClass.BUILD, re.compile(r"could not be built")),
-    (ErrorClass.WORKER, re.compile(r"worker stopped")),
-    # The second wording is the one stored before 2026-12 (kept for the reports written then).
-    (
+def report_gave_up(report) -> bool:
+    """Whether a failed report's delivery stopped because it ran out of attempts or of time,
+    read from the row's numbers: a class that retries, past either limit."""
+    if report.error_class in _FINAL_CLASSES or report.refused_since is not None:
+        return False
+    if report.attempts >= settings.HRM_DELIVERY_MAX_ATTEMPTS:
+        return True
+    if report.last_attempt_at and report.delivery_started_at:
+        age = (report.last_attempt_at - report.delivery_started_at).total_seconds()
+        return age >= settings.HRM_DELIVERY_MAX_AGE_SECONDS
+    return False
+
+
+# Classes that fail a report at once: never "gave up after".
+_FINAL_CLASSES = frozenset(
+    {
+        ErrorClass.INVALID,
+        ErrorClass.SENDER,
+        ErrorClass.MISSING_FILE,
         ErrorClass.RECIPIENT,
-        re.compile(r"so it refuses this file only|so it is this file it refuses"),
-    ),
-    (ErrorClass.HOST_KEY, re.compile(r"host key", re.I)),
-    (ErrorClass.AUTHENTICATION, re.compile(r"refused the key|passphrase|private key", re.I)),
-    (ErrorClass.CONFIGURATION, re.compile(r"known hosts file|not a plain file name", re.I)),
-    (ErrorClass.PERMISSION, re.compile(r"permission", re.I)),
-    (ErrorClass.FOLDER, re.compile(r"does not exist")),
-    (
-        ErrorClass.UNREACHABLE,
-        re.compile(
-            r"refused the connection|did not answer|did not start SSH|cannot be resolved|"
-            r"connection failed|connection to .* dropped|while connecting|could not write|"
-            r"could not (stage|promote|rename|write|upload)|was gone when",
-            re.I | re.S,
-        ),
-    ),
-]
-
-
-def error_cause(error: str) -> str:
-    """The underlying error of a "Gave up after …" text."""
-    return _GAVE_UP.sub("", error or "")
-
-
-def error_classify(error: str) -> str:
-    """The class of a stored error text; empty for no error."""
-    cause = error_cause(error)
-    if not cause:
-        return ""
-    for error_class, pattern in _PATTERNS:
-        if pattern.search(cause):
-            return error_class.value
-    return ErrorClass.UNEXPECTED.value
-
-
-def error_gave_up(error: str) -> bool:
-    return bool(_GAVE_UP.match(error or ""))
+        ErrorClass.HOST_KEY,
+    }
+)
 
 
 def duration_words(seconds: float) -> str:
@@ -154,17 +130,17 @@ def clinician_error_text(report, *, hrm_down: bool = False) -> str:
     report still on its way, that it is retrying by itself; for a failed one, the likely cause
     and what to do. Never a host, a path or a user name."""
     error = report.last_error
+    error_class = report.error_class
     status = report.status
     if status in ("sent", "cancelled"):  # cancelled: replaced or withdrawn before it left
         return ""
     if status in ("queued", "sending"):
         if hrm_down:
             return "HRM is unreachable at the moment; this file goes as soon as it is back."
-        if not error:
+        if not error_class:
             return ""
-        cause = _RETRYING_CAUSE.get(error_classify(error), "the last attempt did not go through")
+        cause = _RETRYING_CAUSE.get(error_class, "the last attempt did not go through")
         return f"Not delivered yet: {cause}. Trying again automatically; nothing to do for now."
-    error_class = error_classify(error)
     if error_class == ErrorClass.INVALID:
         return f"{error} Correct this on the referral or in the listing, then re-send."
     if error_class == ErrorClass.SENDER:
@@ -174,7 +150,7 @@ def clinician_error_text(report, *, hrm_down: bool = False) -> str:
     recipient_id = professional_id_display(report.deliver_to_user_id) or "their Professional ID"
     text = _FAILED_TEXT.get(error_class, _FAILED_TEXT[ErrorClass.UNEXPECTED])
     text = text.format(recipient=recipient, recipient_id=recipient_id)
-    if error_gave_up(error) and report.last_attempt_at and report.delivery_started_at:
+    if report_gave_up(report) and report.last_attempt_at and report.delivery_started_at:
         tried = duration_words(
             (report.last_attempt_at - report.delivery_started_at) / timedelta(seconds=1)
         )

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from directory.models import Listing
+from hrm.error_classes import ErrorClass
 
 
 class HrmMessageDecision(models.Model):
@@ -105,6 +106,9 @@ class HrmReport(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # Decided where the error was raised (hrm/error_classes.py); what support's figures, bulk
+    # re-send and the clinician's words go by. Empty when there is no error.
+    error_class = models.CharField(max_length=20, choices=ErrorClass.choices, blank=True)
     delivery_started_at = models.DateTimeField(
         default=timezone.now, help_text="When this delivery (or its latest re-send) began."
     )
@@ -151,6 +155,14 @@ class HrmReport(models.Model):
                 condition=models.Q(previous_version__isnull=True, version=1)
                 | models.Q(previous_version__isnull=False, version__gt=1),
             ),
+        ]
+        # Support's dashboard and bulk re-send count and select failed reports by class.
+        indexes = [
+            models.Index(
+                fields=["error_class"],
+                condition=models.Q(status="failed"),
+                name="hrm_report_failed_class",
+            )
         ]
 
     def __str__(self):

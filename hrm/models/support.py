@@ -7,22 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-
-# What a delivery error was (hrm.delivery.errors reads it from the error's text).
-class ErrorClass(models.TextChoices):
-    UNREACHABLE = "unreachable", "HRM unreachable"
-    AUTHENTICATION = "authentication", "Our key refused"
-    HOST_KEY = "host_key", "HRM's host key not pinned"
-    FOLDER = "folder", "HRM folder missing or closed"
-    PERMISSION = "permission", "Permission refused"
-    RECIPIENT = "recipient", "This file refused"
-    CONFIGURATION = "configuration", "Our configuration"
-    INVALID = "invalid", "Report invalid"
-    MISSING_FILE = "missing_file", "Attachment missing"
-    BUILD = "build", "Report could not be built"
-    WORKER = "worker", "Worker stopped"
-    SENDER = "sender", "Sender no longer approved"
-    UNEXPECTED = "unexpected", "Unexpected error"
+from hrm.error_classes import ErrorClass
 
 
 class HrmAttempt(models.Model):

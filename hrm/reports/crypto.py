@@ -10,21 +10,29 @@ format; the file also travels inside SSH. ``openssl enc -d -aes-128-ecb -K <hex>
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from hrm.error_classes import ErrorClass
+
 _BLOCK_BITS = 128  # AES block; PKCS#5 padding on a 16-byte block is PKCS#7
+
+
+class KeyInvalid(ValueError):
+    """The configured HRM encryption key is not one: our configuration, not the report."""
+
+    error_class = ErrorClass.CONFIGURATION
 
 
 def key_from_hex(key_hex: str) -> bytes:
     """The AES key from OntarioMD's hex string: 32 hex digits (AES-128) or 64 (AES-256)."""
     text = "".join((key_hex or "").split())
     if len(text) not in (32, 64):
-        raise ValueError(
+        raise KeyInvalid(
             "The HRM encryption key must be 32 hex digits (AES-128) or 64 (AES-256); "
             f"the configured key has {len(text)} characters."
         )
     try:
         return bytes.fromhex(text)
     except ValueError:
-        raise ValueError(
+        raise KeyInvalid(
             "The HRM encryption key must contain only hex digits (0-9, a-f)."
         ) from None
 

@@ -8,9 +8,13 @@ import threading
 
 from lxml import etree
 
+from hrm.error_classes import ErrorClass
+
 
 class ReportInvalid(ValueError):
     """The file is not one the EMRs would file correctly; ``problems`` says why, in plain words."""
+
+    error_class = ErrorClass.INVALID
 
     def __init__(self, problems: list[str]):
         self.problems = list(problems)

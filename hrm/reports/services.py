@@ -13,6 +13,7 @@ from django.db.models import Max, Q
 from psycopg import sql
 
 from directory.models import Listing
+from hrm.error_classes import ErrorClass
 from hrm.models import HrmReport
 from hrm.reports.build import report_build
 from hrm.reports.text import emr_text_prepare
@@ -67,6 +68,8 @@ def _patient(message: Message) -> ReportPatient:
 
 class AttachmentMissing(Exception):
     """The attachment's file is no longer in storage."""
+
+    error_class = ErrorClass.MISSING_FILE
 
 
 def attachment_text(data: bytes) -> str:

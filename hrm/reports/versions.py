@@ -60,7 +60,7 @@ def report_cancel_if_unsent(report: HrmReport) -> bool:
     A worker claiming it at the same moment waits on the same row: one of the two wins."""
     cancelled = HrmReport.objects.filter(
         pk=report.pk, status__in=(Status.QUEUED, Status.FAILED), staged_at__isnull=True
-    ).update(status=Status.CANCELLED, last_error="")
+    ).update(status=Status.CANCELLED, last_error="", error_class="")
     if cancelled:
         report.status = Status.CANCELLED
     return bool(cancelled)

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from directory.models import Site, User
-from hrm.models import HrmReport, SenderApproval, SenderApprovalLog
+from hrm.models import ErrorClass, HrmReport, SenderApproval, SenderApprovalLog
 from hrm.senders import notifications
 from hrm.senders.selectors import (
     sender_approval_matches_account,
@@ -199,6 +199,7 @@ def _reports_unsent_fail(approval: SenderApproval) -> int:
     ).update(
         status=HrmReport.Status.FAILED,
         last_error=sender_refusal_text(approval.user, approval),
+        error_class=ErrorClass.SENDER,
         next_attempt_at=timezone.now(),
     )
 

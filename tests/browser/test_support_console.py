@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from directory.models import User
-from hrm.models import HrmBulkResend, HrmReport
+from hrm.models import ErrorClass, HrmBulkResend, HrmReport
 from referrals import services
 
 from ..delivery_fixtures import wait_for
@@ -32,7 +32,9 @@ def failed_message(live, text="Seen today."):
     )
     reports = message.hrm_reports.all()
     # As the delivery leaves them after giving up (the worker is not running yet).
-    reports.update(status=Status.FAILED, last_error=GAVE_UP, attempts=5)
+    reports.update(
+        status=Status.FAILED, last_error=GAVE_UP, error_class=ErrorClass.UNREACHABLE, attempts=5
+    )
     return message
 
 
@@ -117,7 +119,10 @@ def test_the_dashboard_draws_its_chart_and_shows_hrm_down(
         day = now - timedelta(days=(n * 7) % 29)
         if n % 6 == 5:
             HrmReport.objects.filter(pk=report.pk).update(
-                status=Status.FAILED, last_error=GAVE_UP, last_attempt_at=day
+                status=Status.FAILED,
+                last_error=GAVE_UP,
+                error_class=ErrorClass.UNREACHABLE,
+                last_attempt_at=day,
             )
             HrmAttempt.objects.create(
                 report=report,

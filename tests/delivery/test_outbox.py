@@ -8,7 +8,6 @@ from django.db import connection
 from django.utils import timezone
 
 from hrm.delivery.connections import transport_get
-from hrm.delivery.errors import error_classify
 from hrm.delivery.services.outbox import report_deliver, reports_deliver, reports_redrive
 from hrm.delivery.services.queue import report_resend
 from hrm.delivery.services.recording import Outcome
@@ -106,7 +105,7 @@ def test_a_folder_that_refuses_every_file_asks_for_its_permissions_not_a_recipie
     report.refresh_from_db()
     assert "ask OntarioMD to check the account's folder permissions" in report.last_error
     assert "this file only" not in report.last_error and "recipient" not in report.last_error
-    assert error_classify(report.last_error) == ErrorClass.PERMISSION
+    assert report.error_class == ErrorClass.PERMISSION
 
 
 def test_a_server_restart_that_refuses_the_key_once_never_fails_the_report(reports, hrm_sftp):
@@ -308,7 +307,7 @@ def test_a_refused_recipient_does_not_hold_up_the_others(live, reports, hrm_sftp
     )
     # Advice about the account's folder would contradict what the error just established.
     assert "folder permissions" not in failed.last_error
-    assert error_classify(failed.last_error) == ErrorClass.RECIPIENT
+    assert failed.error_class == ErrorClass.RECIPIENT
 
 
 def test_a_refused_recipient_alone_on_a_new_connection_fails_at_once(live, reports, hrm_sftp):

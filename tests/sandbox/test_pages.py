@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from directory.models import User
 from hrm.delivery.transports import remote_name_for
-from hrm.models import HrmReport
+from hrm.models import ErrorClass, HrmReport
 from sandbox.models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
 from sandbox.services.filing import sandbox_file_report
 
@@ -275,11 +275,15 @@ def refused_on_the_way(live, emr, sandbox_on):
     reports = post_message(live, text="Seen today.").hrm_reports.all()
     by_hrm = reports.get(deliver_to_user_id="D12345")
     HrmReport.objects.filter(pk=by_hrm.pk).update(
-        status=HrmReport.Status.FAILED, last_error=RECIPIENT_REFUSED
+        status=HrmReport.Status.FAILED,
+        last_error=RECIPIENT_REFUSED,
+        error_class=ErrorClass.RECIPIENT,
     )
     okafor = reports.get(deliver_to_user_id="N1234567")
     HrmReport.objects.filter(pk=okafor.pk).update(
-        status=HrmReport.Status.FAILED, last_error=RECIPIENT_REFUSED.replace("12345", "1234567")
+        status=HrmReport.Status.FAILED,
+        last_error=RECIPIENT_REFUSED.replace("12345", "1234567"),
+        error_class=ErrorClass.RECIPIENT,
     )
     by_emr = post_message(live, text="Addendum.").hrm_reports.get(deliver_to_user_id="D12345")
     EmrRetrievalLog.objects.create(

@@ -5,7 +5,7 @@ import pytest
 from hrm.delivery.connections import transport_get
 from hrm.delivery.errors import report_error_for_reader
 from hrm.delivery.services.outbox import report_deliver
-from hrm.models import HrmReport
+from hrm.models import ErrorClass, HrmReport
 from referrals import services
 
 
@@ -69,16 +69,18 @@ def test_a_staff_member_on_the_referral_sees_them_too(live, failed_report, clien
 
 
 @pytest.mark.parametrize(
-    ("error", "shown"),
+    ("error", "error_class", "shown"),
     [
         (
             "The report was not sent because the patient's health card number must be 10 digits.",
+            ErrorClass.INVALID,
             "The report was not sent because the patient's health card number must be 10 "
             "digits. Correct this on the referral or in the listing, then re-send.",
         ),
         (
             "Gave up after 9 attempts over 24.0 hours. Last error: HRM SFTP server "
             "hrm.example:22 denied user 'eref' permission to write files in folder '/in'",
+            ErrorClass.PERMISSION,
             "HRM refused the file. Either Alice Nguyen is not registered with HRM under CPSO "
             "12345, or HRM's access for this system needs fixing: support has been told and "
             "checks the second; check that Professional ID with Alice Nguyen's office, then "
@@ -87,10 +89,11 @@ def test_a_staff_member_on_the_referral_sees_them_too(live, failed_report, clien
     ],
     ids=["validation", "gave-up"],
 )
-def test_the_words_a_clinician_reads(error, shown):
+def test_the_words_a_clinician_reads(error, error_class, shown):
     report = HrmReport(
         status=HrmReport.Status.FAILED,
         last_error=error,
+        error_class=error_class,
         recipient_name="Alice Nguyen",
         deliver_to_user_id="D12345",
         attempts=9,

@@ -5,8 +5,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from hrm.delivery.services.attempts import attempt_finished
-from hrm.models import HrmReport
+from hrm.delivery.services.recording import outcome_told
+from hrm.models import ErrorClass, HrmReport
 from referrals import services
 
 from ..factories import make_user, pdf_upload
@@ -19,6 +19,12 @@ PERMISSION = (
     "HRM SFTP server 127.0.0.1:2222 denied user 'hrm' permission to write files in folder "
     "'/inbox' (x.xml.enc); ask OntarioMD to check the account's folder permissions"
 )
+# Each error's class, as its raise site decides it.
+CLASSES = {
+    UNREACHABLE: ErrorClass.UNREACHABLE,
+    GAVE_UP: ErrorClass.UNREACHABLE,
+    PERMISSION: ErrorClass.PERMISSION,
+}
 
 
 @pytest.fixture
@@ -48,7 +54,7 @@ def message(live):
 
 
 def end_attempt(report: HrmReport, outcome: str, error: str = "") -> HrmReport:
-    """Record one attempt's outcome on the row as the worker does, then call its hook."""
+    """Record one attempt's outcome on the row as the worker does, then tell the others."""
     now = timezone.now()
     report.refresh_from_db()
     report.attempts += 1
@@ -59,6 +65,7 @@ def end_attempt(report: HrmReport, outcome: str, error: str = "") -> HrmReport:
         report.status, report.last_error = Status.QUEUED, error
     else:
         report.status, report.last_error = Status.FAILED, error
+    report.error_class = CLASSES[error] if error else ""
     report.save()
-    attempt_finished(report, outcome=outcome, error=error)
+    outcome_told(report, outcome, error=error, error_class=report.error_class)
     return report

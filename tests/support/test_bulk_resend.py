@@ -10,7 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from hrm.delivery.services.alerts import alerts_digest_send
-from hrm.models import HrmAlert, HrmAlertReport, HrmBulkResend, HrmReport
+from hrm.models import ErrorClass, HrmAlert, HrmAlertReport, HrmBulkResend, HrmReport
 from referrals.models import Message, ReferralEvent
 
 from .conftest import GAVE_UP, PERMISSION, post_message
@@ -31,9 +31,11 @@ def mixed(live):
     reports = [r for n in range(4) for r in post_message(live, text=f"Note {n}").hrm_reports.all()]
     failed, sent, queued = reports[:5], reports[5:7], reports[7:]
     HrmReport.objects.filter(pk__in=[r.pk for r in failed]).update(
-        status=Status.FAILED, last_error=GAVE_UP, attempts=3
+        status=Status.FAILED, last_error=GAVE_UP, error_class=ErrorClass.UNREACHABLE, attempts=3
     )
-    HrmReport.objects.filter(pk=failed[0].pk).update(last_error=PERMISSION)
+    HrmReport.objects.filter(pk=failed[0].pk).update(
+        last_error=PERMISSION, error_class=ErrorClass.PERMISSION
+    )
     HrmReport.objects.filter(pk__in=[r.pk for r in sent]).update(status=Status.SENT)
     return {"all": reports, "failed": failed, "sent": sent, "queued": queued}
 

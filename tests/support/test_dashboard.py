@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from hrm.models import HrmAttempt, HrmHealth, HrmReport
 
-from .conftest import GAVE_UP, PERMISSION, post_message
+from .conftest import CLASSES, GAVE_UP, PERMISSION, post_message
 
 Status = HrmReport.Status
 URL = "/admin/hrm/console/dashboard/"
@@ -60,7 +60,7 @@ def rows(live):
         when = recently if n < 4 else now - timedelta(days=10)
         error = PERMISSION if n < 4 else GAVE_UP
         HrmReport.objects.filter(pk=report.pk).update(
-            status=Status.FAILED, last_error=error, last_attempt_at=when
+            status=Status.FAILED, last_error=error, error_class=CLASSES[error], last_attempt_at=when
         )
         attempt(report, HrmAttempt.Outcome.RETRY, when - timedelta(minutes=5), error)
         attempt(report, HrmAttempt.Outcome.FAILED, when, error)

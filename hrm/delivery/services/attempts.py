@@ -1,11 +1,8 @@
-"""The delivery's hooks for support: once the worker has recorded an attempt's outcome on the
-report row, ``attempt_finished`` keeps the attempt on record, tells HRM's health what it saw,
-and raises the alerts (a final failure, or a re-send that went through). A success, the
-delivery's most frequent record, is written with its attempt in one statement
-(``report_sent_record``), then ``attempt_sent_finish`` runs the hooks it still needs.
-
-Nothing here may undo or hold up a delivery: the row is already written, so a failure in
-these records is logged and the delivery goes on."""
+"""The record of each delivery attempt, for support: ``attempt_record`` keeps one attempt (when,
+how long, which worker, the outcome, the error and its class as the raise site decided it). A
+success, the delivery's most frequent record, is written with its attempt in one statement
+(``report_sent_record``). ``hrm/delivery/services/recording.py`` calls these; nothing here calls
+back into the delivery, HRM's health or the alerts."""
 
 import functools
 import logging
@@ -17,11 +14,11 @@ from django.db import connection
 from django.utils import timezone
 from psycopg import sql
 
-from hrm.delivery.errors import error_classify
-from hrm.models import HrmAttempt, HrmHealth, HrmReport
+from hrm.models import ErrorClass, HrmAttempt, HrmHealth, HrmReport
 
 logger = logging.getLogger(__name__)
 Outcome = HrmAttempt.Outcome
+WORKER_LOST = "The worker stopped during the upload; trying again."
 Status = HrmReport.Status
 
 
@@ -36,7 +33,9 @@ def worker_name() -> str:
     return f"{hostname or socket.gethostname()} pid {os.getpid()}"
 
 
-def attempt_record(report: HrmReport, *, outcome: str, error: str = "") -> HrmAttempt:
+def attempt_record(
+    report: HrmReport, *, outcome: str, error: str = "", error_class: str = ""
+) -> HrmAttempt:
     """Keep one attempt: when it started (the claim), how long it took, which worker, the
     outcome, and the error with its class."""
     now = timezone.now()
@@ -50,35 +49,9 @@ def attempt_record(report: HrmReport, *, outcome: str, error: str = "") -> HrmAt
         duration_ms=max(0, int((now - started).total_seconds() * 1000)),
         worker=worker_name()[:200],
         outcome=outcome,
-        error_class=error_classify(error) if outcome != Outcome.SENT else "",
+        error_class=error_class if outcome != Outcome.SENT else "",
         error=error if outcome != Outcome.SENT else "",
     )
-
-
-def attempt_finished(report: HrmReport, *, outcome: str, error: str = "") -> None:
-    """Call once per report and attempt, right after the outcome is on the row: ``outcome`` is
-    ``sent``, ``retry`` or ``failed`` (final), ``error`` the text stored in ``last_error``."""
-    from hrm.delivery.services.alerts import message_failures_alert, report_delivered_after_resend
-    from hrm.delivery.services.health import hrm_health_observe
-
-    try:
-        attempt = attempt_record(report, outcome=outcome, error=error)
-        hrm_health_observe(
-            outcome=outcome,
-            error_class=attempt.error_class,
-            recipient=report.deliver_to_user_id,
-            error=error,
-        )
-        if outcome == Outcome.FAILED:
-            report_finally_failed(report)
-        elif outcome == Outcome.SENT:
-            if report.resent_at is not None:
-                report_delivered_after_resend(report)
-            else:
-                # A part that failed earlier is alerted once the message's last part settles.
-                message_failures_alert(report.message_id)
-    except Exception:
-        logger.exception("HRM report %s: could not record attempt %s", report.pk, report.attempts)
 
 
 @dataclass(frozen=True)
@@ -146,6 +119,7 @@ def _report_mark_sent(report: HrmReport, now) -> bool:
             sent_at=now,
             sending_since=None,
             last_error="",
+            error_class="",
             refused_since=None,
             refusals=0,
         )
@@ -166,7 +140,8 @@ def _sent_statement() -> str:
 
     report = names(
         HrmReport,
-        *("id", "status", "sent_at", "sending_since", "last_error", "refused_since"),
+        *("id", "status", "sent_at", "sending_since", "last_error", "error_class"),
+        "refused_since",
         *("refusals", "message"),
     )
     attempt_fields = ("report", "number", "resend", "started_at", "finished_at", "duration_ms")
@@ -177,7 +152,7 @@ def _sent_statement() -> str:
         sql.SQL(
             "WITH sent AS ("
             "UPDATE {report} SET {status} = %(sent)s, {sent_at} = %(now)s, {sending_since} = NULL, "
-            "{last_error} = '', {refused_since} = NULL, {refusals} = 0 "
+            "{last_error} = '', {error_class} = '', {refused_since} = NULL, {refusals} = 0 "
             "WHERE {id} = %(id)s AND {status} <> %(sent)s RETURNING {id}), "
             "attempt AS (INSERT INTO {attempt} ({attempt_columns}) "
             "SELECT sent.{id}, %(number)s, %(resend)s, %(started)s, %(now)s, %(duration)s, "
@@ -202,40 +177,12 @@ def _sent_statement() -> str:
     )
 
 
-def attempt_sent_finish(report: HrmReport, record: SentRecord) -> None:
-    """The hooks after ``report_sent_record`` marked a report sent (its attempt is on record
-    already): HRM's health when it had a failure streak or was down, the "resolved" note after a
-    re-send, else the alert on a part of the message that failed earlier (sent once the message's
-    last part settles). The same as ``attempt_finished`` for a success, minus the queries whose
-    answer the record brought."""
-    from hrm.delivery.services.alerts import message_failures_alert, report_delivered_after_resend
-    from hrm.delivery.services.health import hrm_health_observe
-
-    try:
-        if not record.hrm_was_up:
-            recipient = report.deliver_to_user_id
-            hrm_health_observe(outcome=Outcome.SENT, error_class="", recipient=recipient)
-        if report.resent_at is not None:
-            report_delivered_after_resend(report)
-        elif record.message_may_have_failed:
-            message_failures_alert(report.message_id)
-    except Exception:
-        logger.exception("HRM report %s: could not finish attempt %s", report.pk, report.attempts)
-
-
-def report_finally_failed(report: HrmReport) -> None:
-    """A report's delivery has failed for good: alert once its message's parts have settled."""
-    from hrm.delivery.services.alerts import message_failures_alert
-
-    message_failures_alert(report.message_id)
-
-
 def attempts_worker_lost(report_ids: list[int]) -> None:
     """The re-drive found these rows stuck in "sending" (their worker died): keep that attempt
     on record before the row is reset. Call just before the reset, while ``sending_since``
     still says when the lost attempt began."""
     now = timezone.now()
-    error = "The worker stopped during the upload; trying again."
+    error = WORKER_LOST
     try:
         HrmAttempt.objects.bulk_create(
             HrmAttempt(
@@ -247,7 +194,7 @@ def attempts_worker_lost(report_ids: list[int]) -> None:
                 duration_ms=max(0, int((now - (since or now)).total_seconds() * 1000)),
                 worker="(lost; found by the re-drive)",
                 outcome=Outcome.RETRY,
-                error_class=error_classify(error),
+                error_class=ErrorClass.WORKER,
                 error=error,
             )
             for pk, attempts, since, resent_at in HrmReport.objects.filter(

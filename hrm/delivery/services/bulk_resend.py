@@ -111,6 +111,7 @@ def bulk_resend(*, report_ids, actor, reason: str, selection: str) -> HrmBulkRes
                 resent_at=now,
                 resent_by=actor,
                 last_error="",
+                error_class="",
                 attempts=0,
             )
         record = HrmBulkResend.objects.create(

@@ -28,9 +28,6 @@ from django.utils import timezone
 
 from directory.models import Listing
 from hrm.delivery.selectors.messages import message_hrm_eligibility
-from hrm.delivery.services.attempts import (
-    attempts_worker_lost,
-)
 from hrm.delivery.services.claim import reports_claim
 from hrm.delivery.services.queue import reports_enqueue
 from hrm.delivery.services.recording import (
@@ -41,6 +38,7 @@ from hrm.delivery.services.recording import (
     report_part_discard,
     report_refusal_recorded,
     report_sent_recorded,
+    reports_worker_lost_recorded,
 )
 from hrm.delivery.transports import (
     Probe,
@@ -48,8 +46,8 @@ from hrm.delivery.transports import (
     TransportError,
     remote_name_for,
 )
-from hrm.models import HrmMessageDecision, HrmReport
-from hrm.reports.crypto import report_encrypt
+from hrm.models import ErrorClass, HrmMessageDecision, HrmReport
+from hrm.reports.crypto import KeyInvalid, report_encrypt
 from hrm.reports.reading import ReportInvalid
 from hrm.reports.services import (
     AttachmentMissing,
@@ -156,9 +154,10 @@ class _Unreachable(Exception):
     """The server is down or the network is: the rest of the batch would only wait out the same
     timeout one by one."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, error_class: ErrorClass):
         super().__init__(message)
         self.message = message
+        self.error_class = error_class
 
 
 def _build(report: HrmReport) -> tuple[bytes | None, DeliveryResult | None]:
@@ -168,16 +167,18 @@ def _build(report: HrmReport) -> tuple[bytes | None, DeliveryResult | None]:
     except ReportInvalid as invalid:
         problems = "; ".join(invalid.problems)
         failure = f"The report was not sent because {problems}."
-        return None, report_failure_recorded(report, failure, permanent=True)
-    except AttachmentMissing:
+        return None, report_failure_recorded(report, failure, invalid.error_class, permanent=True)
+    except AttachmentMissing as missing:
         logger.exception("HRM report %s: attachment missing from storage", report.pk)
         failure = "The attached file is missing from storage; it cannot be sent."
-        return None, report_failure_recorded(report, failure, permanent=True)
+        return None, report_failure_recorded(report, failure, missing.error_class, permanent=True)
     except (OperationalError, InterfaceError):
         raise
     except Exception as error:
         logger.exception("HRM report %s: could not build the report", report.pk)
-        return None, report_failure_recorded(report, _build_failure(error), permanent=False)
+        return None, report_failure_recorded(
+            report, _build_failure(error), ErrorClass.BUILD, permanent=False
+        )
 
 
 def _senders_checked(
@@ -191,7 +192,9 @@ def _senders_checked(
         return reports, {}
     refusals = reports_sender_refusals([r for r in reports if r.staged_at is None])
     failed = {
-        report.pk: report_failure_recorded(report, refusals[report.pk], permanent=True)
+        report.pk: report_failure_recorded(
+            report, refusals[report.pk], ErrorClass.SENDER, permanent=True
+        )
         for report in reports
         if report.pk in refusals
     }
@@ -223,17 +226,25 @@ def _build_all(reports: list[HrmReport]) -> tuple[list[_Job], dict[int, Delivery
         logger.exception("HRM reports %s: could not store the files", [r.pk for r, _ in built])
         for report, _ in built:
             failures[report.pk] = report_failure_recorded(
-                report, _build_failure(error), permanent=False
+                report, _build_failure(error), ErrorClass.BUILD, permanent=False
             )
-    jobs = [
-        _Job(
-            report,
-            remote_name_for(report.transaction_id),
-            report_encrypt(bytes(report.xml), settings.HRM_AES_KEY),
-        )
-        for report in reports
-        if report.pk not in failures
-    ]
+    jobs = []
+    for report in reports:
+        if report.pk in failures:
+            continue
+        try:
+            data = report_encrypt(bytes(report.xml), settings.HRM_AES_KEY)
+        except KeyInvalid as invalid:
+            # Our configuration (a worker refuses to start with it): every report of the batch
+            # goes back now, with the cause, and retries once the key is fixed.
+            failures[report.pk] = report_failure_recorded(
+                report,
+                f"The report could not be encrypted: {invalid}; will retry.",
+                invalid.error_class,
+                permanent=False,
+            )
+            continue
+        jobs.append(_Job(report, remote_name_for(report.transaction_id), data))
     return jobs, failures
 
 
@@ -244,11 +255,13 @@ def _transport_failed(job: _Job, error: TransportError, transport: Transport) ->
     if error.refusal:
         job.refusal = error
         return
-    job.result = report_failure_recorded(report, error.message, permanent=error.permanent)
+    job.result = report_failure_recorded(
+        report, error.message, error.error_class, permanent=error.permanent
+    )
     if job.result.outcome is Outcome.FAILED:
         report_part_discard(report, transport, job.name, part_there=job.part_known)
     if not error.permanent:
-        raise _Unreachable(error.message)
+        raise _Unreachable(error.message, error.error_class)
 
 
 def _resume(job: _Job, transport: Transport) -> None:
@@ -329,10 +342,25 @@ def reports_deliver(report_ids: list[int], transport: Transport) -> dict[int, De
     database stays away: then the re-drive finds the row, and its record makes the retry safe).
     """
     results = {report_id: DeliveryResult(Outcome.SKIPPED) for report_id in report_ids}
-    claimed, refused = _senders_checked(reports_claim(report_ids))
-    results.update(refused)
-    jobs, failures = _build_all(claimed)
-    results.update(failures)
+    claimed = reports_claim(report_ids)
+    try:
+        claimed, refused = _senders_checked(claimed)
+        results.update(refused)
+        jobs, failures = _build_all(claimed)
+        results.update(failures)
+    except (OperationalError, InterfaceError):
+        raise  # the database stayed away: the rows stay "sending" for the re-drive
+    except Exception as error:
+        # Nothing was uploaded: the batch goes back now, with its cause, rather than wait in
+        # "sending" for the re-drive to call it a stopped worker.
+        logger.exception("HRM reports %s: unexpected error before the upload", report_ids)
+        failure = f"Unexpected error before the upload ({type(error).__name__}); will retry."
+        error_class = getattr(error, "error_class", ErrorClass.UNEXPECTED)
+        for report in claimed:
+            results[report.pk] = report_failure_recorded(
+                report, failure, error_class, permanent=False
+            )
+        return results
     try:
         for job in jobs:
             if job.refusal is not None:
@@ -357,14 +385,17 @@ def reports_deliver(report_ids: list[int], transport: Transport) -> dict[int, De
     except _Unreachable as unreachable:
         # The reports not tried count this attempt and retry on their own schedules.
         for job in _pending(jobs):
-            job.result = report_failure_recorded(job.report, unreachable.message, permanent=False)
+            job.result = report_failure_recorded(
+                job.report, unreachable.message, unreachable.error_class, permanent=False
+            )
     except (OperationalError, InterfaceError):
         raise  # the database stayed away: the rows stay "sending" for the re-drive
     except Exception as error:
         logger.exception("HRM reports %s: unexpected error during delivery", report_ids)
         failure = f"Unexpected error during the upload ({type(error).__name__}); will retry."
+        error_class = getattr(error, "error_class", ErrorClass.UNEXPECTED)
         for job in _pending(jobs):
-            job.result = report_failure_recorded(job.report, failure, permanent=False)
+            job.result = report_failure_recorded(job.report, failure, error_class, permanent=False)
     for job in jobs:
         if job.refusal is not None and job.result is None:
             job.result = report_refusal_recorded(job.report, job.refusal, transport)
@@ -398,15 +429,7 @@ def reports_redrive() -> list[int]:
         )
         stuck = [pk for pk, status in rows if status == Status.SENDING]
         if stuck:
-            attempts_worker_lost(stuck)  # the lost attempt stays on record
-            # The attempt that died still counts; the file may or may not be on the server, and
-            # the upload's idempotence makes trying again safe either way.
-            HrmReport.objects.filter(pk__in=stuck, status=Status.SENDING).update(
-                status=Status.QUEUED,
-                sending_since=None,
-                next_attempt_at=now,
-                last_error="The worker stopped during the upload; trying again.",
-            )
+            reports_worker_lost_recorded(stuck, now)
     ids = [pk for pk, _ in rows]
     if ids:
         logger.info("HRM re-drive: enqueueing %s report(s)", len(ids))

@@ -68,6 +68,7 @@ def reports_resend(*, report_ids: list[int], by) -> list[int]:
             resent_at=now,
             resent_by=by,
             last_error="",
+            error_class="",
             attempts=0,
         )
         if failed:

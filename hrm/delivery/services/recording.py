@@ -1,6 +1,11 @@
 """Recording each attempt's outcome on its row as soon as it is known: sent the moment its rename
 returns, a retry with its back-off, a failure for good, a refusal only once it persists. The
-writes are retried through a brief database outage, never answered with a second upload."""
+writes are retried through a brief database outage, never answered with a second upload.
+
+One outcome, one place: each outcome is written here, with its error's class as the raise site
+decided it, and then told, in this order and from here only, to the attempt record
+(``attempts``), HRM's health (``health``) and the alerts (``alerts``). None of those calls back
+into the delivery."""
 
 import logging
 import random
@@ -16,17 +21,21 @@ from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from directory.professional_id import professional_id_display
+from hrm.delivery.services.alerts import message_failures_alert, report_delivered_after_resend
 from hrm.delivery.services.attempts import (
-    attempt_finished,
-    attempt_sent_finish,
+    WORKER_LOST,
+    SentRecord,
+    attempt_record,
+    attempts_worker_lost,
     report_sent_record,
 )
+from hrm.delivery.services.health import hrm_health_observe
 from hrm.delivery.transports import (
     Transport,
     TransportError,
     folder_takes_files,
 )
-from hrm.models import HrmReport
+from hrm.models import ErrorClass, HrmAttempt, HrmReport
 
 logger = logging.getLogger(__name__)
 Status = HrmReport.Status
@@ -73,15 +82,56 @@ def db_write_retried(write: Callable[[], _T]) -> _T:
 
 def report_sent_recorded(report: HrmReport) -> DeliveryResult:
     # Once renamed, the file is HRM's whatever any other worker thinks: sent wins. One round
-    # trip records it, keeps the attempt and tells the hooks what they need.
+    # trip records it, keeps the attempt and reads what HRM's health and the alerts need.
     record = db_write_retried(lambda: report_sent_record(report))
     if record.marked:
-        attempt_sent_finish(report, record)  # HRM's health, alerts
+        outcome_told(report, HrmAttempt.Outcome.SENT, sent=record)
     return DeliveryResult(Outcome.SENT)
 
 
+def outcome_told(
+    report: HrmReport,
+    outcome: str,
+    *,
+    error: str = "",
+    error_class: str = "",
+    sent: SentRecord | None = None,
+) -> None:
+    """Tell the attempt record, HRM's health and the alerts about an outcome already on the row:
+    ``sent``, ``retry`` or ``failed`` (final). A success written by ``report_sent_record`` has
+    its attempt on record already (``sent``), and skips what that statement found unneeded.
+    Nothing here may undo or hold up a delivery: a failure is logged and the delivery goes on."""
+    Attempt = HrmAttempt.Outcome
+    try:
+        if sent is None:
+            attempt_record(report, outcome=outcome, error=error, error_class=error_class)
+        if sent is None or not sent.hrm_was_up:
+            hrm_health_observe(
+                outcome=outcome,
+                error_class=error_class,
+                recipient=report.deliver_to_user_id,
+                error=error,
+            )
+        if outcome == Attempt.FAILED:
+            # Alerted once the message's last part settles.
+            message_failures_alert(report.message_id)
+        elif outcome == Attempt.SENT:
+            if report.resent_at is not None:
+                report_delivered_after_resend(report)
+            elif sent is None or sent.message_may_have_failed:
+                # A part that failed earlier is alerted once the message's last part settles.
+                message_failures_alert(report.message_id)
+    except Exception:
+        logger.exception("HRM report %s: could not record attempt %s", report.pk, report.attempts)
+
+
 def report_failure_recorded(
-    report: HrmReport, error: str, *, permanent: bool, refused: bool = False
+    report: HrmReport,
+    error: str,
+    error_class: ErrorClass,
+    *,
+    permanent: bool,
+    refused: bool = False,
 ) -> DeliveryResult:
     now = timezone.now()
     age = (now - report.delivery_started_at).total_seconds()
@@ -112,12 +162,13 @@ def report_failure_recorded(
             next_attempt_at=now + timedelta(seconds=delay),
             sending_since=None,
             last_error=error,
+            error_class=error_class,
             **refusal,
         )
     )
     if not updated:
         return DeliveryResult(Outcome.SKIPPED)
-    attempt_finished(report, outcome="failed" if fail else "retry", error=error)
+    outcome_told(report, "failed" if fail else "retry", error=error, error_class=error_class)
     logger.log(
         logging.ERROR if fail else logging.WARNING,
         "HRM report %s attempt %s: %s",
@@ -142,6 +193,7 @@ def report_refusal_recorded(
             report,
             f"{error.fact}. HRM takes other files, so it refuses this file only, not the "
             f"folder: most often HRM does not know its recipient {recipient}; not retrying.",
+            ErrorClass.RECIPIENT,
             permanent=True,
         )
     now = timezone.now()
@@ -154,6 +206,7 @@ def report_refusal_recorded(
         return report_failure_recorded(
             report,
             f"{error.message}. Refused on {over}; not retrying.",
+            error.error_class,
             permanent=True,
             refused=True,
         )
@@ -168,6 +221,7 @@ def report_refusal_recorded(
         report,
         f"{error.message}. Refused on {over} so far (a restarting server does this too); it "
         f"fails if this persists for {limit:.0f} min.",
+        error.error_class,
         permanent=False,
         refused=True,
     )
@@ -189,3 +243,18 @@ def report_part_discard(
         transport.discard(name)
     except TransportError as error:
         logger.warning("HRM report %s: could not remove %s.part: %s", report.pk, name, error)
+
+
+def reports_worker_lost_recorded(report_ids: list[int], now) -> None:
+    """The re-drive found these rows stuck in "sending" (their worker died): the lost attempt
+    goes on record (while ``sending_since`` still says when it began), then the rows are queued
+    again. The attempt that died still counts; the file may or may not be on the server, and
+    the upload's idempotence makes trying again safe either way."""
+    attempts_worker_lost(report_ids)
+    HrmReport.objects.filter(pk__in=report_ids, status=Status.SENDING).update(
+        status=Status.QUEUED,
+        sending_since=None,
+        next_attempt_at=now,
+        last_error=WORKER_LOST,
+        error_class=ErrorClass.WORKER,
+    )

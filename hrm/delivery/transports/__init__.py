@@ -32,6 +32,8 @@ import uuid
 from enum import StrEnum
 from typing import Protocol
 
+from hrm.error_classes import ErrorClass
+
 REMOTE_SUFFIX = ".xml.enc"
 PART_SUFFIX = ".part"
 _MAX_ID_CHARS = 150  # keeps "<name>.xml.enc.part" well under the usual 255-byte file-name limit
@@ -61,13 +63,15 @@ class TransportError(Exception):
     (or its ``.part`` was already gone), so whether the file arrived is for ``probe`` to say.
     ``advice``: what to do when the refusal is about the account rather than one file; it ends
     ``message``, and ``fact`` is the message without it, for the caller who finds the refusal is
-    about the file."""
+    about the file. ``error_class``: what the error is (``ErrorClass``), decided where it is
+    raised: HRM's health, the alerts and support's figures go by it, never by the words."""
 
     def __init__(
         self,
         message: str,
         permanent: bool,
         *,
+        error_class: ErrorClass,
         refusal: bool = False,
         file_refusal: bool = False,
         rename_unknown: bool = False,
@@ -78,6 +82,7 @@ class TransportError(Exception):
         self.message = f"{message}; {advice}" if advice else message
         super().__init__(self.message)
         self.permanent = permanent
+        self.error_class = error_class
         self.refusal = refusal
         self.file_refusal = file_refusal
         self.rename_unknown = rename_unknown

@@ -15,6 +15,7 @@ from hrm.delivery.transports import (
     _check_remote_name,
     upload_in_one_go,
 )
+from hrm.error_classes import ErrorClass
 
 
 class FolderTransport:
@@ -74,14 +75,22 @@ class FolderTransport:
         where = f"HRM folder {self.directory}"
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             return TransportError(
-                f"{where} does not exist; create it or fix the setting", False, refusal=True
+                f"{where} does not exist; create it or fix the setting",
+                False,
+                error_class=ErrorClass.FOLDER,
+                refusal=True,
             )
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return TransportError(
-                f"{where} cannot be written to (permission denied)", False, refusal=True
+                f"{where} cannot be written to (permission denied)",
+                False,
+                error_class=ErrorClass.PERMISSION,
+                refusal=True,
             )
         return TransportError(
-            f"{where}: could not write the file ({exc.strerror}); will retry", False
+            f"{where}: could not write the file ({exc.strerror}); will retry",
+            False,
+            error_class=ErrorClass.UNREACHABLE,
         )
 
     def close(self) -> None:

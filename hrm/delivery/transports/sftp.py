@@ -20,6 +20,7 @@ from hrm.delivery.transports import (
     _check_remote_name,
     upload_in_one_go,
 )
+from hrm.error_classes import ErrorClass
 
 logger = logging.getLogger(__name__)
 
@@ -118,18 +119,21 @@ class SftpTransport:
                     f"the HRM SFTP private key file {self.key_file} is protected by a passphrase; "
                     "the delivery worker needs an unencrypted key; not retrying",
                     True,
+                    error_class=ErrorClass.AUTHENTICATION,
                 ) from None
             except OSError as exc:
                 raise TransportError(
                     f"cannot read the HRM SFTP private key file {self.key_file} "
                     f"({exc.strerror or exc}); not retrying",
                     True,
+                    error_class=ErrorClass.AUTHENTICATION,
                 ) from exc
             except Exception as exc:  # paramiko raises several types for an unreadable key
                 raise TransportError(
                     f"the HRM SFTP private key file {self.key_file} is not a private key "
                     f"that can be used ({exc}); not retrying",
                     True,
+                    error_class=ErrorClass.AUTHENTICATION,
                 ) from exc
         return self._key
 
@@ -143,6 +147,7 @@ class SftpTransport:
                 f"cannot read the pinned host keys file {self.known_hosts_file} ({exc}); "
                 "not retrying",
                 True,
+                error_class=ErrorClass.CONFIGURATION,
             ) from exc
         client.set_missing_host_key_policy(_RejectUnknownHostKey())
         limits = self.timeouts
@@ -176,6 +181,7 @@ class SftpTransport:
                 f"is not pinned in {known_hosts}; confirm that fingerprint with OntarioMD, then "
                 "add the key to that file; not retrying",
                 True,
+                error_class=ErrorClass.HOST_KEY,
             )
         if isinstance(exc, paramiko.BadHostKeyException):
             return TransportError(
@@ -184,6 +190,7 @@ class SftpTransport:
                 "replaced, or someone is intercepting the connection. Confirm with OntarioMD "
                 "before changing the pinned key; not retrying",
                 True,
+                error_class=ErrorClass.HOST_KEY,
             )
         if isinstance(exc, paramiko.AuthenticationException) and "timeout" not in str(exc):
             # A restarting server refuses keys for a moment too: the caller decides how long a
@@ -192,27 +199,43 @@ class SftpTransport:
                 f"{where} refused the key {self.key_file} for user '{self.user}'; check the user "
                 "name and that OntarioMD registered this key's public half",
                 False,
+                error_class=ErrorClass.AUTHENTICATION,
                 refusal=True,
             )
         if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError | ConnectionRefusedError):
-            return TransportError(f"{where} refused the connection; will retry", False)
+            return TransportError(
+                f"{where} refused the connection; will retry",
+                False,
+                error_class=ErrorClass.UNREACHABLE,
+            )
         if isinstance(exc, TimeoutError | paramiko.AuthenticationException):
             return TransportError(
-                f"{where} did not answer in time while connecting; will retry", False
+                f"{where} did not answer in time while connecting; will retry",
+                False,
+                error_class=ErrorClass.UNREACHABLE,
             )
         if isinstance(exc, paramiko.SSHException) and "banner" in str(exc):
             return TransportError(
                 f"{where} accepted the connection but did not start SSH ({exc}); will retry",
                 False,
+                error_class=ErrorClass.UNREACHABLE,
             )
         if isinstance(exc, socket.gaierror):
             return TransportError(
-                f"{where}: the host name cannot be resolved ({exc}); will retry", False
+                f"{where}: the host name cannot be resolved ({exc}); will retry",
+                False,
+                error_class=ErrorClass.UNREACHABLE,
             )
         if isinstance(exc, EOFError | OSError | paramiko.SSHException):
-            return TransportError(f"{where}: the connection failed ({exc}); will retry", False)
+            return TransportError(
+                f"{where}: the connection failed ({exc}); will retry",
+                False,
+                error_class=ErrorClass.UNREACHABLE,
+            )
         return TransportError(
-            f"{where}: unexpected error while connecting ({exc!r}); will retry", False
+            f"{where}: unexpected error while connecting ({exc!r}); will retry",
+            False,
+            error_class=ErrorClass.UNREACHABLE,
         )
 
     def _alive(self) -> bool:
@@ -339,6 +362,7 @@ class SftpTransport:
                 f"{where} did not answer within {self.timeouts.channel:g} s while trying to "
                 f"{stage} {name}; will retry",
                 False,
+                error_class=ErrorClass.UNREACHABLE,
                 rename_unknown=renaming,
             ), True
         sftp_status = isinstance(exc, OSError) and exc.errno is not None and alive
@@ -347,6 +371,7 @@ class SftpTransport:
                 f"{where} denied user '{self.user}' permission to {stage} files in folder "
                 f"'{folder}' ({name})",
                 False,
+                error_class=ErrorClass.PERMISSION,
                 refusal=True,
                 file_refusal=True,
                 advice="ask OntarioMD to check the account's folder permissions",
@@ -355,6 +380,7 @@ class SftpTransport:
             return TransportError(
                 f"folder '{folder}' does not exist on {where}; check the configured remote folder",
                 False,
+                error_class=ErrorClass.FOLDER,
                 refusal=True,
             ), False
         if sftp_status and exc.errno == errno.ENOENT and renaming:
@@ -362,6 +388,7 @@ class SftpTransport:
             return TransportError(
                 f"{where}: {name}{PART_SUFFIX} was gone when it was to be renamed; will retry",
                 False,
+                error_class=ErrorClass.UNREACHABLE,
                 rename_unknown=True,
             ), False
         if not alive or isinstance(exc, EOFError | paramiko.SSHException | ConnectionError):
@@ -374,6 +401,11 @@ class SftpTransport:
                 f"the connection to {where} dropped while trying to {stage} {name}; "
                 f"{outcome}; will retry",
                 False,
+                error_class=ErrorClass.UNREACHABLE,
                 rename_unknown=renaming,
             ), True
-        return TransportError(f"{where} could not {stage} {name} ({exc}); will retry", False), False
+        return TransportError(
+            f"{where} could not {stage} {name} ({exc}); will retry",
+            False,
+            error_class=ErrorClass.UNREACHABLE,
+        ), False
