@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='referralevent',
             name='kind',
-            field=models.CharField(choices=[('created', 'Created'), ('forwarded', 'Forwarded'), ('status_changed', 'Status changed'), ('message_posted', 'Message posted'), ('delivery_resent', 'Re-sent'), ('message_amended', 'Message amended'), ('message_withdrawn', 'Message withdrawn')], max_length=20),
+            field=models.CharField(choices=[('created', 'Created'), ('forwarded', 'Forwarded'), ('status_changed', 'Status changed'), ('message_posted', 'Message posted'), ('delivery_resent', 'Re-sent'), ('copy_changed', 'Copies changed'), ('message_amended', 'Message amended'), ('message_withdrawn', 'Message withdrawn')], max_length=20),
         ),
         migrations.AddConstraint(
             model_name='message',
