@@ -60,12 +60,20 @@ class HrmReport(models.Model):
         "EventDateTime",
         null=True,
         blank=True,
-        db_index=True,  # Send looks up the times already used from now on
         help_text=(
             "The report's date and time in the EMR: when the message was sent, a second later for "
             "each further part, so no two reports to one clinician for one patient share it "
             "(OSCAR would hide the second as a version of the first)."
         ),
+    )
+    # Who the report is about, as Send tells one patient from another when it dates a report
+    # (hrm/reports/services.py): the latest time used for a patient is one probe of an index
+    # on (key, event_at), whatever other patients' reports hold.
+    patient_card_key = models.TextField(
+        blank=True, editable=False, help_text="The patient's health card number, normalised."
+    )
+    patient_name_key = models.TextField(
+        blank=True, editable=False, help_text="The patient's legal name, without case."
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -118,6 +126,13 @@ class HrmReport(models.Model):
                 condition=models.Q(attachment__isnull=False),
                 name="hrm_report_one_file_report_per_recipient",
             ),
+        ]
+        indexes = [
+            models.Index(fields=["patient_card_key", "-event_at"], name="hrm_report_card_latest"),
+            models.Index(fields=["patient_name_key", "-event_at"], name="hrm_report_name_latest"),
+            # Support's search by Professional ID, newest first; the dashboard's sent per day.
+            models.Index(fields=["deliver_to_user_id", "-id"], name="hrm_report_recipient_newest"),
+            models.Index(fields=["sent_at"], name="hrm_report_sent_at"),
         ]
 
     def __str__(self):
