@@ -15,6 +15,8 @@ from .models import (
     Referral,
     ReferralEvent,
     ReferralOwnership,
+    ReferrerAccessCode,
+    ReviewMark,
 )
 
 
@@ -150,3 +152,23 @@ class ComposerTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ["message", "used_at"]
     raw_id_fields = ["message"]
+
+
+@admin.register(ReferrerAccessCode)
+class ReferrerAccessCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """When a referrer without an account asked for codes and used them: for support's
+    questions ("I never got my code"). The code itself is never stored, only its hash, which is
+    not shown."""
+
+    list_display = ["referral", "created_at", "expires_at", "attempts", "used_at"]
+    exclude = ["code_hash"]
+    search_fields = ["=referral__id"]
+    raw_id_fields = ["referral"]
+
+
+@admin.register(ReviewMark)
+class ReviewMarkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["user", "referral", "reason", "created_at", "reviewed_at"]
+    list_filter = ["reason"]
+    search_fields = ["user__username", "=referral__id"]
+    raw_id_fields = ["user", "referral", "message", "event"]

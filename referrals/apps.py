@@ -6,4 +6,7 @@ class ReferralsConfig(AppConfig):
     verbose_name = "Referrals"
 
     def ready(self):
-        from . import checks  # noqa: F401 — registers the delivery channels' check
+        from . import (
+            checks,  # noqa: F401 — registers the delivery channels' check
+            review,  # noqa: F401 — connects the failed-delivery receiver
+        )

@@ -22,9 +22,11 @@ STALE_TEXT = (
 
 
 def composer_token_issue(user, referral) -> str:
-    """A fresh token for ``user``'s composer on ``referral``."""
+    """A fresh token for ``user``'s composer on ``referral`` (``user`` None: the referrer without
+    an account, on their follow page)."""
     return signing.dumps(
-        {"u": user.pk, "r": referral.pk, "n": secrets.token_urlsafe(18)}, salt=SALT
+        {"u": getattr(user, "pk", None), "r": referral.pk, "n": secrets.token_urlsafe(18)},
+        salt=SALT,
     )
 
 
@@ -37,7 +39,7 @@ def composer_token_nonce(token: str, *, user, referral) -> str:
         value = None
     if (
         not isinstance(value, dict)
-        or value.get("u") != user.pk
+        or value.get("u") != getattr(user, "pk", None)
         or value.get("r") != referral.pk
         or not isinstance(value.get("n"), str)
     ):

@@ -1,5 +1,8 @@
+import datetime
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from directory.dates import IsoDateField
 from directory.health_card import health_card_normalise
@@ -210,3 +213,52 @@ class ForwardForm(forms.Form):
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=Referral.Status.choices)
+    reason = forms.CharField(label="Reason", required=False, max_length=2000)
+
+
+class BookingForm(forms.Form):
+    """The appointment a booking holds, typed as every page shows it: ``2027-01-15``, ``09:30``
+    (a browser's date and time inputs follow its locale: ``01/15/2027``, ``9:30 AM``)."""
+
+    appointment_date = IsoDateField(label="Appointment date")
+    appointment_time = forms.TimeField(
+        label="Time",
+        input_formats=["%H:%M", "%H%M", "%H.%M", "%H h %M", "%Hh%M"],
+        widget=forms.TimeInput(
+            attrs={"placeholder": "hh:mm", "size": 5, "autocomplete": "off"}, format="%H:%M"
+        ),
+        help_text="24-hour clock, for example 14:30.",
+        error_messages={"invalid": "Enter the time as hours:minutes, for example 14:30."},
+    )
+
+    def appointment_at(self):
+        return timezone.make_aware(
+            datetime.datetime.combine(
+                self.cleaned_data["appointment_date"], self.cleaned_data["appointment_time"]
+            )
+        )
+
+
+class StatusConfirmForm(forms.Form):
+    """Declining (and cancelling) is confirmed on a page of its own, with the reason."""
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Shown to every stakeholder in the referral's messages (not in emails).",
+    )
+
+    def __init__(self, *args, reason_required=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = reason_required
+        if reason_required:
+            self.fields["reason"].error_messages["required"] = "Give the reason for declining."
+
+
+class ReferrerCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code from the email",
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )

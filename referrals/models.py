@@ -34,11 +34,14 @@ class Referral(models.Model):
 
     # What the current target may do next. "forwarded" means: moved to a new target that has not
     # acted on it yet, so it behaves like "new" for that target.
+    # A declined referral can be re-opened (back to new); booked to booked changes the
+    # appointment, booked to accepted removes it.
     RECEIVER_TRANSITIONS = {
         Status.NEW: {Status.ACCEPTED, Status.DECLINED},
         Status.FORWARDED: {Status.ACCEPTED, Status.DECLINED},
         Status.ACCEPTED: {Status.BOOKED, Status.DECLINED, Status.COMPLETED},
-        Status.BOOKED: {Status.COMPLETED, Status.ACCEPTED},
+        Status.BOOKED: {Status.BOOKED, Status.COMPLETED, Status.ACCEPTED, Status.DECLINED},
+        Status.DECLINED: {Status.NEW},
     }
     OPEN_STATUSES = {Status.NEW, Status.FORWARDED, Status.ACCEPTED, Status.BOOKED}
 
@@ -107,6 +110,8 @@ class Referral(models.Model):
         Listing, on_delete=models.PROTECT, related_name="referrals_received"
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    # Set while booked: the appointment's date and time (Ocean's booking folders follow it).
+    appointment_at = models.DateTimeField("appointment", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -204,8 +209,21 @@ class ReferralEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     actor_name = models.CharField(max_length=200, help_text="Kept even if the user is removed.")
+    actor_listing = models.ForeignKey(
+        Listing,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The stakeholder the actor spoke for.",
+    )
     description = models.CharField(max_length=500)
+    # What a status change says to the stakeholders in the thread (a decline's reason, the
+    # appointment): they are posted there as well as logged.
+    note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    THREAD_KINDS = {Kind.FORWARDED, Kind.STATUS_CHANGED}
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -213,13 +231,35 @@ class ReferralEvent(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()}: {self.description}"
 
+    @property
+    def is_status_note(self) -> bool:
+        return self.kind in self.THREAD_KINDS
+
+    @property
+    def author_display(self) -> str:
+        return self.actor_name
+
+    @property
+    def author_listing(self):
+        return self.actor_listing
+
 
 class Message(models.Model):
-    """One post in the referral's single thread, visible to every stakeholder."""
+    """One post in the referral's single thread, visible to every stakeholder. A referrer who was
+    not signed in writes without an account: no author, their name in ``author_name``."""
+
+    is_status_note = False  # the thread shows messages and status changes (``ReferralEvent``)
 
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="messages")
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="messages"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+    )
+    author_name = models.CharField(
+        max_length=200, blank=True, help_text="The referrer's name, when they have no account."
     )
     author_listing = models.ForeignKey(
         Listing,
@@ -237,6 +277,12 @@ class Message(models.Model):
 
     def __str__(self):
         return f"Message {self.pk} on referral {self.referral_id}"
+
+    @property
+    def author_display(self) -> str:
+        if self.author_id:
+            return str(self.author)
+        return f"{self.author_name} (referrer, not signed in)"
 
 
 class ComposerToken(models.Model):
@@ -290,3 +336,81 @@ class Attachment(models.Model):
     def extension(self) -> str:
         """The extension the content says, whatever the file was called."""
         return self.EXTENSIONS[self.content_type]
+
+
+class ReferrerAccessCode(models.Model):
+    """A one-time code emailed to the address of a referrer who was not signed in, so they can
+    read and answer their referral's thread. Only its hash is kept; it expires and allows a few
+    attempts."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="access_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Access code {self.pk} for referral {self.referral_id}"
+
+
+class ReviewMark(models.Model):
+    """Something on a referral that ``user`` has not reviewed yet: a message or status change
+    by someone else, or a delivery of their own message that failed. Open while ``reviewed_at``
+    is empty; "Mark as reviewed" closes it."""
+
+    class Reason(models.TextChoices):
+        POSTED = "posted", "New in the thread"
+        DELIVERY_FAILED = "delivery_failed", "Delivery failed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_marks"
+    )
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="review_marks")
+    # A message, or a status change (its event): exactly one.
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="review_marks"
+    )
+    event = models.ForeignKey(
+        ReferralEvent,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="review_marks",
+    )
+    reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.POSTED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "message", "reason"],
+                condition=models.Q(reviewed_at__isnull=True, message__isnull=False),
+                name="review_mark_one_open_per_message",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "event"],
+                condition=models.Q(reviewed_at__isnull=True, event__isnull=False),
+                name="review_mark_one_open_per_event",
+            ),
+            models.CheckConstraint(
+                name="review_mark_message_or_event",
+                condition=models.Q(message__isnull=False, event__isnull=True)
+                | models.Q(message__isnull=True, event__isnull=False),
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["user", "referral"],
+                condition=models.Q(reviewed_at__isnull=True),
+                name="review_mark_open",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_reason_display()} for {self.user} on referral {self.referral_id}"

@@ -1,4 +1,13 @@
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
+from django.db.models import (
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    prefetch_related_objects,
+)
 from django.http import Http404
 
 from directory.models import Listing, User
@@ -6,7 +15,14 @@ from directory.search_text import search_fold
 from directory.selectors import user_site_ids
 
 from .channels import ThreadStatus, delivery_channels
-from .models import Attachment, Message, Referral, ReferralOwnership
+from .models import (
+    Attachment,
+    Message,
+    Referral,
+    ReferralEvent,
+    ReferralOwnership,
+    ReviewMark,
+)
 
 
 def referrals_visible_to(user: User) -> QuerySet[Referral]:
@@ -35,25 +51,51 @@ def referral_get_for_user_or_404(user: User, referral_id: int) -> Referral:
     return referral
 
 
-def referral_inbox(user: User, *, folder: str, query: str = "") -> QuerySet[Referral]:
-    """Received: referrals a listing of mine owns or owned. Sent: those I or my listings sent."""
+def referral_inbox(
+    user: User, *, folder: str, query: str = "", status: str = "", sort: str = "activity"
+) -> QuerySet[Referral]:
+    """Received: referrals a listing of mine owns or owned. Sent: those I or my listings sent.
+    Review: those of either with something I have not reviewed (``review``). Each carries
+    ``last_activity_at`` (its latest event) and ``needs_review``; sorted by last activity or by
+    the date sent, newest first."""
     sites = user_site_ids(user)
+    sent = Q(referrer_user=user) | Q(referrer_listing__site__in=sites)
+    received = Exists(
+        ReferralOwnership.objects.filter(referral=OuterRef("pk"), listing__site__in=sites)
+    )
+    open_marks = ReviewMark.objects.filter(
+        user=user, reviewed_at__isnull=True, referral=OuterRef("pk")
+    )
     if folder == "sent":
-        referrals = Referral.objects.filter(
-            Q(referrer_user=user) | Q(referrer_listing__site__in=sites)
-        )
+        referrals = Referral.objects.filter(sent)
+    elif folder == "review":
+        referrals = Referral.objects.filter(sent | received).filter(Exists(open_marks))
     else:
-        referrals = Referral.objects.filter(
-            Exists(
-                ReferralOwnership.objects.filter(referral=OuterRef("pk"), listing__site__in=sites)
-            )
-        )
+        referrals = Referral.objects.filter(received)
+    if status:
+        referrals = referrals.filter(status=status)
     # Case and accents do not matter: "cote" finds Côté (the folded names are stored).
     for word in search_fold(query).split():
         referrals = referrals.filter(patient_search__contains=word)
-    return referrals.select_related("target_listing", "referrer_user", "referrer_listing").order_by(
-        "-created_at"
+    last_event = ReferralEvent.objects.filter(referral=OuterRef("pk")).order_by("-created_at")
+    referrals = referrals.annotate(
+        last_activity_at=Subquery(last_event.values("created_at")[:1]),
+        needs_review=Exists(open_marks),
     )
+    order = ["-last_activity_at", "-created_at"] if sort == "activity" else ["-created_at"]
+    return referrals.select_related("target_listing", "referrer_user", "referrer_listing").order_by(
+        *order
+    )
+
+
+def referrals_needing_review_count(user: User) -> int:
+    """How many of the user's referrals have something they have not reviewed (the Needs
+    Review tab). Marks are only ever opened for stakeholders' users, but a user who left a
+    site keeps none of its referrals: the count follows what they may see."""
+    open_marks = ReviewMark.objects.filter(
+        user=user, reviewed_at__isnull=True, referral=OuterRef("pk")
+    )
+    return referrals_visible_to(user).filter(Exists(open_marks)).count()
 
 
 def referral_page_get(user: User, referral_id: int) -> Referral:
@@ -70,6 +112,13 @@ def referral_page_get(user: User, referral_id: int) -> Referral:
         "events",
     )
     return referral
+
+
+def referral_thread(referral: Referral) -> list:
+    """The thread as its readers see it: the messages and the status changes (forwarding
+    included), oldest first. Needs ``referral_page_get``'s prefetches."""
+    notes = [event for event in referral.events.all() if event.is_status_note]
+    return sorted([*referral.messages.all(), *notes], key=lambda entry: entry.created_at)
 
 
 def referral_delivery_statuses(user: User, referral: Referral) -> list[ThreadStatus]:

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
 from directory.models import Listing, User
 from directory.text_limits import message_text_validate
@@ -23,6 +24,7 @@ from .models import (
     ReferralEvent,
     ReferralOwnership,
 )
+from .review import review_marks_for_event, review_marks_for_message
 from .selectors import (
     referral_acting_listing,
     referral_attachments_total,
@@ -30,14 +32,30 @@ from .selectors import (
 )
 
 
-def _event(referral: Referral, kind: str, actor: User | None, description: str, name: str = ""):
-    ReferralEvent.objects.create(
+def _event(
+    referral: Referral,
+    kind: str,
+    actor: User | None,
+    description: str,
+    name: str = "",
+    note: str = "",
+    listing: Listing | None = None,
+) -> ReferralEvent:
+    if listing is None and actor is not None and kind in ReferralEvent.THREAD_KINDS:
+        listing = referral_acting_listing(actor, referral)
+    event = ReferralEvent.objects.create(
         referral=referral,
         kind=kind,
         actor=actor,
         actor_name=str(actor) if actor else name,
+        actor_listing=listing,
         description=description,
+        note=note,
     )
+    if event.is_status_note:
+        # Posted in the thread: every stakeholder's users have it to review.
+        review_marks_for_event(event, referral_stakeholder_listings(referral))
+    return event
 
 
 def referral_event_add(
@@ -109,6 +127,7 @@ def referral_create(
                 referral, target_listing, forwarded=False
             )
         )
+        transaction.on_commit(lambda: notifications.referral_notify_sent(referral))
     return referral
 
 
@@ -144,16 +163,53 @@ def referral_forward(*, referral: Referral, to_listing: Listing, actor: User) ->
     return referral
 
 
-def referral_status_change(*, referral: Referral, status: str, actor: User) -> Referral:
-    """The current receiver moves the referral along; only the referrer's side may cancel."""
-    if status == Referral.Status.CANCELLED:
-        on_referrer_side = referral.referrer_user_id == actor.pk or (
-            referral.referrer_listing_id
-            and actor.sites.filter(pk=referral.referrer_listing.site_id).exists()
+def _on_referrer_side(referral: Referral, actor: User) -> bool:
+    return referral.referrer_user_id == actor.pk or bool(
+        referral.referrer_listing_id
+        and actor.sites.filter(pk=referral.referrer_listing.site_id).exists()
+    )
+
+
+def _status_change_text(referral: Referral, previous: str, status: str, reason: str) -> str:
+    Status = Referral.Status
+    if status == Status.DECLINED:
+        return f"Declined. Reason: {reason}"
+    if status == Status.BOOKED:
+        when = timezone.localtime(referral.appointment_at).strftime("%Y-%m-%d %H:%M")
+        verb = "Booking changed" if previous == Status.BOOKED else "Booked"
+        return f"{verb}: appointment on {when}." + (f"\n{reason}" if reason else "")
+    if previous == Status.BOOKED and status == Status.ACCEPTED:
+        return "Booking removed: accepted, waiting for a new appointment." + (
+            f"\n{reason}" if reason else ""
         )
-        if not on_referrer_side:
-            raise PermissionDenied("Only the referrer can cancel a referral.")
-        if not referral.is_open:
+    if status == Status.NEW:
+        text = "Re-opened: the referral is new again."
+    elif status == Status.CANCELLED:
+        text = "Cancelled by the referrer."
+    else:
+        text = f"Marked {Status(status).label.lower()}."
+    return text + (f"\n{reason}" if reason else "")
+
+
+def referral_status_change(
+    *,
+    referral: Referral,
+    status: str,
+    actor: User,
+    reason: str = "",
+    appointment_at: datetime.datetime | None = None,
+) -> Referral:
+    """The current receiver moves the referral along; only the referrer's side may cancel, and
+    re-open what it cancelled. A decline needs a reason; a booking, the appointment's date and
+    time. Each change is posted in the thread, logged, and emailed as Ocean does
+    (``notifications.referral_notify_status``)."""
+    Status = Referral.Status
+    reason = reason.strip()
+    previous = referral.status
+    if status == Status.CANCELLED or (previous == Status.CANCELLED and status == Status.NEW):
+        if not _on_referrer_side(referral, actor):
+            raise PermissionDenied("Only the referrer can cancel a referral or re-open it.")
+        if status == Status.CANCELLED and not referral.is_open:
             raise ValidationError(
                 f"A {referral.get_status_display().lower()} referral cannot be cancelled."
             )
@@ -162,17 +218,32 @@ def referral_status_change(*, referral: Referral, status: str, actor: User) -> R
         if not referral.receiver_can_move_to(status):
             raise ValidationError(
                 f"A {referral.get_status_display().lower()} referral cannot become "
-                f"{Referral.Status(status).label.lower()}."
+                f"{Status(status).label.lower()}."
             )
+    if status == Status.DECLINED and not reason:
+        raise ValidationError("Give the reason for declining.", code="reason_required")
+    if status == Status.BOOKED and appointment_at is None:
+        raise ValidationError("Give the appointment's date and time.", code="appointment_required")
     with transaction.atomic():
-        previous = referral.get_status_display()
+        previous_label = referral.get_status_display()
         referral.status = status
-        referral.save(update_fields=["status", "updated_at"])
+        if status == Status.BOOKED:
+            referral.appointment_at = appointment_at
+        elif status != Status.COMPLETED:
+            referral.appointment_at = None
+        referral.save(update_fields=["status", "appointment_at", "updated_at"])
         _event(
             referral,
             ReferralEvent.Kind.STATUS_CHANGED,
             actor,
-            f"{previous} → {referral.get_status_display()}",
+            f"{previous_label} → {referral.get_status_display()}",
+            note=_status_change_text(referral, previous, status, reason),
+        )
+        acting = referral_acting_listing(actor, referral)
+        transaction.on_commit(
+            lambda: notifications.referral_notify_status(
+                referral, previous=previous, status=status, by=acting
+            )
         )
     return referral
 
@@ -188,7 +259,7 @@ class MessageAlreadySent(Exception):
 def message_post(
     *,
     referral: Referral,
-    author: User,
+    author: User | None,
     text: str = "",
     files: list[UploadedFile] = (),
     composer_nonce: str = "",
@@ -198,8 +269,13 @@ def message_post(
     channel delivers it (``message_text_prepare``): text that was only characters a channel
     cannot carry (HRM's files) is no text at all, never an empty report.
 
+    ``author`` None: the referrer who was not signed in, who proved their address with an
+    emailed code (``referrer_access``), writes under the name they gave.
+
     ``composer_nonce`` (``referrals.composer``): a composed message is posted once; a second
     post of the same nonce raises ``MessageAlreadySent`` and posts nothing."""
+    if author is None and referral.referrer_signed_in:
+        raise PermissionDenied("Only a referrer who was not signed in writes without an account.")
     try:
         return _message_post(
             referral=referral,
@@ -224,7 +300,7 @@ def _message_post(*, referral, author, text, files, composer_nonce) -> Message:
     if not text and not files:
         raise ValidationError("Write a message or attach a file.", code="empty_message")
     inspected = [(upload, *attachment_inspect(upload)) for upload in files]
-    author_listing = referral_acting_listing(author, referral)
+    author_listing = referral_acting_listing(author, referral) if author else None
     with transaction.atomic():
         # Lock the referral so two uploads at once cannot both squeeze under the referral's limit.
         # The lock also makes two posts of one composed message wait for each other: the second
@@ -236,7 +312,11 @@ def _message_post(*, referral, author, text, files, composer_nonce) -> Message:
                 raise MessageAlreadySent(used_token.message)
         _check_referral_total(referral, sum(upload.size for upload in files))
         message = Message.objects.create(
-            referral=referral, author=author, author_listing=author_listing, text=text
+            referral=referral,
+            author=author,
+            author_listing=author_listing,
+            author_name="" if author else referral.referrer_name,
+            text=text,
         )
         if composer_nonce:
             ComposerToken.objects.create(nonce=composer_nonce, message=message)
@@ -262,11 +342,14 @@ def _message_post(*, referral, author, text, files, composer_nonce) -> Message:
         # In this transaction: a channel that fails undoes the Send (nothing half-delivered).
         for channel in delivery_channels():
             channel.message_posted(message, stakeholders=stakeholders, attachments=attachments)
+        review_marks_for_message(message, stakeholders)
         _event(
             referral,
             ReferralEvent.Kind.MESSAGE_POSTED,
             author,
             "Message posted (" + ", ".join(parts) + ")",
+            name=message.author_display,
+            listing=author_listing,
         )
     return message
 

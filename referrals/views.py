@@ -6,7 +6,7 @@ from django.forms.utils import flatatt
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.timezone import localtime
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from audit.services import access_record
@@ -23,22 +23,46 @@ from .attachments import (
     upload_name_restore,
 )
 from .channels import message_recipients_preview
-from .forms import ForwardForm, MessageForm, PublicReferralForm, ReferralForm, StatusForm
+from .forms import (
+    BookingForm,
+    ForwardForm,
+    MessageForm,
+    PublicReferralForm,
+    ReferralForm,
+    StatusConfirmForm,
+    StatusForm,
+)
 from .models import Referral
+from .review import review_marks_clear, review_thread_marks
 
 INBOX_QUERY_SESSION_KEY = "inbox_query"
 
 
+INBOX_FOLDERS = ("received", "sent", "review")
+INBOX_SORTS = {"activity": "Last activity", "sent": "Date sent"}
+
+
 def inbox(request):
     """The search is posted and kept in the session (then redirected to the plain folder URL):
-    patient names never travel in a URL, where proxies and web servers would log them."""
+    patient names never travel in a URL, where proxies and web servers would log them. The
+    folder, status filter and sort carry no patient data and stay in the URL."""
     if request.method == "POST":
-        folder = "sent" if request.POST.get("folder") == "sent" else "received"
+        folder = request.POST.get("folder")
+        folder = folder if folder in INBOX_FOLDERS else "received"
         request.session[INBOX_QUERY_SESSION_KEY] = request.POST.get("q", "").strip()[:200]
         return redirect(f"{reverse('referrals:inbox')}?folder={folder}")
-    folder = "sent" if request.GET.get("folder") == "sent" else "received"
+    folder = request.GET.get("folder")
+    folder = folder if folder in INBOX_FOLDERS else "received"
+    status = request.GET.get("status", "")
+    status = status if status in Referral.Status.values else ""
+    sort = request.GET.get("sort", "activity")
+    sort = sort if sort in INBOX_SORTS else "activity"
     query = request.session.get(INBOX_QUERY_SESSION_KEY, "")
-    referrals = list(selectors.referral_inbox(request.user, folder=folder, query=query)[:200])
+    referrals = list(
+        selectors.referral_inbox(
+            request.user, folder=folder, query=query, status=status, sort=sort
+        )[:200]
+    )
     if query:
         access_record(
             request,
@@ -48,7 +72,18 @@ def inbox(request):
             + ", ".join(str(referral.pk) for referral in referrals),
         )
     return render(
-        request, "referrals/inbox.html", {"referrals": referrals, "folder": folder, "query": query}
+        request,
+        "referrals/inbox.html",
+        {
+            "referrals": referrals,
+            "folder": folder,
+            "query": query,
+            "status": status,
+            "sort": sort,
+            "statuses": Referral.Status.choices,
+            "sorts": INBOX_SORTS.items(),
+            "review_count": selectors.referrals_needing_review_count(request.user),
+        },
     )
 
 
@@ -116,7 +151,29 @@ def _detail_context(request, referral, **forms):
             )
     is_receiver = request.user.sites.filter(pk=referral.target_listing.site_id).exists()
     stakeholders = selectors.referral_stakeholder_listings(referral)
+    review_marks = review_thread_marks(request.user, referral)
+    thread = selectors.referral_thread(referral)
+    for entry in thread:
+        kind = "event" if entry.is_status_note else "message"
+        entry.review_reasons = review_marks.get((kind, entry.pk), [])
+    next_statuses = (
+        set(Referral.RECEIVER_TRANSITIONS.get(referral.status, ())) if is_receiver else set()
+    )
+    on_referrer_side = (
+        selectors.referral_acting_listing(request.user, referral) == referral.referrer_listing
+        and referral.referrer_listing is not None
+    )
     return {
+        "thread": thread,
+        "needs_review": bool(review_marks),
+        "can_accept": Referral.Status.ACCEPTED in next_statuses,
+        "can_complete": Referral.Status.COMPLETED in next_statuses,
+        "can_decline": Referral.Status.DECLINED in next_statuses,
+        "can_reopen": Referral.Status.NEW in next_statuses
+        or (referral.status == Referral.Status.CANCELLED and on_referrer_side),
+        "booking_form": (forms.get("booking_form") or _booking_form_initial(referral))
+        if Referral.Status.BOOKED in next_statuses
+        else None,
         "referral": referral,
         "delivery_templates": [channel.template for channel in delivery if channel.template],
         "thread_attributes": flatatt(
@@ -135,15 +192,15 @@ def _detail_context(request, referral, **forms):
         if is_receiver
         else None,
         "is_receiver": is_receiver,
-        "next_statuses": [
-            Referral.Status(s) for s in Referral.RECEIVER_TRANSITIONS.get(referral.status, ())
-        ]
-        if is_receiver
-        else [],
-        "can_cancel": referral.is_open
-        and selectors.referral_acting_listing(request.user, referral) == referral.referrer_listing
-        and referral.referrer_listing is not None,
+        "can_cancel": referral.is_open and on_referrer_side,
     }
+
+
+def _booking_form_initial(referral):
+    if referral.appointment_at is None:
+        return BookingForm()
+    local = timezone.localtime(referral.appointment_at)
+    return BookingForm(initial={"appointment_date": local.date(), "appointment_time": local.time()})
 
 
 def referral_detail(request, referral_id):
@@ -187,7 +244,7 @@ def message_create(request, referral_id):
             )
         except services.MessageAlreadySent as already:
             sent = already.message
-            at = f"{localtime(sent.created_at):%H:%M}"
+            at = f"{timezone.localtime(sent.created_at):%H:%M}"
             if _same_message(sent, form.cleaned_data["text"], form.cleaned_data["files"]):
                 flash.info(
                     request,
@@ -247,18 +304,97 @@ def referral_forward(request, referral_id):
 
 @require_POST
 def referral_status(request, referral_id):
+    """Accept, book (or change the booking), complete, re-open. Declining and cancelling are
+    confirmed on a page of their own (``referral_status_confirm``)."""
     referral = selectors.referral_get_for_user_or_404(request.user, referral_id)
     form = StatusForm(request.POST)
-    if form.is_valid():
+    if not form.is_valid() or form.cleaned_data["status"] in CONFIRMED_STATUSES:
+        flash.error(request, "Choose what to do with the referral.")
+        return redirect(referral.get_absolute_url())
+    status = form.cleaned_data["status"]
+    appointment_at = None
+    if status == Referral.Status.BOOKED:
+        booking_form = BookingForm(request.POST)
+        if not booking_form.is_valid():
+            referral = selectors.referral_page_get(request.user, referral_id)
+            referral_access_record(request, referral, action=Action.VIEWED, record="referral")
+            context = _detail_context(request, referral, booking_form=booking_form)
+            return render(request, "referrals/referral_detail.html", context, status=400)
+        appointment_at = booking_form.appointment_at()
+    try:
+        services.referral_status_change(
+            referral=referral,
+            status=status,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+            appointment_at=appointment_at,
+        )
+    except (ValidationError, PermissionDenied) as error:
+        flash.error(request, " ".join(getattr(error, "messages", [str(error)])))
+    else:
+        flash.success(request, _status_done_text(referral))
+    return redirect(referral.get_absolute_url())
+
+
+CONFIRMED_STATUSES = {
+    Referral.Status.DECLINED: ("Decline", "Decline referral"),
+    Referral.Status.CANCELLED: ("Cancel", "Cancel referral"),
+}
+
+
+def _status_done_text(referral) -> str:
+    if referral.status == Referral.Status.BOOKED:
+        when = timezone.localtime(referral.appointment_at).strftime("%Y-%m-%d %H:%M")
+        return f"Referral is now booked for {when}."
+    return f"Referral is now {referral.get_status_display().lower()}."
+
+
+def referral_status_confirm(request, referral_id, status):
+    """Decline (with its reason) or cancel, after a confirmation page."""
+    referral = selectors.referral_get_for_user_or_404(request.user, referral_id)
+    if status not in CONFIRMED_STATUSES:
+        raise Http404("No such action.")
+    declining = status == Referral.Status.DECLINED
+    form = StatusConfirmForm(request.POST or None, reason_required=declining)
+    if request.method == "POST" and form.is_valid():
         try:
             services.referral_status_change(
-                referral=referral, status=form.cleaned_data["status"], actor=request.user
+                referral=referral,
+                status=status,
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
             )
-        except (ValidationError, PermissionDenied) as error:
-            flash.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        except PermissionDenied as error:
+            flash.error(request, str(error))
+        except ValidationError as error:
+            form.add_error(None, error)
         else:
-            flash.success(request, f"Referral is now {referral.get_status_display().lower()}.")
-    return redirect(referral.get_absolute_url())
+            flash.success(request, _status_done_text(referral))
+            return redirect(f"{referral.get_absolute_url()}#thread")
+    verb, button = CONFIRMED_STATUSES[status]
+    return render(
+        request,
+        "referrals/status_confirm.html",
+        {"referral": referral, "form": form, "verb": verb, "button": button, "status": status},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+def referral_reviewed(request, referral_id):
+    """Mark as reviewed: one message (``message``) or the whole referral."""
+    referral = selectors.referral_get_for_user_or_404(request.user, referral_id)
+    message = event = None
+    if request.POST.get("message", "").isdigit():
+        message = get_object_or_404(referral.messages, pk=request.POST["message"])
+    elif request.POST.get("event", "").isdigit():
+        event = get_object_or_404(referral.events, pk=request.POST["event"])
+    review_marks_clear(user=request.user, referral=referral, message=message, event=event)
+    flash.success(request, "Marked as reviewed.")
+    if request.POST.get("next") == "inbox":
+        return redirect(f"{reverse('referrals:inbox')}?folder=review")
+    anchor = f"#message-{message.pk}" if message else f"#event-{event.pk}" if event else ""
+    return redirect(f"{referral.get_absolute_url()}{anchor}")
 
 
 def attachment_download(request, referral_id, attachment_id):

@@ -361,6 +361,15 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 PUBLIC_REFERRAL_LIMIT_PER_ADDRESS = env.int("PUBLIC_REFERRAL_LIMIT_PER_ADDRESS", default=5)
 PUBLIC_REFERRAL_LIMIT_PER_LISTING = env.int("PUBLIC_REFERRAL_LIMIT_PER_LISTING", default=60)
 PUBLIC_REFERRAL_WINDOW_SECONDS = env.int("PUBLIC_REFERRAL_WINDOW_SECONDS", default=60 * 60)
+# A referrer who was not signed in reads their referral with a one-time emailed code
+# (referrals/referrer_access.py).
+REFERRER_CODE_TTL_SECONDS = env.int("REFERRER_CODE_TTL_SECONDS", default=10 * 60)
+REFERRER_CODE_MAX_ATTEMPTS = env.int("REFERRER_CODE_MAX_ATTEMPTS", default=5)
+REFERRER_ACCESS_SECONDS = env.int("REFERRER_ACCESS_SECONDS", default=30 * 60)
+REFERRER_CODE_WINDOW_SECONDS = env.int("REFERRER_CODE_WINDOW_SECONDS", default=60 * 60)
+REFERRER_CODE_SENDS_PER_ADDRESS = env.int("REFERRER_CODE_SENDS_PER_ADDRESS", default=10)
+REFERRER_CODE_SENDS_PER_REFERRAL = env.int("REFERRER_CODE_SENDS_PER_REFERRAL", default=5)
+REFERRER_CODE_TRIES_PER_ADDRESS = env.int("REFERRER_CODE_TRIES_PER_ADDRESS", default=20)
 
 # A second factor for the admin (django-otp): off in the demo, on in production (production.py).
 # Staff add an authenticator app under Admin > TOTP devices; the first one, before any device

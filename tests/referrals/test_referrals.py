@@ -142,8 +142,9 @@ def test_only_the_current_owner_forwards(world, referral):
 
 def test_status_lifecycle(world, referral, client_for):
     client = client_for(world.specialist)
+    booking = {"appointment_date": "2027-01-15", "appointment_time": "09:30"}
     for status in ("accepted", "booked", "completed"):
-        client.post(f"/referrals/{referral.pk}/status/", {"status": status})
+        client.post(f"/referrals/{referral.pk}/status/", {"status": status, **booking})
         referral.refresh_from_db()
         assert referral.status == status
     changes = referral.events.filter(kind=ReferralEvent.Kind.STATUS_CHANGED)
@@ -164,9 +165,10 @@ def test_impossible_transitions_are_refused(world, referral):
 
 
 def test_only_the_referrer_side_cancels(world, referral, client_for):
-    client_for(world.specialist).post(f"/referrals/{referral.pk}/status/", {"status": "cancelled"})
+    cancel = f"/referrals/{referral.pk}/status/cancelled/confirm/"
+    client_for(world.specialist).post(cancel, {"reason": ""})
     referral.refresh_from_db()
     assert referral.status == Referral.Status.FORWARDED
-    client_for(world.referrer).post(f"/referrals/{referral.pk}/status/", {"status": "cancelled"})
+    client_for(world.referrer).post(cancel, {"reason": ""})
     referral.refresh_from_db()
     assert referral.status == Referral.Status.CANCELLED

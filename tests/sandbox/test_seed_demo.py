@@ -182,3 +182,29 @@ def test_seed_demo_refuses_the_production_profile_and_says_why(tmp_path):
     assert "superuser" in result.stderr and "published" in result.stderr
     assert "Demo data is ready" not in result.stdout
     assert not database.exists() or database.stat().st_size == 0  # nothing was written
+
+
+def test_the_belanger_referrer_follows_the_referral_with_an_emailed_code(db, settings):
+    """The README's tour: the referrer without an account opens the link seed_demo prints."""
+    import re
+
+    from django.core import mail
+    from django.test import Client
+
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    link = re.search(r"(http\S+/referrals/follow/[0-9a-f-]+/)", out.getvalue()).group(1)
+    path = link.removeprefix(settings.SITE_URL)
+    referral = Referral.objects.get(patient_last_name="Bélanger")
+    assert referral.status == Referral.Status.BOOKED and referral.appointment_at
+    client = Client()
+    assert "Bélanger" not in client.get(path).content.decode()
+    mail.outbox.clear()
+    client.post(path, {"send": "1"})
+    (email,) = mail.outbox
+    assert email.to == ["o.haddad@walkin.example"]
+    code = re.search(r"code is (\d{6})", email.body).group(1)
+    client.post(path, {"code": code})
+    page = client.get(path).content.decode()
+    assert "Bélanger, François" in page and "We will book a clinic visit" in page
+    assert "Booked: appointment on" in page

@@ -139,3 +139,21 @@ def test_beyond_the_daily_limit_failures_wait_for_one_digest(
     assert "Tremblay" not in digest.body
     assert held.count() == 0
     assert alerts_digest_send(now=tomorrow) == []
+
+
+def test_a_failed_message_flags_its_authors_referral_for_review_once(
+    message, site_address, django_capture_on_commit_callbacks
+):
+    from referrals.models import ReviewMark
+    from referrals.selectors import referrals_needing_review_count
+
+    author = message.author
+    ReviewMark.objects.filter(user=author).update(reviewed_at=timezone.now())
+    assert referrals_needing_review_count(author) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        for report in message.hrm_reports.all():
+            end_attempt(report, "failed", GAVE_UP)
+        end_attempt(message.hrm_reports.first(), "failed", GAVE_UP)
+    mark = ReviewMark.objects.get(user=author, reviewed_at__isnull=True)
+    assert mark.reason == ReviewMark.Reason.DELIVERY_FAILED and mark.message == message
+    assert referrals_needing_review_count(author) == 1

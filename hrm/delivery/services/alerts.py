@@ -28,6 +28,7 @@ from hrm.delivery.errors import clinician_error_text, duration_words
 from hrm.models import HrmAlert, HrmAlertReport, HrmHealth, HrmReport
 from hrm.support_contacts import mail_each, support_email_addresses
 from referrals.models import Message
+from referrals.signals import message_delivery_failed
 
 Kind = HrmAlert.Kind
 State = HrmAlert.State
@@ -156,6 +157,8 @@ def message_failures_alert(message_id: int) -> HrmAlert | None:
             # Another worker alerted these very failures a moment ago.
             alert.delete()
             return None
+        # The author's referral needs review (referrals' Needs Review), once per episode too.
+        message_delivery_failed.send(sender=HrmAlert, message_id=message.pk, channel="HRM")
         if not held:
             transaction.on_commit(partial(mail_each, subject, site_body, [site_address]))
             transaction.on_commit(partial(mail_each, subject, support_body, support))

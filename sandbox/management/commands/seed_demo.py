@@ -18,6 +18,7 @@ from hrm.receivers.services import receiver_list_import
 from hrm.senders.services import sender_approval_enter
 from referrals import services
 from referrals.models import Referral
+from referrals.notifications import referrer_follow_url
 from referrals.sample_files import consultation_letter_pdf
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 (a published demo login, never a real account)
@@ -109,6 +110,11 @@ class Command(BaseCommand):
         for username, first, last, _pid, site in USERS:
             self.stdout.write(f"  {username:<10} {first} {last}, {site}")
         self.stdout.write("  support    support staff (Django admin at /admin/)")
+        self.stdout.write(
+            "A referrer without an account (Dr. Omar Haddad, walk-in clinic) reads and answers "
+            f"their referral at {self.belanger_follow_url} with a code emailed to "
+            "o.haddad@walkin.example (in var/mail/)."
+        )
 
     def _sites(self):
         sites = {}
@@ -273,6 +279,20 @@ class Command(BaseCommand):
                 author=priya,
                 text="Received. We will book a clinic visit within 6 weeks.",
             )
+            services.referral_status_change(referral=referral, status="accepted", actor=priya)
+            services.referral_status_change(
+                referral=referral,
+                status="booked",
+                actor=priya,
+                appointment_at=timezone.make_aware(
+                    datetime.datetime.combine(
+                        timezone.localdate() + datetime.timedelta(days=21), datetime.time(9, 30)
+                    )
+                ),
+            )
+        # Its referrer has no account: the emails in var/mail/ link to this page, which emails
+        # them a one-time code (the README's tour).
+        self.belanger_follow_url = referrer_follow_url(referral)
 
         # Dr. Patel's letter goes via HRM to Dr. Haddad, whom the demo's HRM sandbox refuses
         # (hrm_sandbox --refuse-deliver-to D13579): the red "!" with its details and re-send.
