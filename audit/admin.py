@@ -10,10 +10,12 @@ from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from security.admin_bases import BaseAdmin, list_detail
+
 from .forms import ExportForm, PatientLookupForm
 from .models import AccessEntry
 from .selectors import access_entries_between, access_entries_for_patient, patient_readers
-from .services import PatientSnapshot, access_record
+from .services import PatientShown, PatientSnapshot, access_record, access_record_each
 
 CSV_COLUMNS = [
     ("at", "When"),
@@ -44,7 +46,7 @@ class _Echo:
 
 
 @admin.register(AccessEntry)
-class AccessEntryAdmin(admin.ModelAdmin):
+class AccessEntryAdmin(BaseAdmin):
     list_display = [
         "at",
         "actor_username",
@@ -63,10 +65,45 @@ class AccessEntryAdmin(admin.ModelAdmin):
     date_hierarchy = "at"
     readonly_fields = [field.name for field in AccessEntry._meta.fields]
     # ?actor_username=…&referral_id=… filter the list exactly (links and bookmarks).
-    EXACT_FILTERS = ("actor_username", "referral_id")
+    offered_exact_lookups = ("actor_username", "referral_id")
 
-    def lookup_allowed(self, lookup, value, request=None):
-        return lookup in self.EXACT_FILTERS or super().lookup_allowed(lookup, value, request)
+    # The trail names patients: reading it is on the trail too, one entry per patient shown.
+    @staticmethod
+    def _patients(entries) -> list[PatientShown]:
+        shown = {}
+        for entry in entries:
+            if entry.patient_name or entry.patient_health_card:
+                key = (entry.referral_id, entry.patient_health_card, entry.patient_name)
+                shown.setdefault(
+                    key,
+                    PatientShown(
+                        entry.referral_id,
+                        entry.pk,
+                        PatientSnapshot(
+                            name=entry.patient_name,
+                            birth_date=entry.patient_birth_date,
+                            health_card=entry.patient_health_card,
+                        ),
+                    ),
+                )
+        return list(shown.values())
+
+    def list_shown(self, request, changelist):
+        access_record_each(
+            request,
+            self._patients(changelist.result_list),
+            action=AccessEntry.Action.SEARCHED if changelist.query else AccessEntry.Action.VIEWED,
+            record="access entry list (admin)",
+            detail=list_detail(changelist),
+        )
+
+    def record_shown(self, request, obj, page):
+        access_record_each(
+            request,
+            self._patients([obj]),
+            action=AccessEntry.Action.VIEWED,
+            record=f"access entry{' history' if page == 'history' else ''} (admin)",
+        )
 
     # Nobody, superusers included, adds, changes or deletes an entry.
     def has_add_permission(self, request):

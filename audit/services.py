@@ -3,8 +3,9 @@
 import datetime
 from dataclasses import dataclass
 
-from axes.helpers import get_client_ip_address
 from django.http import HttpRequest
+
+from security.client_address import client_address_or_none
 
 from .models import AccessEntry
 
@@ -50,5 +51,55 @@ def access_record(
         patient_health_card=patient.health_card[:20] if patient else "",
         detail=detail[:500],
         path=request.get_full_path()[:300] if request is not None else "",
-        ip_address=get_client_ip_address(request) if request is not None else None,
+        ip_address=client_address_or_none(request) if request is not None else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PatientShown:
+    """One patient on a page: the referral (when one), the record shown, the patient."""
+
+    referral_id: int | None
+    object_id: int | None
+    patient: PatientSnapshot
+
+
+def access_record_each(
+    request: HttpRequest,
+    shown: list[PatientShown],
+    *,
+    action: str,
+    record: str,
+    detail: str = "",
+) -> int:
+    """One entry per patient a page showed (a list shows many), in one insert; one entry with
+    no patient when it showed none, so that what was searched is kept all the same."""
+    first = access_record(
+        request,
+        action=action,
+        record=record,
+        referral_id=shown[0].referral_id if shown else None,
+        object_id=shown[0].object_id if shown else None,
+        patient=shown[0].patient if shown else None,
+        detail=detail,
+    )
+    AccessEntry.objects.bulk_create(
+        AccessEntry(
+            actor=first.actor,
+            actor_username=first.actor_username,
+            actor_name=first.actor_name,
+            action=action,
+            record=record,
+            referral_id=one.referral_id,
+            object_id=one.object_id,
+            patient_name=one.patient.name[:201],
+            patient_birth_date=one.patient.birth_date,
+            patient_health_card=one.patient.health_card[:20],
+            detail=first.detail,
+            path=first.path,
+            ip_address=first.ip_address,
+            at=first.at,
+        )
+        for one in shown[1:]
+    )
+    return max(len(shown), 1)

@@ -11,8 +11,13 @@ changes the number). A process of its own plays the clinicians, as a web server 
 reports). The clock runs from the first Send to the last report marked sent. Then this process
 uploads the same 2,000 encrypted files with bare paramiko and compares. Bounded: it stops by
 itself (a few minutes at most).
+
+``--rtt-ms 20`` puts HRM's server that far away: the worker and the bare loop reach it through
+bench/support/delay_proxy.py (half the round trip each way), as bench/multihost.py does.
 """
 
+import argparse
+import dataclasses
 import io
 import multiprocessing
 import os
@@ -24,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _support import throwaway_django
 from hrm_transport import bare_sftp
+from support.delay_proxy import DelayProxy
 
 from sandbox.sftp_server import SandboxSftpServer
 from tests.processes import (
@@ -41,15 +47,31 @@ WORKER_PROCESSES = int(os.environ.get("BENCH_WORKER_PROCESSES", "4"))
 PER_REFERRAL = 100  # a referral holds at most 50 MB of attachments
 
 
-def main() -> int:
+def delayed_login(server: SandboxSftpServer, rtt_ms: float, workdir: Path):
+    """The server's login through a delay proxy ``rtt_ms`` away (its key pinned under the proxy's
+    address), and the proxy to close at the end."""
+    proxy = DelayProxy(("127.0.0.1", 0), (server.login.host, server.login.port), rtt_ms / 2)
+    proxy.start()
+    port = proxy.server.sockets[0].getsockname()[1]
+    key = server.login.known_hosts_file.read_text().split(maxsplit=1)[1]
+    known_hosts = workdir / "known_hosts_delayed"
+    known_hosts.write_text(f"[127.0.0.1]:{port} {key}")
+    login = dataclasses.replace(server.login, port=port, known_hosts_file=known_hosts)
+    return login, proxy
+
+
+def main(rtt_ms: float = 0) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-delivery-") as workdir:
         workdir = Path(workdir)
         redis = PrivateRedis(workdir)
         redis.start()
         server = SandboxSftpServer(workdir / "sftp").start()
+        login, proxy = server.login, None
+        if rtt_ms:
+            login, proxy = delayed_login(server, rtt_ms, workdir)
         environment = {
             "TEST_CELERY_BROKER_URL": redis.url,
-            **sftp_environment(server.login, KEY),
+            **sftp_environment(login, KEY),
             "PRIVATE_MEDIA_ROOT": str(workdir / "private"),
         }
         try:
@@ -66,7 +88,7 @@ def main() -> int:
                     concurrency=WORKER_PROCESSES,
                 )
                 try:
-                    return run(server)
+                    return run(server, login, rtt_ms)
                 finally:
                     kill_process_group(worker)
                     if os.environ.get("BENCH_KEEP_LOG"):  # where to copy the worker's log
@@ -74,6 +96,8 @@ def main() -> int:
                             (workdir / "worker.log").read_bytes()
                         )
         finally:
+            if proxy is not None:
+                proxy.close()
             server.close()
             redis.stop()
 
@@ -105,7 +129,7 @@ def post_messages(referral_ids: list[int], author_id: int, pdf: bytes, ready, go
     done.send(time.perf_counter() - started)
 
 
-def run(server: SandboxSftpServer) -> int:
+def run(server: SandboxSftpServer, login, rtt_ms: float) -> int:
     from django import db
 
     from hrm.delivery.transports import remote_name_for
@@ -168,11 +192,11 @@ def run(server: SandboxSftpServer) -> int:
         (remote_name_for("BARE-" + transaction_id), report_encrypt(bytes(xml), KEY))
         for transaction_id, xml in HrmReport.objects.values_list("transaction_id", "xml")
     ]
-    client, sftp = bare_sftp(server.login)
+    client, sftp = bare_sftp(login)
     try:
         started = time.perf_counter()
         for name, data in files:
-            sftp.putfo(io.BytesIO(data), f"{server.login.remote_dir}/{name}")
+            sftp.putfo(io.BytesIO(data), f"{login.remote_dir}/{name}")
         bare_rate = len(files) / (time.perf_counter() - started)
     finally:
         client.close()
@@ -181,6 +205,7 @@ def run(server: SandboxSftpServer) -> int:
     print(
         f"{MESSAGES} messages (typed note + 200 KB PDF) to 2 live stakeholders: {expected} "
         f"reports, {size / 1024:.0f} KB encrypted on average"
+        + (f"; HRM {rtt_ms:g} ms away" if rtt_ms else "")
     )
     print(f"  posting took {posted:.1f} s; Send to last report sent {elapsed:.1f} s")
     print(
@@ -194,4 +219,6 @@ def run(server: SandboxSftpServer) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rtt-ms", type=float, default=0, help="HRM's round trip (ms)")
+    sys.exit(main(parser.parse_args().rtt_ms))

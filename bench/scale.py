@@ -176,12 +176,8 @@ def _measure(live, support, clinician) -> dict[str, float]:
     cases = {
         "support dashboard": lambda: staff.get("/admin/hrm/console/dashboard/"),
         "admin list of reports": lambda: staff.get("/admin/hrm/hrmreport/"),
-        "admin search, Transaction ID": lambda: staff.get(
-            "/admin/hrm/hrmreport/", {"q": transaction_id}
-        ),
-        "admin search, Professional ID": lambda: staff.get(
-            "/admin/hrm/hrmreport/", {"q": "CPSO 12345"}
-        ),
+        "admin search, Transaction ID": lambda: _search(staff, transaction_id),
+        "admin search, Professional ID": lambda: _search(staff, "CPSO 12345"),
         "referral page": lambda: doctor.get(f"/referrals/{live.referral.pk}/"),
     }
     figures = {}
@@ -225,6 +221,11 @@ def _measure(live, support, clinician) -> dict[str, float]:
     figures["claim"] = statistics.median(claims) * 1000
     figures["Send"] = statistics.median(sends) * 1000
     return figures
+
+
+def _search(client, words: str):
+    """The search box: posted, then the list it redirects to (both timed)."""
+    return client.post("/admin/hrm/hrmreport/", {"_search": "1", "q": words}, follow=True)
 
 
 def _slowest_queries(name, request) -> None:

@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging, task_postrun, task_prerun
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
 from kombu.transport import redis as kombu_redis
 from redis import exceptions as redis_exceptions
 
@@ -36,7 +36,9 @@ def _patch_kombu_on_a_closed_connection() -> None:
     main process ("Unrecoverable error") instead of letting it reconnect. Raise what the
     situation is, a connection error, which kombu and Celery already handle: the clean-up goes
     on, the acknowledgement is logged as lost (the row's claim keeps a redelivered task from
-    doing the work twice), and the consumer reconnects. Remove once kombu guards this itself."""
+    doing the work twice), and the consumer reconnects. The same error in the same place was
+    reported upstream as https://github.com/celery/kombu/issues/582 (closed with no guard on this
+    path). kombu is pinned in pyproject.toml for this: remove the guard once kombu guards it."""
     original = kombu_redis.Channel._connparams
     if getattr(original, "_ereferral_guarded", False):
         return
@@ -67,3 +69,20 @@ def _close_old_connections(task=None, **kwargs):
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_init.connect
+def _refuse_a_role_that_could_erase_the_trail(**kwargs):
+    """As the web process does (config/wsgi.py): no worker on a database role that could erase
+    the access trail. Celery logs and goes past an exception in a signal handler, so exit."""
+    import logging
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    from audit.checks import trail_role_or_refuse
+
+    try:
+        trail_role_or_refuse()
+    except ImproperlyConfigured as refused:
+        logging.getLogger("audit.checks").critical("%s", refused)
+        raise SystemExit(1) from refused

@@ -3,6 +3,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from security.admin_bases import BaseAdmin
+
 from .forms import SupportUserChangeForm
 from .models import Listing, ListingClinicianChange, Site, User
 from .professional_id import professional_id_display, professional_id_normalise
@@ -30,14 +32,14 @@ class ProfessionalIdSearchMixin:
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(BaseAdmin):
     list_display = ["name", "kind", "notification_email", "created_at"]
     list_filter = ["kind"]
     search_fields = ["name", "notification_email"]
 
 
 @admin.register(User)
-class UserAdmin(ProfessionalIdSearchMixin, DjangoUserAdmin):
+class UserAdmin(ProfessionalIdSearchMixin, BaseAdmin, DjangoUserAdmin):
     form = SupportUserChangeForm
     list_display = [
         "username",
@@ -89,7 +91,7 @@ class UserAdmin(ProfessionalIdSearchMixin, DjangoUserAdmin):
 
 
 @admin.register(Listing)
-class ListingAdmin(ProfessionalIdSearchMixin, admin.ModelAdmin):
+class ListingAdmin(ProfessionalIdSearchMixin, BaseAdmin):
     professional_id_field = "clinician_professional_id"
 
     list_display = [
@@ -121,7 +123,7 @@ class ListingAdmin(ProfessionalIdSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(ListingClinicianChange)
-class ListingClinicianChangeAdmin(admin.ModelAdmin):
+class ListingClinicianChangeAdmin(BaseAdmin):
     """Every change of a listing's clinician, and the ones waiting for support's approval."""
 
     list_display = ["listing", "before_text", "after_text", "status", "requested_by_name"]

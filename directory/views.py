@@ -3,6 +3,8 @@ import copy
 from django.contrib import messages as flash
 from django.shortcuts import redirect, render
 
+from security.search_text import search_text_refused
+
 from .forms import ClinicalContactForm, ListingSettingsForm
 from .models import User
 from .selectors import (
@@ -84,6 +86,9 @@ def listing_settings(request, listing_id):
 
 def directory(request):
     query = request.GET.get("q", "").strip()
+    if refused := search_text_refused(query):
+        flash.error(request, refused)
+        query = ""
     return render(
         request,
         "directory/directory.html",

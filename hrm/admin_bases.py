@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from directory.professional_id import professional_id_normalise
+from security.admin_bases import BaseAdmin
 
 
 class RecordInline(admin.TabularInline):
@@ -21,7 +22,7 @@ class RecordInline(admin.TabularInline):
         return False
 
 
-class RecordAdmin(admin.ModelAdmin):
+class RecordAdmin(BaseAdmin):
     """Records kept by their own process: read, never written here."""
 
     def get_readonly_fields(self, request, obj=None):

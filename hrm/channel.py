@@ -1,12 +1,18 @@
 """HRM as a delivery channel of the referral thread (``referrals.channels``): Send hands it each
 message, it decides and records the message's HRM reports (``message_hrm_dispatch``, which
-enqueues them once Send commits), and the referral page shows its icon beside each message and
-polls ``hrm_delivery:status`` while a report is on its way (static/js/hrm-status.js)."""
+enqueues them once Send commits); an amended message goes as new versions of those reports and
+a withdrawn one as withdrawal versions (``message_hrm_amend``, ``message_hrm_withdraw``); the
+referral page shows its icon beside each message and polls ``hrm_delivery:status`` while a
+report is on its way (static/js/hrm-status.js)."""
 
 from django.urls import reverse
 
 from hrm.delivery.selectors.messages import message_hrm_eligibility, referral_hrm_views
-from hrm.delivery.services.outbox import message_hrm_dispatch
+from hrm.delivery.services.outbox import (
+    message_hrm_amend,
+    message_hrm_dispatch,
+    message_hrm_withdraw,
+)
 from hrm.reports.text import emr_text_prepare
 from referrals.channels import DeliveryChannel, MessageStatus, Route, ThreadStatus
 
@@ -20,6 +26,21 @@ class HrmChannel(DeliveryChannel):
 
     def message_posted(self, message, *, stakeholders, attachments):
         message_hrm_dispatch(message, stakeholders=stakeholders, attachments=attachments)
+
+    def message_amended(
+        self, old_message, new_message, *, actor, stakeholders, attachments, replaced_attachments
+    ):
+        message_hrm_amend(
+            old_message,
+            new_message,
+            actor=actor,
+            stakeholders=stakeholders,
+            attachments=attachments,
+            replaced_attachments=replaced_attachments,
+        )
+
+    def message_withdrawn(self, message, *, actor, reason):
+        message_hrm_withdraw(message, actor=actor, reason=reason)
 
     def recipients_preview(self, *, referral, author, author_listing, stakeholders):
         eligibility = message_hrm_eligibility(

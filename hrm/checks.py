@@ -1,6 +1,7 @@
 """Start-up checks of the HRM settings, so a misconfiguration shows at `manage.py check` rather
 than as failed deliveries."""
 
+import re
 from pathlib import Path
 
 from django.conf import settings
@@ -10,15 +11,32 @@ from directory.text_limits import utf16_length
 from hrm.reports.crypto import key_from_hex
 from hrm.reports.types import REPORT_CLASSES
 
+# The schema's SendingFacility is a token of at most 4; OntarioMD's IDs are letters and digits.
+SENDING_FACILITY = re.compile(r"[A-Za-z0-9]{1,4}")
+
 
 @register(Tags.compatibility)
 def hrm_settings_check(app_configs, **kwargs):
     problems = []
     if settings.HRM_TRANSPORT not in ("folder", "sftp"):
         problems.append(Error("HRM_TRANSPORT must be 'folder' or 'sftp'.", id="hrm.E001"))
-    if not 1 <= len(settings.HRM_SENDING_FACILITY) <= 4:
+    if not SENDING_FACILITY.fullmatch(settings.HRM_SENDING_FACILITY):
         problems.append(
-            Error("HRM_SENDING_FACILITY must be 1 to 4 characters (OntarioMD's ID).", id="hrm.E002")
+            Error(
+                f"HRM_SENDING_FACILITY is {settings.HRM_SENDING_FACILITY!r}; it must be the ID "
+                "OntarioMD assigned: 1 to 4 letters or digits (the schema's token of at most 4, "
+                "as in 1234 or P100).",
+                id="hrm.E002",
+            )
+        )
+    name = settings.HRM_SENDING_FACILITY_NAME
+    if not name.strip() or len(name) > 200 or name != name.strip():
+        problems.append(
+            Error(
+                "HRM_SENDING_FACILITY_NAME must be the facility's name as OntarioMD registered "
+                "it: 1 to 200 characters, no leading or trailing spaces.",
+                id="hrm.E008",
+            )
         )
     if settings.HRM_REPORT_CLASS not in REPORT_CLASSES:
         problems.append(

@@ -19,9 +19,9 @@ from django.http import HttpResponse
 from django.utils.cache import add_never_cache_headers
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ops.client_address import client_address
 from ops.metrics import metrics_registry
 from ops.readiness import readiness_checks
+from security.client_address import client_address
 
 
 def _bearer_matches(request, token: str) -> bool:

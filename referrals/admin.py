@@ -1,13 +1,15 @@
 """Support's view of referrals, messages, files and the event log. All of it is read-only:
 a sent message, its files and the event log are the clinical record, changed only by the
 clinicians' own actions (which log them); nobody edits, replaces or deletes them here, and every
-record page opened here is written to the access trail."""
+list, record and history page shown here is written to the access trail."""
 
 from django.contrib import admin
 
+from audit.services import PatientShown, access_record_each
 from directory.search_text import search_fold
+from security.admin_bases import BaseAdmin, list_detail
 
-from .access import Action, referral_access_record
+from .access import Action, referral_patient_snapshot
 from .models import (
     Attachment,
     ComposerToken,
@@ -31,25 +33,50 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class AccessLoggedAdminMixin:
-    """Opening a record page is a look at the patient's information: it goes in the trail."""
+class PatientAdmin(ReadOnlyAdminMixin, BaseAdmin):
+    """Records that name a patient: every list, record and history page shown is written to
+    the trail, one entry per patient shown, with what was searched and filtered."""
 
-    access_record_name = ""
-
-    def access_referral(self, obj) -> Referral:
+    def trail_referral_id(self, obj) -> int:
         raise NotImplementedError
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        obj = self.get_object(request, object_id)
-        if obj is not None and self.has_view_or_change_permission(request, obj):
-            referral_access_record(
-                request,
-                self.access_referral(obj),
-                action=Action.VIEWED,
-                record=self.access_record_name,
-                object_id=obj.pk,
-            )
-        return super().change_view(request, object_id, form_url, extra_context)
+    def trail_object_id(self, obj) -> int | None:
+        return obj.pk
+
+    def _patients(self, objects) -> list[PatientShown]:
+        referral_ids = {self.trail_referral_id(obj) for obj in objects}
+        referrals = Referral.objects.only(
+            "patient_first_name",
+            "patient_last_name",
+            "patient_birth_date",
+            "patient_health_card_number",
+        ).in_bulk(referral_ids)
+        shown, seen = [], set()
+        for obj in objects:
+            referral_id = self.trail_referral_id(obj)
+            if referral_id in seen or referral_id not in referrals:
+                continue
+            seen.add(referral_id)
+            snapshot = referral_patient_snapshot(referrals[referral_id])
+            shown.append(PatientShown(referral_id, self.trail_object_id(obj), snapshot))
+        return shown
+
+    def list_shown(self, request, changelist):
+        access_record_each(
+            request,
+            self._patients(list(changelist.result_list)),
+            action=Action.SEARCHED if changelist.query else Action.VIEWED,
+            record=f"{self.opts.verbose_name} list (admin)",
+            detail=list_detail(changelist),
+        )
+
+    def record_shown(self, request, obj, page):
+        access_record_each(
+            request,
+            self._patients([obj]),
+            action=Action.VIEWED,
+            record=f"{self.opts.verbose_name}{' history' if page == 'history' else ''} (admin)",
+        )
 
 
 class OwnershipInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -65,8 +92,7 @@ class EventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Referral)
-class ReferralAdmin(ReadOnlyAdminMixin, AccessLoggedAdminMixin, admin.ModelAdmin):
-    access_record_name = "referral (admin)"
+class ReferralAdmin(PatientAdmin):
     list_display = [
         "id",
         "patient_last_name",
@@ -90,8 +116,8 @@ class ReferralAdmin(ReadOnlyAdminMixin, AccessLoggedAdminMixin, admin.ModelAdmin
     inlines = [OwnershipInline, EventInline]
     date_hierarchy = "created_at"
 
-    def access_referral(self, obj):
-        return obj
+    def trail_referral_id(self, obj):
+        return obj.pk
 
 
 class AttachmentInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -102,8 +128,7 @@ class AttachmentInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyAdminMixin, AccessLoggedAdminMixin, admin.ModelAdmin):
-    access_record_name = "message (admin)"
+class MessageAdmin(PatientAdmin):
     list_display = ["id", "referral", "author", "author_listing", "created_at"]
     list_filter = ["author_listing__site"]
     search_fields = ["text", "author__last_name", "=referral__id"]
@@ -112,13 +137,12 @@ class MessageAdmin(ReadOnlyAdminMixin, AccessLoggedAdminMixin, admin.ModelAdmin)
     inlines = [AttachmentInline]
     date_hierarchy = "created_at"
 
-    def access_referral(self, obj):
-        return obj.referral
+    def trail_referral_id(self, obj):
+        return obj.referral_id
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(ReadOnlyAdminMixin, AccessLoggedAdminMixin, admin.ModelAdmin):
-    access_record_name = "attachment (admin)"
+class AttachmentAdmin(PatientAdmin):
     list_display = ["id", "original_name", "content_type", "size", "message", "created_at"]
     list_filter = ["content_type"]
     search_fields = ["original_name", "sha256"]
@@ -127,27 +151,33 @@ class AttachmentAdmin(ReadOnlyAdminMixin, AccessLoggedAdminMixin, admin.ModelAdm
     exclude = ["file"]
     readonly_fields = ["message", "original_name", "sha256", "size", "content_type", "created_at"]
 
-    def access_referral(self, obj):
-        return obj.message.referral
+    def trail_referral_id(self, obj):
+        return obj.message.referral_id
 
 
 @admin.register(ReferralEvent)
-class ReferralEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReferralEventAdmin(PatientAdmin):
     list_display = ["referral", "kind", "actor_name", "description", "created_at"]
     list_filter = ["kind"]
     search_fields = ["description", "actor_name", "=referral__id"]
     raw_id_fields = ["referral", "actor"]
 
+    def trail_referral_id(self, obj):
+        return obj.referral_id
+
 
 @admin.register(ReferralOwnership)
-class ReferralOwnershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReferralOwnershipAdmin(PatientAdmin):
     list_display = ["referral", "listing", "since"]
     list_filter = ["listing__site"]
     raw_id_fields = ["referral", "listing"]
 
+    def trail_referral_id(self, obj):
+        return obj.referral_id
+
 
 @admin.register(ComposerToken)
-class ComposerTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ComposerTokenAdmin(ReadOnlyAdminMixin, BaseAdmin):
     """Which composed message each used composer token posted (``referrals.composer``)."""
 
     list_display = ["message", "used_at"]

@@ -12,6 +12,8 @@ Send (``services.message_post``) calls every channel, in the setting's order:
    that does I/O (a broker, SMTP) defers it with ``transaction.on_commit``, so a rolled-back
    Send sends nothing and a slow server never holds the referral's lock.
 
+An amendment (``message_amended``) and a withdrawal (``message_withdrawn``) reach every channel
+the same way, inside the transaction that records them.
 Before Send, the composer asks each channel's ``recipients_preview`` what it would do for each
 stakeholder (``message_recipients_preview``), and says where the message will go.
 
@@ -21,6 +23,7 @@ thread's element, e.g. the URL it polls, and a template shown once, e.g. a live 
 """
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -103,6 +106,27 @@ class DeliveryChannel:
         """Called inside Send's transaction: record what this channel will deliver, and defer any
         I/O with ``transaction.on_commit``. ``stakeholders``: the referral's stakeholder listings
         (``referral_stakeholder_listings``), read under the referral's lock."""
+
+    def message_amended(
+        self,
+        old_message: Message,
+        new_message: Message,
+        *,
+        actor: User,
+        stakeholders: list[Listing],
+        attachments: list[Attachment],
+        replaced_attachments: Mapping[int, Attachment],
+    ) -> None:
+        """Called inside the amending Send's transaction, as ``message_posted`` is, when
+        ``new_message`` replaces ``old_message``: deliver it as a new version of what went out
+        for the old one. ``attachments``: the new message's; ``replaced_attachments``: for each
+        old attachment kept (possibly with a new file), its id to the new message's attachment
+        carrying it on. An old attachment not in it was removed; a new one not among its
+        values was added."""
+
+    def message_withdrawn(self, message: Message, *, actor: User, reason: str) -> None:
+        """Called inside the Delete's transaction: take back what this channel delivered of
+        ``message`` (``actor`` withdrew it, for ``reason``), and send nothing more of it."""
 
     def recipients_preview(
         self,

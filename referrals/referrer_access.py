@@ -25,7 +25,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from security.throttle import client_address as _client_address
+from security.client_address import client_address
 from security.throttle import throttle_exceeded
 
 from .models import Referral, ReferrerAccessCode
@@ -33,12 +33,6 @@ from .notifications import referrer_follow_url
 
 SESSION_KEY = "referrer_access"
 _HASH_SALT = "referrals.referrer_access.code"
-
-
-def client_address(request: HttpRequest) -> str:
-    """The one place this module reads the client's address (swap it for the project's helper
-    behind trusted proxies)."""
-    return _client_address(request)
 
 
 def _code_hash(referral: Referral, code: str) -> str:

@@ -12,7 +12,9 @@ from django.views.decorators.http import require_POST
 from audit.services import access_record
 from directory.models import Listing
 from directory.selectors import listings_of_user
-from security.throttle import client_address, throttle_exceeded
+from security.client_address import client_address
+from security.search_text import search_text_refused
+from security.throttle import throttle_exceeded
 from security.uploads import accepts_uploads
 
 from . import selectors, services
@@ -49,7 +51,11 @@ def inbox(request):
     if request.method == "POST":
         folder = request.POST.get("folder")
         folder = folder if folder in INBOX_FOLDERS else "received"
-        request.session[INBOX_QUERY_SESSION_KEY] = request.POST.get("q", "").strip()[:200]
+        query = request.POST.get("q", "").strip()[:200]
+        if refused := search_text_refused(query):
+            flash.error(request, refused)
+        else:
+            request.session[INBOX_QUERY_SESSION_KEY] = query
         return redirect(f"{reverse('referrals:inbox')}?folder={folder}")
     folder = request.GET.get("folder")
     folder = folder if folder in INBOX_FOLDERS else "received"
@@ -58,6 +64,8 @@ def inbox(request):
     sort = request.GET.get("sort", "activity")
     sort = sort if sort in INBOX_SORTS else "activity"
     query = request.session.get(INBOX_QUERY_SESSION_KEY, "")
+    if search_text_refused(query):  # kept before searches were checked
+        query = request.session[INBOX_QUERY_SESSION_KEY] = ""
     referrals = list(
         selectors.referral_inbox(
             request.user, folder=folder, query=query, status=status, sort=sort

@@ -5,10 +5,12 @@ are what arrived, so they are shown, never changed here."""
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
-from .models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
+from security.admin_bases import BaseAdmin
+
+from .models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog, EmrSendingFacility
 
 
-class _ViewOnlyAdmin(admin.ModelAdmin):
+class _ViewOnlyAdmin(BaseAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -17,13 +19,13 @@ class _ViewOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmrProvider)
-class EmrProviderAdmin(admin.ModelAdmin):
+class EmrProviderAdmin(BaseAdmin):
     list_display = ["professional_id", "last_name", "first_name", "created_at"]
     search_fields = ["professional_id", "first_name", "last_name"]
 
 
 @admin.register(EmrPatient)
-class EmrPatientAdmin(admin.ModelAdmin):
+class EmrPatientAdmin(BaseAdmin):
     list_display = [
         "last_name",
         "first_name",
@@ -35,6 +37,14 @@ class EmrPatientAdmin(admin.ModelAdmin):
     ]
     list_filter = ["sex", "province"]
     search_fields = ["last_name", "first_name", "health_card_number"]
+
+
+@admin.register(EmrSendingFacility)
+class EmrSendingFacilityAdmin(BaseAdmin):
+    """Open-O's registry: the clinic's administrator registers a Sending Facility here."""
+
+    list_display = ["facility_id", "name", "registered_at"]
+    search_fields = ["facility_id", "name"]
 
 
 @admin.register(EmrDocument)

@@ -45,7 +45,7 @@ def sandbox_enabled_check(app_configs, **kwargs):
 
 
 def sandbox_profile_check(app_configs, **kwargs):
-    from .profiles import emr_profile
+    from .emrs import emr_profile
 
     try:
         emr_profile()

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .profiles import EmrProfile
+from .emrs import emr_profile_choices
 
 SEXES = [("M", "Male"), ("F", "Female"), ("O", "Other"), ("U", "Unknown")]
 
@@ -94,7 +94,7 @@ class EmrDocument(models.Model):
         BINARY = "Binary", "Binary"
 
     message_unique_id = models.CharField("MessageUniqueID", max_length=250, unique=True)
-    emr_profile = models.CharField("EMR rules", max_length=10, choices=EmrProfile.choices)
+    emr_profile = models.CharField("EMR rules", max_length=10, choices=emr_profile_choices)
     provider = models.ForeignKey(
         EmrProvider, null=True, blank=True, on_delete=models.PROTECT, related_name="documents"
     )
@@ -166,6 +166,22 @@ class EmrDocument(models.Model):
     )
     similarity_score = models.PositiveSmallIntegerField(null=True, blank=True)
     hidden_reason = models.TextField(blank=True)
+    # The version chain (SendingFacility + SendingFacilityReportNumber + DeliverToUserID): the
+    # document lists show the chain's current document and offer the others as its prior
+    # versions, as each EMR's ``HRMUtil`` does (``Emr.is_newer``).
+    current_version = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="prior_versions",
+        help_text="Set on a prior version: the document of its chain that the EMR shows.",
+    )
+    facility_notice = models.TextField(
+        blank=True,
+        help_text="What the EMR told its administrator about the Sending Facility (Open-O: an "
+        "unregistered one).",
+    )
 
     class Meta:
         verbose_name = "EMR document"
@@ -200,6 +216,20 @@ class EmrDocument(models.Model):
         return self.similar_to_id is not None
 
     @property
+    def is_prior_version(self) -> bool:
+        return self.current_version_id is not None
+
+    @property
+    def chain_key(self) -> tuple[str, str, str]:
+        return (self.sending_facility, self.sending_facility_report_number, self.deliver_to_user_id)
+
+    @property
+    def result_status_shown(self) -> str:
+        from .emrs import emr_rules
+
+        return emr_rules(self.emr_profile).result_status_shown(self.result_status)
+
+    @property
     def is_binary(self) -> bool:
         return self.format == self.Format.BINARY
 
@@ -222,6 +252,23 @@ class EmrDocument(models.Model):
         return _UNSAFE_IN_FILE_NAME.sub("", name.replace(" ", "_")) or "report"
 
 
+class EmrSendingFacility(models.Model):
+    """Open-O's registry of HRM Sending Facilities: a report from a facility not in it is filed,
+    with its raw ID shown and an "Unregistered HRM Sending Facility" notice for the clinic's
+    administrator, who registers it here."""
+
+    facility_id = models.CharField("SendingFacility", max_length=20, unique=True)
+    name = models.CharField(max_length=200)
+    registered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "EMR registered HRM Sending Facility"
+        ordering = ["facility_id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.facility_id})"
+
+
 class EmrRetrievalLog(models.Model):
     """One row per file downloaded from the HRM folder, like OSCAR's ``HrmLog``: what became of
     it and, for a refused file, why in plain words. Refused files are not filed anywhere."""
@@ -233,7 +280,7 @@ class EmrRetrievalLog(models.Model):
         REFUSED = "refused", "Refused"
 
     file_name = models.CharField(max_length=255)
-    emr_profile = models.CharField("EMR rules", max_length=10, choices=EmrProfile.choices)
+    emr_profile = models.CharField("EMR rules", max_length=10, choices=emr_profile_choices)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     error = models.TextField(blank=True)
     detail = models.TextField(

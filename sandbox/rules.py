@@ -1,8 +1,8 @@
-"""Each EMR's rules, as its public code applies them (HRM-FORMAT.md sections 9 and 11), written
-for the sandbox from what the code does, not from what our sender promises:
+"""The rules of OSCAR's HRM code, which Open-O and Juno grew out of (HRM-FORMAT.md sections 9 and
+11), written for the sandbox from what the code does, not from what our sender promises. Each
+EMR's own choices among them live in its module under ``sandbox.emrs``:
 
-- refusals: what each EMR will not file (``refusals``);
-- the author as each EMR's report page shows it (``author_shown``);
+- what OSCAR drops for a missing field (``oscar_drops``);
 - markup that OSCAR would interpret in a text report (``markup_found``);
 - OSCAR's three hashes of the raw file and its similar-report score (``file_hashes``,
   ``similarity``), which Open-O inherited.
@@ -13,14 +13,10 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import io
 import re
 from dataclasses import dataclass
 
-from pypdf import PdfReader
-
-from .profiles import EmrProfile
-from .reading import HrmFile, empty_required_elements
+from .reading import HrmFile
 
 OBSERVATION_CLASSES = ("Diagnostic Imaging Report", "Cardio Respiratory Report")
 # What every HRM text report carries, and the only value Open-O accepts for one.
@@ -30,7 +26,7 @@ TEXT_EXTENSION = "From OMD Report Manager"
 # --- Refusals -----------------------------------------------------------------------------------
 
 
-def _oscar_drops(hrm: HrmFile) -> list[str]:
+def oscar_drops(hrm: HrmFile) -> list[str]:
     """OSCAR reads these before saving anything; a missing one throws and drops the report."""
     problems = []
     if not (hrm.report_class or "").strip():
@@ -51,111 +47,6 @@ def _oscar_drops(hrm: HrmFile) -> list[str]:
     return problems
 
 
-# Open-O's BinaryFileExtension: OntarioMD's data-dictionary list, each checked against the content.
-BINARY_EXTENSIONS = (".pdf", ".tiff", ".rtf", ".jpeg", ".gif", ".png", ".html")
-# The image readers recognise a format by its first bytes.
-_IMAGE_SIGNATURES = {
-    ".tiff": (b"II*\x00", b"MM\x00*"),
-    ".jpeg": (b"\xff\xd8\xff",),
-    ".gif": (b"GIF87a", b"GIF89a"),
-    ".png": (b"\x89PNG\r\n\x1a\n",),
-}
-_HTML_TAG = re.compile(r"<(html|head|body|div|span|p|table|ul|li|br|h[1-6])\b[^>]*>", re.I | re.S)
-
-
-def _pdf_opens(data: bytes) -> bool:
-    # Open-O loads the file with PDFBox; pypdf is as forgiving of small damage.
-    try:
-        len(PdfReader(io.BytesIO(data)).pages)
-    except Exception:  # noqa: BLE001 — any failure to open means "not a PDF", as for PDFBox
-        return False
-    return True
-
-
-def content_matches(extension: str, data: bytes) -> bool:
-    """Whether ``data`` is a file of the kind ``extension`` names, as Open-O decides it."""
-    if not data:
-        return False
-    extension = extension.lower()
-    if extension == ".pdf":
-        return _pdf_opens(data)
-    if extension == ".rtf":
-        return data.startswith(b"{\\rtf")
-    if extension == ".html":
-        text = data.decode("utf-8", errors="replace").removeprefix("\ufeff").strip()
-        lowered = text[:14].lower()
-        return bool(text) and (
-            lowered.startswith("<!doctype html")
-            or lowered.startswith("<html")
-            or bool(_HTML_TAG.search(text))
-        )
-    signatures = _IMAGE_SIGNATURES.get(extension)
-    return bool(signatures) and data.startswith(signatures)
-
-
-def _date_of_birth_problem(value: str) -> str | None:
-    """Open-O refuses a date of birth before 1800 or in the future (a partial date counts from
-    its first day)."""
-    match = re.match(r"(-?\d{4,})(?:-(\d{2}))?(?:-(\d{2}))?", value)
-    if not match:
-        return None  # the schema has already refused what is not a date
-    year = int(match[1])
-    if year < 1800:
-        return f"the patient's date of birth ({value}) is before 1800"
-    try:
-        born = datetime.date(year, int(match[2] or 1), int(match[3] or 1))
-    except ValueError:
-        return f"the patient's date of birth ({value}) is not a real date"
-    if born > datetime.date.today():
-        return f"the patient's date of birth ({value}) is in the future"
-    return None
-
-
-def _open_o_refuses(hrm: HrmFile) -> list[str]:
-    problems = [
-        f"the required element {name} (in {parent}) is present but empty"
-        for parent, name in empty_required_elements(hrm.tree)
-    ]
-    if hrm.format == "Text" and hrm.file_extension != TEXT_EXTENSION:
-        problems.append(
-            f"a text report's FileExtensionAndVersion must be '{TEXT_EXTENSION}'; "
-            f"it is '{hrm.file_extension}'"
-        )
-    if hrm.format == "Binary":
-        extension = hrm.file_extension
-        if extension.lower() not in BINARY_EXTENSIONS:
-            problems.append(
-                f"an attachment's FileExtensionAndVersion must be one of "
-                f"{' '.join(BINARY_EXTENSIONS)}; it is '{extension}'"
-            )
-        elif hrm.file_data is not None and not content_matches(extension, hrm.file_data):
-            problems.append(
-                f"the attachment is named {extension} but its content is not a "
-                f"{extension[1:].upper()} file"
-            )
-    problem = _date_of_birth_problem(hrm.date_of_birth)
-    if problem:
-        problems.append(problem)
-    return problems
-
-
-def refusals(hrm: HrmFile, profile: EmrProfile) -> str:
-    """Why ``profile``'s EMR would not file this schema-valid file, in plain words; ``""`` when it
-    files it."""
-    if profile == EmrProfile.JUNO:
-        if hrm.format is None:
-            return "Juno cannot file this report: it has no Format (Text or Binary)."
-        return ""
-    dropped = _oscar_drops(hrm)
-    if dropped:
-        return f"OSCAR drops this report: {'; '.join(dropped)}."
-    if profile == EmrProfile.OPEN_O:
-        refused = _open_o_refuses(hrm)
-        if refused:
-            return f"Open-O refuses this file: {'; '.join(refused)}."
-    return ""
-
-
 # --- The author ---------------------------------------------------------------------------------
 
 
@@ -168,32 +59,6 @@ def java_split(text: str, separator: str = "^") -> list[str]:
     while parts and parts[-1] == "":
         parts.pop()
     return parts
-
-
-def author_shown(hrm: HrmFile, profile: EmrProfile) -> str:
-    """The author as the report page of ``profile``'s EMR shows it; ``""`` when it shows none.
-
-    - Open-O (``HRMReport.getFirstReportAuthorPhysician``): ``LastName`` split on ``^`` (the Java
-      way); exactly seven parts are HRM's ``ID^LAST^FIRST^MIDDLE^SUFFIX^PREFIX^DEGREE`` and parts
-      0, 1, 2, 3 and 6 are shown; otherwise every part of ``LastName`` then every part of
-      ``FirstName``. The page writes each part followed by a space.
-    - Juno (``HRMReport_4_3.getAuthorPhysician``): the non-empty parts of ``LastName`` only.
-    - OSCAR (scoophealth): its report page shows no author (the stored ``displayHRMReport.jsp``
-      has no author row, and ``getFirstReportAuthorPhysician`` splits on ``"^"`` as a regular
-      expression, which never splits, so it fails for any value).
-    """
-    last, first = hrm.author_last_name, hrm.author_first_name
-    if profile == EmrProfile.OSCAR or last is None and first is None:
-        return ""
-    if profile == EmrProfile.JUNO:
-        parts = [part for part in (last or "").split("^") if part]
-    else:
-        parts = java_split(last) if last is not None else []
-        if len(parts) == 7:
-            parts = [parts[0], parts[1], parts[2], parts[3], parts[6]]
-        else:
-            parts += java_split(first) if first is not None else []
-    return " ".join(part.strip() for part in parts if part.strip())
 
 
 def author_as_written(hrm: HrmFile) -> str:

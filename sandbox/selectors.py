@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.functions import Length
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -14,8 +14,8 @@ from hrm.delivery.errors import error_classify, report_error_for_reader
 from hrm.delivery.transports import remote_name_for
 from hrm.models import ErrorClass, HrmReport
 
+from .emrs import emr_rules
 from .models import EmrDocument, EmrProvider, EmrRetrievalLog
-from .profiles import RULES_IN_WORDS, emr_profile
 
 # The newest this many documents or log rows are shown; the sandbox is a demo, not an archive.
 PAGE_ROWS = 200
@@ -43,15 +43,23 @@ def emr_document_file_get_or_404(document_id: int) -> EmrDocument:
 
 def emr_profile_in_use() -> dict:
     """The profile the sandbox files new reports by, and its rules in words, for every page."""
-    profile = emr_profile()
-    return {"profile": profile, "profile_rules": RULES_IN_WORDS[profile]}
+    emr = emr_rules()
+    return {"profile": emr.name, "profile_label": emr.label, "profile_rules": emr.rules_in_words}
 
 
 def _counts(queryset, key: str) -> dict:
     return {
         row[key]: row
         for row in queryset.values(key).annotate(
-            document_count=Count("pk", filter=Q(**{f"{_document(key)}similar_to__isnull": True})),
+            document_count=Count(
+                "pk",
+                filter=Q(
+                    **{
+                        f"{_document(key)}similar_to__isnull": True,
+                        f"{_document(key)}current_version__isnull": True,
+                    }
+                ),
+            ),
             hidden_count=Count("pk", filter=Q(**{f"{_document(key)}similar_to__isnull": False})),
             unlinked_count=Count("pk", filter=Q(**{f"{_document(key)}patient__isnull": True})),
         )
@@ -80,7 +88,7 @@ def emr_providers_with_counts() -> list[EmrProvider]:
 def emr_unassigned_counts() -> dict:
     unassigned = EmrDocument.objects.filter(provider__isnull=True)
     return unassigned.aggregate(
-        document_count=Count("id", filter=Q(similar_to__isnull=True)),
+        document_count=Count("id", filter=Q(similar_to__isnull=True, current_version__isnull=True)),
         hidden_count=Count("id", filter=Q(similar_to__isnull=False)),
         unlinked_count=Count("id", filter=Q(patient__isnull=True)),
     )
@@ -88,9 +96,9 @@ def emr_unassigned_counts() -> dict:
 
 def emr_inbox_documents(provider: EmrProvider | None) -> QuerySet[EmrDocument]:
     """One inbox, newest first: a provider's (filed for them, or routed to them as another
-    recipient of the same report), or the unassigned inbox for ``None``. Hidden documents are
-    included (the page marks them). The file bytes stay in the database; only their size is
-    read."""
+    recipient of the same report), or the unassigned inbox for ``None``: the current document of
+    each version chain, with its ``prior_versions``, newest first. Hidden documents are included
+    (the page marks them). The file bytes stay in the database; only their size is read."""
     if provider is None:
         documents = EmrDocument.objects.filter(provider__isnull=True)
     else:
@@ -98,11 +106,19 @@ def emr_inbox_documents(provider: EmrProvider | None) -> QuerySet[EmrDocument]:
         documents = EmrDocument.objects.filter(
             Q(provider=provider) | Q(pk__in=routed.values("emrdocument"))
         )
+    priors = _documents_shown(EmrDocument.objects.all()).order_by("-id")
+    return (
+        _documents_shown(documents.filter(current_version__isnull=True))
+        .prefetch_related(Prefetch("prior_versions", queryset=priors))
+        .order_by("-received_at", "-id")[:PAGE_ROWS]
+    )
+
+
+def _documents_shown(documents: QuerySet[EmrDocument]) -> QuerySet[EmrDocument]:
     return (
         documents.select_related("patient", "provider", "similar_to")
         .defer("raw_xml", "file_data", "similar_to__raw_xml", "similar_to__file_data")
         .annotate(file_size=Length("file_data"))
-        .order_by("-received_at", "-id")[:PAGE_ROWS]
     )
 
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Create or refresh the virtualenv in .venv from pyproject.toml, with the extras the tests and the
-# demo need: dev (test and lint tools) and sandbox (the HRM sandbox's SFTP server). Re-runs are
-# quick: nothing is reinstalled unless pyproject.toml changed.
+# Create or refresh the virtualenv in .venv from the hashed lock file requirements/dev.txt: the
+# product with the extras the tests and the demo need, dev (test and lint tools) and sandbox (the
+# HRM sandbox's SFTP server). Every package is checked against its hash (pip --require-hashes);
+# then the project itself is installed, editable, with nothing more. Re-runs are quick: nothing
+# is reinstalled unless the lock file or pyproject.toml changed. scripts/lock.sh regenerates the
+# lock files after a pin changes in pyproject.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # python-magic decides attachment types with the system's libmagic.
@@ -17,14 +20,16 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 mkdir -p var
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+LOCK=${LOCK:-requirements/dev.txt}
+stamp=.venv/.installed-$(cat pyproject.toml "$LOCK" | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   # pip's build chatter goes to a log; it is shown only if the install fails.
-  echo "Installing the packages pinned in pyproject.toml into .venv (about 90 s the first time;"
+  echo "Installing the packages locked in $LOCK into .venv (about 90 s the first time;"
   echo "progress in var/pip-install.log)..."
   started=$SECONDS
-  if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
-         .venv/bin/python -m pip install --progress-bar off -e ".[dev,sandbox]"; } >var/pip-install.log 2>&1; then
+  if ! { .venv/bin/python -m pip install --progress-bar off --require-hashes --no-deps -r "$LOCK" &&
+         .venv/bin/python -m pip install --progress-bar off --no-build-isolation --no-deps -e .
+       } >var/pip-install.log 2>&1; then
     cat var/pip-install.log
     echo "Installing the packages failed (the log above is var/pip-install.log)."
     exit 1

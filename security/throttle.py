@@ -5,7 +5,6 @@ do not know Django's own Redis cache, and it would add a dependency for these fe
 import hashlib
 import time
 
-from axes.helpers import get_client_ip_address
 from django.core.cache import cache
 
 
@@ -21,8 +20,3 @@ def throttle_exceeded(scope: str, key: str, *, limit: int, window_seconds: int) 
     except ValueError:  # expired between add() and incr(): a new window
         cache.add(cache_key, 1, timeout=window_seconds + 5)
         return limit < 1
-
-
-def client_address(request) -> str:
-    """The client's address as the sign-in throttling sees it (behind the configured proxies)."""
-    return get_client_ip_address(request) or "unknown"

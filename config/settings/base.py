@@ -214,7 +214,10 @@ HRM_SCHEMA = env.path(
     "HRM_SCHEMA",
     default=BASE_DIR.parent / "shared/hrm-schema/report_manager_v1.1.2/report_manager.xsd",
 )
+# The Sending Facility OntarioMD registers for this sender: its ID (1 to 4 letters or digits,
+# written in every report) and its name (what EMRs show once their administrator registers it).
 HRM_SENDING_FACILITY = env.str("HRM_SENDING_FACILITY", default="EREF")
+HRM_SENDING_FACILITY_NAME = env.str("HRM_SENDING_FACILITY_NAME", default="eReferral messaging")
 HRM_REPORT_CLASS = env.str("HRM_REPORT_CLASS", default="Consultant Report")
 HRM_REPORT_SUBCLASS = env.str("HRM_REPORT_SUBCLASS", default="11488-4^Consult note")
 # Shared AES key from OntarioMD, as hex: 32 digits (AES-128) or 64 (AES-256).
@@ -324,10 +327,23 @@ AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", d
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "security.lockout.lockout_response"
+# The address axes counts is the one everything else uses (security/client_address.py); None
+# when there is none (axes stores it in an IP address field).
+AXES_CLIENT_IP_CALLABLE = "security.client_address.client_address_or_none"
 # Its start-up banner would land in every management command's output.
 AXES_VERBOSE = False
 # The password is never stored with a failed attempt (axes masks it by default).
 AXES_SENSITIVE_PARAMETERS = ["password", "password1", "password2", "otp_token"]
+
+# How many reverse proxies in front of the application append to X-Forwarded-For: the client's
+# address is the one the outermost of them saw (security/client_address.py), for the sign-in
+# lockout, the throttles, the password-reset limit and the access trail alike. 0: no proxy, the
+# connection's own address (the demo, the tests, runserver). Production: 1 (docs/security.md).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Refuse to start when the database role can do more to the access trail than INSERT and SELECT
+# (audit/checks.py). Production: on; the demo (SQLite) and the tests (one role) have one role.
+ACCESS_TRAIL_ROLE_CHECK = env.bool("ACCESS_TRAIL_ROLE_CHECK", default=False)
 
 # Request bodies (security/uploads.py): refused from their Content-Length when larger than the
 # view takes, and a multipart upload stops at the first file over the view's per-file limit.

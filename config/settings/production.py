@@ -1,13 +1,22 @@
 """Production profile: `DJANGO_SETTINGS_MODULE=config.settings.production`. Secrets must come from
 the environment; `manage.py check --deploy` passes with these."""
 
+import sys
+
 from .base import *  # noqa: F403
 from .base import env
 
 SECRET_KEY = env.str("SECRET_KEY")
 DEBUG = False
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+# Two database roles (docs/security.md): the application connects as the runtime role, which may
+# only INSERT and SELECT the access trail; `manage.py migrate` alone connects as the owner role,
+# which owns every table. The runtime role is checked at start-up (audit/checks.py).
 DATABASES = {"default": env.db("DATABASE_URL")}
+ACCESS_TRAIL_ROLE_CHECK = env.bool("ACCESS_TRAIL_ROLE_CHECK", default=True)
+if sys.argv[1:2] == ["migrate"] and env.str("DATABASE_OWNER_URL", default=""):
+    DATABASES = {"default": env.db("DATABASE_OWNER_URL")}
+    ACCESS_TRAIL_ROLE_CHECK = False  # the owner owns the trail: that is the point
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # A kept connection is checked before reuse, so a database restart costs no failed request or task.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -41,8 +50,6 @@ STORAGES = {
 ADMIN_REQUIRE_OTP = env.bool("ADMIN_REQUIRE_OTP", default=True)
 # The throttles' counters are shared by every web process: one Redis cache.
 CACHES = {"default": env.cache("CACHE_URL", default="rediscache://127.0.0.1:6379/1")}
-# Behind the HTTPS proxy (see SECURE_PROXY_SSL_HEADER) the client's address is the last one the
-# proxy added to X-Forwarded-For: sign-in throttling, the public form's throttle and the access
-# trail all use it. AXES_IPWARE_PROXY_COUNT is the number of proxies in front of gunicorn.
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=1)
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# Behind the HTTPS proxy (see SECURE_PROXY_SSL_HEADER): the one proxy that appends the client's
+# address to X-Forwarded-For (docs/security.md). Set it to the number of proxies there are.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)

@@ -32,5 +32,5 @@ HRM_SANDBOX_POLL_SECONDS = env.float("HRM_SANDBOX_POLL_SECONDS", default=5)
 # The sandbox EMR inbox shows every filed report to any signed-in user: its pages 404 unless on.
 HRM_SANDBOX_ENABLED = env.bool("HRM_SANDBOX_ENABLED", default=False)
 # Whose rules the sandbox EMR files reports by: open-o (the strictest, what most Ontario clinics run
-# in 2026), oscar or juno (sandbox/profiles.py).
+# in 2026), oscar or juno (one module each under sandbox/emrs/).
 HRM_SANDBOX_EMR_PROFILE = env.str("HRM_SANDBOX_EMR_PROFILE", default="open-o")

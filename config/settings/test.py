@@ -11,6 +11,8 @@ SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef"  # noqa: S105
 DATABASES = {
     "default": env.db("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/postgres"),
 }
+# seed_demo runs on the databases the test runner creates (test_…) and drops, never on another.
+SEED_DEMO_ON_TEST_DATABASES = True
 # Benchmarks give their worker processes production's persistent, checked connections.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)

@@ -12,6 +12,7 @@ from hrm.delivery.console import HrmAttemptInline, bulk_resend_redirect
 from hrm.delivery.services.queue import reports_enqueue_now
 from hrm.models import HrmMessageDecision, HrmReport
 from referrals.access import Action, referral_access_record
+from security.admin_bases import BaseAdmin
 
 
 class BoundedCountPaginator(Paginator):
@@ -26,7 +27,7 @@ class BoundedCountPaginator(Paginator):
 
 
 @admin.register(HrmReport)
-class HrmReportAdmin(admin.ModelAdmin):
+class HrmReportAdmin(BaseAdmin):
     # Newest first, along the primary key; the list stays fast at a million reports: a bounded
     # count, no full count, no date hierarchy, and a search that looks up exact values along
     # indexes (get_search_results).

@@ -14,7 +14,11 @@ from django.utils import timezone
 from hrm.admin_bases import RecordAdmin, RecordInline
 from hrm.delivery.errors import error_classify
 from hrm.delivery.selectors.dashboard import dashboard_chart, hrm_dashboard
-from hrm.delivery.services.bulk_resend import bulk_resend, bulk_resend_plan
+from hrm.delivery.services.bulk_resend import (
+    bulk_resend,
+    bulk_resend_plan,
+    report_selection_create,
+)
 from hrm.models import (
     ErrorClass,
     HrmAlert,
@@ -23,8 +27,11 @@ from hrm.models import (
     HrmBulkResend,
     HrmHealth,
     HrmReport,
+    HrmReportSelection,
 )
 from referrals.access import Action, referral_access_record
+from security.admin_bases import BaseAdmin
+from security.search_text import search_text_refused
 
 Status = HrmReport.Status
 MAX_IDS = 5000
@@ -57,17 +64,26 @@ def dashboard_view(request):
     return TemplateResponse(request, "admin/hrm/dashboard.html", context)
 
 
+# ?hours= looks back at most this far (a year): bounded, so no date before year 1 is asked for.
+HOURS_MAX = 24 * 366
+
+
 def _selection(params) -> tuple[object, str]:
-    """The reports a re-send link or form selects, and how, in words for the record."""
+    """The reports a re-send link or form selects, and how, in words for the record. Raises
+    ``ValidationError`` with what to fix when the address cannot say which reports."""
     reports = HrmReport.objects.all()
-    ids = params.get("ids", "").strip()
-    if ids:
-        chosen = [
-            int(part)
-            for part in ids.split(",")
-            if part.strip().isascii() and part.strip().isdigit()
-        ]
-        return reports.filter(pk__in=chosen[:MAX_IDS]), f"{len(chosen)} selected report(s)"
+    key = params.get("selection", "").strip()
+    if key:
+        chosen = HrmReportSelection.objects.filter(key=key).first()
+        if chosen is None:
+            raise ValidationError(
+                "This selection is not kept here: select the reports again from the list."
+            )
+        return reports.filter(pk__in=chosen.report_ids), chosen.description
+    if ids := params.get("ids", "").strip():
+        # A confirmation page opened before selections were kept posts its ids in the body.
+        chosen = _ids(ids)
+        return reports.filter(pk__in=chosen), f"{len(chosen)} selected report(s)"
     words = ["failed reports"]
     reports = reports.filter(status=Status.FAILED)
     error_class = params.get("error_class", "")
@@ -81,23 +97,48 @@ def _selection(params) -> tuple[object, str]:
         reports = reports.filter(pk__in=matching)
         words.append(f"with error “{ErrorClass(error_class).label}”")
     recipient = params.get("recipient", "").strip()
+    if refused := search_text_refused(recipient):
+        raise ValidationError(refused)
     if recipient:
         reports = reports.filter(deliver_to_user_id=recipient)
         words.append(f"to {recipient}")
-    hours = params.get("hours", "")
-    if hours.isascii() and hours.isdigit():
+    hours = params.get("hours", "").strip()
+    if hours:
+        if not (hours.isascii() and hours.isdigit() and 1 <= int(hours) <= HOURS_MAX):
+            raise ValidationError(
+                f"Hours must be a whole number from 1 to {HOURS_MAX:,} (a year); "
+                f"“{hours[:20]}” is not."
+            )
         reports = reports.filter(last_attempt_at__gte=timezone.now() - timedelta(hours=int(hours)))
         words.append(f"last tried in the past {hours} h")
     return reports, " ".join(words)
 
 
+def _ids(text: str) -> list[int]:
+    parts = (part.strip() for part in text.split(","))
+    return [int(part) for part in parts if part.isascii() and part.isdigit()][:MAX_IDS]
+
+
+def _legacy_ids_redirect(ids: str):
+    """Links emailed before selections were kept carry ``?ids=``: kept as a selection."""
+    chosen = _ids(ids)
+    selection = report_selection_create(chosen, description=f"{len(chosen)} selected report(s)")
+    return redirect(f"{reverse('hrm_console:resend')}?selection={selection.key}")
+
+
 def bulk_resend_view(request):
     _require(request, "hrm.change_hrmreport")
+    if request.method == "GET" and request.GET.get("ids", "").strip():
+        return _legacy_ids_redirect(request.GET["ids"].strip())
     params = request.POST if request.method == "POST" else request.GET
-    reports, selection = _selection(params)
+    error = problem = ""
+    try:
+        reports, selection = _selection(params)
+    except ValidationError as invalid:
+        problem = " ".join(invalid.messages)
+        reports, selection = HrmReport.objects.none(), "nothing"
     plan = bulk_resend_plan(reports)
-    error = ""
-    if request.method == "POST" and "confirm" in request.POST:
+    if request.method == "POST" and "confirm" in request.POST and not problem:
         try:
             record = bulk_resend(
                 # All of the selection: the service decides again under lock what is failed.
@@ -136,17 +177,24 @@ def bulk_resend_view(request):
         "title": "Re-send HRM reports",
         "plan": plan,
         "selection": selection,
-        "params": {k: params.get(k, "") for k in ("ids", "error_class", "recipient", "hours")},
+        "params": {
+            k: params.get(k, "") for k in ("selection", "error_class", "recipient", "hours")
+        },
         "reason": params.get("reason", ""),
         "error": error,
+        "problem": problem,
     }
-    return TemplateResponse(request, "admin/hrm/resend_confirm.html", context)
+    return TemplateResponse(
+        request, "admin/hrm/resend_confirm.html", context, status=400 if problem else 200
+    )
 
 
 def bulk_resend_redirect(queryset):
-    """The admin list's action: to the confirmation page for the selected reports."""
-    ids = ",".join(str(pk) for pk in queryset.order_by("pk").values_list("pk", flat=True))
-    return redirect(f"{reverse('hrm_console:resend')}?ids={ids}")
+    """The admin list's action: to the confirmation page for the selected reports, kept as a
+    selection (any number of them; their ids never go in the address)."""
+    ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+    selection = report_selection_create(ids, description=f"{len(ids)} selected report(s)")
+    return redirect(f"{reverse('hrm_console:resend')}?selection={selection.key}")
 
 
 class HrmAttemptInline(RecordInline):
@@ -167,7 +215,7 @@ class HrmAttemptInline(RecordInline):
 
 
 @admin.register(HrmBulkResend)
-class HrmBulkResendAdmin(admin.ModelAdmin):
+class HrmBulkResendAdmin(BaseAdmin):
     list_display = [
         "created_at",
         "actor_name",
@@ -191,8 +239,20 @@ class HrmBulkResendAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(HrmReportSelection)
+class HrmReportSelectionAdmin(RecordAdmin):
+    """Selections kept for the re-send page (from the list's action and the alerts' links)."""
+
+    list_display = ["created_at", "description", "report_count"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Reports")
+    def report_count(self, selection):
+        return len(selection.report_ids)
+
+
 @admin.register(HrmAlert)
-class HrmAlertAdmin(admin.ModelAdmin):
+class HrmAlertAdmin(BaseAdmin):
     list_display = ["created_at", "kind", "state", "subject", "recipients_text"]
     list_filter = ["kind", "state"]
     search_fields = ["subject", "=message__referral__id", "items__report__transaction_id"]

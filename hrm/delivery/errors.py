@@ -155,7 +155,7 @@ def clinician_error_text(report, *, hrm_down: bool = False) -> str:
     and what to do. Never a host, a path or a user name."""
     error = report.last_error
     status = report.status
-    if status == "sent":
+    if status in ("sent", "cancelled"):  # cancelled: replaced or withdrawn before it left
         return ""
     if status in ("queued", "sending"):
         if hrm_down:

@@ -12,6 +12,7 @@ from hrm.models.support import (
     HrmAttempt,
     HrmBulkResend,
     HrmHealth,
+    HrmReportSelection,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "HrmMessageDecision",
     "HrmReceiver",
     "HrmReport",
+    "HrmReportSelection",
     "ReceiverImport",
     "SenderApproval",
     "SenderApprovalLog",

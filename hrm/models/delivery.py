@@ -38,6 +38,9 @@ class HrmReport(models.Model):
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        # Replaced or withdrawn before it went out: it never will (a withdrawn part not yet in
+        # an EMR is simply not sent).
+        CANCELLED = "cancelled", "Cancelled"
 
     message = models.ForeignKey(
         "referrals.Message", on_delete=models.CASCADE, related_name="hrm_reports"
@@ -76,6 +79,30 @@ class HrmReport(models.Model):
         blank=True, editable=False, help_text="The patient's legal name, without case."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Versions (HRM-FORMAT.md 10, 11.3): a new version of a report keeps its report number and
+    # recipient (SendingFacilityReportNumber + DeliverToUserID: one chain in each EMR), with a
+    # later EventDateTime and its own Transaction ID.
+    previous_version = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="next_version",
+        help_text="The report this one replaces in the recipient's EMR; empty for a first version.",
+    )
+    version = models.PositiveSmallIntegerField(default=1)
+    withdrawal_text = models.TextField(
+        blank=True,
+        help_text="Set on a withdrawal version: the text it carries in place of the part (who "
+        "withdrew it, when and why).",
+    )
+    result_status = models.CharField(
+        "ResultStatus",
+        max_length=1,
+        default="S",
+        help_text="S: a signed, final report; withdrawals too (docs/hrm-files.md, Project "
+        "decisions: versions).",
+    )
 
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
@@ -116,15 +143,21 @@ class HrmReport(models.Model):
         verbose_name = "HRM report"
         ordering = ["message_id", "attachment_id", "recipient_id", "id"]
         constraints = [
+            # One first version per part and recipient; later versions hang off it.
             models.UniqueConstraint(
                 fields=["message", "recipient"],
-                condition=models.Q(attachment__isnull=True),
+                condition=models.Q(attachment__isnull=True, previous_version__isnull=True),
                 name="hrm_report_one_text_report_per_recipient",
             ),
             models.UniqueConstraint(
                 fields=["attachment", "recipient"],
-                condition=models.Q(attachment__isnull=False),
+                condition=models.Q(attachment__isnull=False, previous_version__isnull=True),
                 name="hrm_report_one_file_report_per_recipient",
+            ),
+            models.CheckConstraint(
+                name="hrm_report_version_follows_previous",
+                condition=models.Q(previous_version__isnull=True, version=1)
+                | models.Q(previous_version__isnull=False, version__gt=1),
             ),
         ]
         indexes = [
@@ -141,3 +174,7 @@ class HrmReport(models.Model):
     @property
     def part_label(self) -> str:
         return self.attachment.original_name if self.attachment_id else "Typed message"
+
+    @property
+    def is_withdrawal(self) -> bool:
+        return bool(self.withdrawal_text)

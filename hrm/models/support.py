@@ -1,6 +1,8 @@
 """Support's records of HRM delivery: every attempt, every bulk re-send, every alert, and HRM's
 health."""
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -80,6 +82,27 @@ class HrmBulkResend(models.Model):
 
     def __str__(self):
         return f"{self.requeued} report(s) by {self.actor_name} on {self.created_at:%Y-%m-%d %H:%M}"
+
+
+def _selection_key() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class HrmReportSelection(models.Model):
+    """Reports chosen for a bulk re-send (from the admin list, or an alert's link), kept here so
+    that the re-send page's address names a short random key: a few hundred ids would not fit
+    in an address, and thousands are what an outage leaves."""
+
+    key = models.CharField(max_length=32, unique=True, default=_selection_key, editable=False)
+    report_ids = models.JSONField(default=list)
+    description = models.CharField(max_length=300, help_text="How the reports were chosen.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "HRM report selection"
+
+    def __str__(self):
+        return self.description
 
 
 class HrmAlert(models.Model):

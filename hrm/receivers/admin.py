@@ -23,6 +23,7 @@ from hrm.receivers.forms import (
 )
 from hrm.receivers.list_file import REQUIRED_COLUMNS, ReceiverListError
 from hrm.receivers.selectors import receiver_import_preview
+from security.admin_bases import BaseAdmin
 from security.uploads import accepts_uploads
 
 # The preview lists this many receivers of each kind; the counts are always complete.
@@ -69,7 +70,7 @@ class HrmReceiverAdmin(RecordAdmin):
 
 
 @admin.register(ReceiverImport)
-class ReceiverImportAdmin(admin.ModelAdmin):
+class ReceiverImportAdmin(BaseAdmin):
     list_display = [
         "created_at",
         "file_name",

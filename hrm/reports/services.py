@@ -4,7 +4,7 @@ and the receivers' rules, stored byte for byte so every retry sends the same fil
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 from django.conf import settings
@@ -153,7 +153,7 @@ def message_reports_create(
 
 
 def _reports_insert_dated(
-    message: Message, rows: list[HrmReport], offsets: list[int]
+    message: Message, rows: list[HrmReport], offsets: list[int], *, base: datetime | None = None
 ) -> list[HrmReport]:
     """Insert ``rows``, a message's reports, with one ``EventDateTime`` per message part: when
     the message was sent, then a second later for each further part (``offsets``: the row's
@@ -249,10 +249,15 @@ def _reports_insert_statement(rows: int) -> str:
 
 
 def report_build_for(report: HrmReport) -> Report:
-    """The report ``report`` stands for, from its message, referral, part and recipient."""
+    """The report ``report`` stands for, from its message, referral, part and recipient; a
+    withdrawal version carries its withdrawal text in place of the part."""
     message = report.message
     listing = report.recipient
     part = _Part(report.attachment)
+    if report.withdrawal_text:
+        content = ReportText(report.withdrawal_text)
+    else:
+        content = _content(part, message)
     return Report(
         patient=_patient(message),
         author=ReportPerson(
@@ -267,9 +272,10 @@ def report_build_for(report: HrmReport) -> Report:
         sending_facility=settings.HRM_SENDING_FACILITY,
         sending_facility_report_number=report.report_number,
         transaction_id=report.transaction_id,
-        content=_content(part, message),
+        content=content,
         report_class=settings.HRM_REPORT_CLASS,
         subclass=settings.HRM_REPORT_SUBCLASS,
+        result_status=report.result_status,
     )
 
 

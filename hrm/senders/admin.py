@@ -21,6 +21,7 @@ from hrm.models import SenderApproval, SenderApprovalLog
 from hrm.senders import services as sender_services
 from hrm.senders.forms import SenderApprovalEntryForm, SenderDecisionForm
 from hrm.senders.selectors import sender_approval_counts
+from security.admin_bases import BaseAdmin
 
 
 class SenderApprovalLogInline(RecordInline):
@@ -30,7 +31,7 @@ class SenderApprovalLogInline(RecordInline):
 
 
 @admin.register(SenderApproval)
-class SenderApprovalAdmin(admin.ModelAdmin):
+class SenderApprovalAdmin(BaseAdmin):
     # Six columns, the ID under the name and "in force" with the status: the table fits at
     # 1280 px beside the admin's navigation and the filters.
     list_display = [

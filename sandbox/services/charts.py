@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from directory.models import Listing, User
 from referrals.models import Referral
-from sandbox.models import EmrPatient, EmrProvider
+from sandbox.models import EmrPatient, EmrProvider, EmrSendingFacility
 
 
 @dataclass(frozen=True)
@@ -85,4 +86,10 @@ def sandbox_charts_sync() -> ChartsSync:
                 )
         EmrPatient.objects.bulk_create(new_charts.values())
         patients_created = len(new_charts)
+    # The clinic's administrator registered our Sending Facility after its first report (Open-O
+    # flags reports from an unregistered one).
+    EmrSendingFacility.objects.get_or_create(
+        facility_id=settings.HRM_SENDING_FACILITY,
+        defaults={"name": settings.HRM_SENDING_FACILITY_NAME},
+    )
     return ChartsSync(providers_created, providers_updated, patients_created)

@@ -19,18 +19,17 @@ from django.db.models import F
 from django.utils import timezone
 
 from hrm.reports.crypto import report_decrypt
+from sandbox.emrs import Emr, emr_rules
+from sandbox.emrs.base import ChainEntry
 from sandbox.models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
-from sandbox.profiles import OSCAR_FAMILY, EmrProfile, emr_profile
 from sandbox.reading import FileUnreadable, HrmFile, hrm_file_read
 from sandbox.rules import (
     OBSERVATION_CLASSES,
     ReportForComparison,
     author_as_written,
-    author_shown,
     content_key,
     file_hashes,
     markup_found,
-    refusals,
     similarity,
 )
 
@@ -44,48 +43,32 @@ _FILING_LOCK = 0x45_4D_52  # "EMR"
 # --- Routing and patient matching ---------------------------------------------------------------
 
 
-def _provider_for(deliver_to_user_id: str, profile: EmrProfile) -> EmrProvider | None:
+def _provider_for(deliver_to_user_id: str, emr: Emr) -> EmrProvider | None:
     """OSCAR's routing (Open-O's too): the first character picks the licence (``D`` CPSO, ``N``
     CNO) and is case-sensitive, and the rest must equal the provider's number exactly (no
     trimming, no leading zeros dropped). Juno reads the prefix ignoring its case."""
     prefix, number = deliver_to_user_id[:1], deliver_to_user_id[1:]
-    if profile == EmrProfile.JUNO:
+    if emr.prefix_any_case:
         prefix = prefix.upper()
     if prefix not in ("D", "N"):
         return None
     return EmrProvider.objects.filter(professional_id=prefix + number).first()
 
 
-def _province(code: str) -> str:
-    return code.strip().upper().removeprefix("CA-")
-
-
-def _chart_for(hrm: HrmFile, profile: EmrProfile) -> EmrPatient | None:
+def _chart_for(hrm: HrmFile, emr: Emr) -> EmrPatient | None:
     """The patient match: charts with exactly this health card number whose last name (ignoring
-    case), sex (ignoring case) and date-of-birth string all agree. OSCAR and Open-O take the
-    first such chart and ignore version and province. Juno also compares the version and the
-    province when the report carries them, and links only when exactly one chart fits."""
+    case), sex (ignoring case) and date-of-birth string all agree; then the EMR's own choice
+    among them (``Emr.chart_matches``: OSCAR and Open-O take the first, Juno compares version and
+    province too and links only when exactly one chart fits)."""
     candidates = EmrPatient.objects.filter(health_card_number=hrm.health_card_number or "")
-    matches = []
-    for chart in candidates.order_by("id"):
-        if not (
-            chart.last_name.lower() == hrm.patient_last_name.lower()
-            and chart.sex.upper() == hrm.sex.upper()
-            and chart.date_of_birth.isoformat() == hrm.date_of_birth
-        ):
-            continue
-        if profile != EmrProfile.JUNO:
-            return chart
-        if hrm.health_card_version and (
-            chart.health_card_version.upper() != hrm.health_card_version.upper()
-        ):
-            continue
-        if hrm.health_card_province and _province(chart.province) != _province(
-            hrm.health_card_province
-        ):
-            continue
-        matches.append(chart)
-    return matches[0] if len(matches) == 1 else None
+    charts = [
+        chart
+        for chart in candidates.order_by("id")
+        if chart.last_name.lower() == hrm.patient_last_name.lower()
+        and chart.sex.upper() == hrm.sex.upper()
+        and chart.date_of_birth.isoformat() == hrm.date_of_birth
+    ]
+    return emr.chart_matches(hrm, charts)
 
 
 # --- Filing -------------------------------------------------------------------------------------
@@ -97,22 +80,22 @@ def _report_date(hrm: HrmFile) -> str:
     return hrm.event_datetime
 
 
-def _document_fields(hrm: HrmFile, xml_bytes: bytes, remote_name: str, profile) -> dict:
-    provider = _provider_for(hrm.deliver_to_user_id, profile)
+def _document_fields(hrm: HrmFile, xml_bytes: bytes, remote_name: str, emr: Emr) -> dict:
+    provider = _provider_for(hrm.deliver_to_user_id, emr)
     recipient_name = " ".join(
         part for part in (hrm.provider_first_name, hrm.provider_last_name) if part
     )
     binary = hrm.file_data is not None
     text = "" if binary else (hrm.report_text or "")
-    hashes = file_hashes(hrm.text) if profile in OSCAR_FAMILY else None
+    hashes = file_hashes(hrm.text) if emr.oscar_parser else None
     return {
         "message_unique_id": hrm.message_unique_id,
-        "emr_profile": profile,
+        "emr_profile": emr.name,
         "provider": provider,
         "deliver_to_user_id": hrm.deliver_to_user_id,
         "unmatched_provider_id": "" if provider else hrm.deliver_to_user_id,
         "unmatched_provider_name": "" if provider else recipient_name,
-        "patient": _chart_for(hrm, profile),
+        "patient": _chart_for(hrm, emr),
         "patient_first_name": hrm.patient_first_name,
         "patient_last_name": hrm.patient_last_name,
         "patient_sex": hrm.sex,
@@ -121,7 +104,7 @@ def _document_fields(hrm: HrmFile, xml_bytes: bytes, remote_name: str, profile) 
         "patient_health_card_version": hrm.health_card_version,
         "report_class": hrm.report_class or "",
         "subclass": hrm.subclass,
-        "author_name": author_shown(hrm, profile),
+        "author_name": emr.author_shown(hrm),
         "author_as_written": author_as_written(hrm),
         "event_datetime": _report_date(hrm),
         "sending_facility": hrm.sending_facility,
@@ -138,6 +121,7 @@ def _document_fields(hrm: HrmFile, xml_bytes: bytes, remote_name: str, profile) 
         "less_transaction_hash": hashes.less_transaction if hashes else "",
         "less_demographics_hash": hashes.less_demographics if hashes else "",
         "content_key": content_key(text=hrm.report_text, file_data=hrm.file_data) if hashes else "",
+        "facility_notice": emr.facility_notice(hrm.sending_facility),
     }
 
 
@@ -184,7 +168,7 @@ def _counted(document: EmrDocument, remote_name, profile, hrm, detail="") -> Emr
 def _routed(document: EmrDocument, remote_name, profile, hrm) -> EmrRetrievalLog:
     """OSCAR's "same report, another recipient": the existing document goes to this recipient's
     inbox too."""
-    provider = _provider_for(hrm.deliver_to_user_id, profile)
+    provider = _provider_for(hrm.deliver_to_user_id, emr_rules(profile))
     if provider is None:
         detail = (
             f"Same report as document #{document.pk} for DeliverToUserID "
@@ -256,6 +240,45 @@ def _similar_report_check(document: EmrDocument, hrm: HrmFile) -> str:
     return ""
 
 
+def _version_chain_update(document: EmrDocument, emr: Emr) -> str:
+    """Place a newly filed document in its version chain (same SendingFacility,
+    SendingFacilityReportNumber and DeliverToUserID): the chain's documents, oldest first, are
+    compared as the EMR's ``HRMUtil.filterDuplicates`` compares them (``Emr.is_newer``); the one
+    it keeps is current, every other one becomes its prior version. Returns what was done, in
+    words ("" when the document is alone in its chain)."""
+    chain = list(
+        EmrDocument.objects.filter(
+            emr_profile=document.emr_profile,
+            sending_facility=document.sending_facility,
+            sending_facility_report_number=document.sending_facility_report_number,
+            deliver_to_user_id=document.deliver_to_user_id,
+            similar_to__isnull=True,
+        )
+        .order_by("id")
+        .values_list("pk", "message_unique_id", "result_status")
+    )
+    if len(chain) < 2:
+        return ""
+    entries = [ChainEntry(pk, unique_id, status) for pk, unique_id, status in chain]
+    current = entries[0]
+    for entry in entries[1:]:
+        if emr.is_newer(entry, current):
+            current = entry
+    others = [entry.document_id for entry in entries if entry is not current]
+    EmrDocument.objects.filter(pk__in=others).update(current_version=current.document_id)
+    EmrDocument.objects.filter(pk=current.document_id).update(current_version=None)
+    if current.document_id == document.pk:
+        listed = ", ".join(f"#{pk}" for pk in others)
+        return (
+            f"A new version of report {document.sending_facility_report_number}: shown in "
+            f"place of {listed}, kept as prior version{'s' if len(others) > 1 else ''}."
+        )
+    return (
+        f"Another version of report {document.sending_facility_report_number}: kept as a prior "
+        f"version of document #{current.document_id}, which stays shown."
+    )
+
+
 def _serialise_filing() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -272,7 +295,8 @@ def sandbox_file_report(
 
     Every profile: the v1.1.2 schema; a ``MessageUniqueID`` already filed is counted on that
     document and not filed again (Juno's rule, and what makes our sender's retries safe; OSCAR
-    would catch an identical retry by its hash). Then, by profile:
+    would catch an identical retry by its hash). Then by the EMR's rules (its module under
+    ``sandbox.emrs``):
 
     - ``oscar``: OSCAR's required fields (else dropped); an identical file under another
       MessageUniqueID is a duplicate; the same report for another recipient is routed to them
@@ -286,12 +310,13 @@ def sandbox_file_report(
     Routing by ``DeliverToUserID`` (``_provider_for``), else the unassigned inbox with the
     addressee recorded; linked to a chart only on a full match (``_chart_for``), else unlinked.
     """
-    profile = emr_profile(profile)
+    emr = emr_rules(profile)
+    profile = emr.name
     try:
         hrm = hrm_file_read(xml_bytes)
     except FileUnreadable as unreadable:
         return _refused_log(remote_name, profile, unreadable.words, unreadable.message_unique_id)
-    words = refusals(hrm, profile)
+    words = emr.refusals(hrm)
     if words:
         return _refused_log(remote_name, profile, words, hrm.message_unique_id)
     message_unique_id = hrm.message_unique_id
@@ -307,7 +332,7 @@ def sandbox_file_report(
         document = _locked_document(message_unique_id=message_unique_id)
         if document is not None:
             return _counted(document, remote_name, profile, hrm)
-        if profile in OSCAR_FAMILY:
+        if emr.oscar_parser:
             hashes = file_hashes(hrm.text)
             same = _locked_document(report_hash=hashes.report)
             if same is not None:
@@ -322,7 +347,7 @@ def sandbox_file_report(
         try:
             with transaction.atomic():
                 document = EmrDocument.objects.create(
-                    **_document_fields(hrm, xml_bytes, remote_name, profile)
+                    **_document_fields(hrm, xml_bytes, remote_name, emr)
                 )
         except IntegrityError:
             # Another poller filed the same MessageUniqueID a moment ago: a duplicate.
@@ -330,7 +355,11 @@ def sandbox_file_report(
             if document is None:
                 raise
             return _counted(document, remote_name, profile, hrm)
-        detail = _similar_report_check(document, hrm) if profile in OSCAR_FAMILY else ""
+        detail = _similar_report_check(document, hrm) if emr.oscar_parser else ""
+        # A report filed under another by the similar-report check is left out of the document
+        # lists before they group versions (``parentReport IS NULL``): it joins no chain.
+        chain = "" if detail else _version_chain_update(document, emr)
+        detail = " ".join(part for part in (detail, chain) if part)
         return _log(
             remote_name, profile, Outcome.FILED, message_unique_id, document=document, detail=detail
         )
@@ -341,7 +370,7 @@ def sandbox_file_download(
 ) -> EmrRetrievalLog:
     """File one file as downloaded from HRM's folder: decrypted with ``aes_key``, then
     ``sandbox_file_report``; a file that does not decrypt is refused and logged."""
-    profile = emr_profile(profile)
+    profile = emr_rules(profile).name
     try:
         xml_bytes = report_decrypt(data, aes_key)
     except ValueError as undecryptable:

@@ -13,8 +13,8 @@ import paramiko
 
 from hrm.delivery.transports import PART_SUFFIX
 from hrm.reports.crypto import key_from_hex
+from sandbox.emrs import emr_profile
 from sandbox.models import EmrRetrievalLog
-from sandbox.profiles import emr_profile
 from sandbox.reading import required_children, schema
 from sandbox.services.filing import sandbox_file_download
 

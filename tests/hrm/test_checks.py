@@ -35,3 +35,16 @@ def test_a_report_class_or_subclass_every_report_would_fail_on_is_named(settings
     settings.HRM_REPORT_SUBCLASS = "^" + "𝓒" * 30  # 61 units as the EMRs count
     found = ids()
     assert "hrm.E006" not in found and "hrm.E007" in found
+
+
+def test_a_sending_facility_not_in_ontariomds_format_is_named(settings):
+    for wrong in ("", "P 10", "P10\n", "12345", "É100"):
+        settings.HRM_SENDING_FACILITY = wrong
+        assert "hrm.E002" in ids(), wrong
+    for right in ("1234", "P100", "EREF", "7"):
+        settings.HRM_SENDING_FACILITY = right
+        assert "hrm.E002" not in ids(), right
+    settings.HRM_SENDING_FACILITY_NAME = " "
+    assert "hrm.E008" in ids()
+    settings.HRM_SENDING_FACILITY_NAME = "Ontario eReferral messaging"
+    assert "hrm.E008" not in ids()

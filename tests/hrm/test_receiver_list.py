@@ -8,7 +8,6 @@ import io
 import pickle
 import random
 import re
-import time
 import zipfile
 
 import openpyxl
@@ -894,9 +893,8 @@ def test_error_message_is_readable_and_survives_pickling():
 # --- Size ------------------------------------------------------------------------------------
 
 
-def test_fifty_thousand_row_csv_parses_and_diffs_quickly():
-    # A generous bound (a few hundred ms on a laptop) that still catches per-row regex
-    # compilation or quadratic duplicate checks.
+def test_fifty_thousand_row_csv_parses_and_diffs():
+    # A list of the real list's size: its speed is bench/import_receivers.py's to measure.
     lines = [
         f"{number},{'CPSO' if number % 2 else 'CNO'},Hélène{number},Côté"
         for number in range(1, 50_001)
@@ -904,9 +902,6 @@ def test_fifty_thousand_row_csv_parses_and_diffs_quickly():
     content = ("Professional ID,Licence Type,First Name,Last Name\n" + "\n".join(lines)).encode()
     active = {f"D{number}": (f"Hélène{number}", "Côté") for number in range(1, 50_001, 2)}
 
-    started = time.perf_counter()
     diff = receiver_list_diff(receiver_list_parse(content), active)
-    elapsed = time.perf_counter() - started
 
     assert diff.summary() == "added=25000 removed=0 changed=0 unchanged=25000"
-    assert elapsed < 3.0

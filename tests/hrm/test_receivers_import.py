@@ -26,6 +26,7 @@ from directory.models import User
 from hrm.models import HrmReceiver, ReceiverImport
 from hrm.receivers import services as receiver_services
 from hrm.receivers.selectors import receiver_import_preview
+from tests.admin_pages import admin_search
 from tests.factories import PASSWORD
 
 HEADER = "Professional ID,First Name,Last Name\n"
@@ -633,7 +634,7 @@ def test_receiver_admin_finds_a_receiver_by_the_id_people_type(support_client):
         content=receiver_csv("D12345,Alice,Nguyen", "D67890,François,Lee"), file_name="r.csv"
     )
 
-    page = support_client.get("/admin/hrm/hrmreceiver/", {"q": "CPSO 67890"}).content.decode()
+    page = admin_search(support_client, "/admin/hrm/hrmreceiver/", "CPSO 67890").content.decode()
 
     assert "François" in page
     assert "Alice" not in page
@@ -646,7 +647,7 @@ def test_import_records_list_and_detail_pages_load(support_client):
     )
     receiver_import = ReceiverImport.objects.get()
 
-    listing = support_client.get("/admin/hrm/receiverimport/", {"q": "r.csv"}).content.decode()
+    listing = admin_search(support_client, "/admin/hrm/receiverimport/", "r.csv").content.decode()
     assert "Import a receiver list" in listing
     assert "r.csv" in listing
     detail = support_client.get(f"/admin/hrm/receiverimport/{receiver_import.pk}/change/")

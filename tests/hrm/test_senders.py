@@ -11,6 +11,7 @@ from directory.models import User
 from hrm.models import SenderApproval, SenderApprovalLog
 from hrm.senders import services as services
 from hrm.senders.selectors import user_can_send_via_hrm
+from tests.admin_pages import admin_search
 from tests.factories import PASSWORD, make_site
 
 ACCOUNT = "/directory/account/"
@@ -509,7 +510,7 @@ def test_the_decision_log_is_read_only_in_the_admin(world, hospital, with_upi, s
     approval = services.sender_approval_request(user=with_upi, site=hospital)
     entry = SenderApprovalLog.objects.get()
 
-    listing = support_client.get("/admin/hrm/senderapprovallog/", {"q": "Lee"})
+    listing = admin_search(support_client, "/admin/hrm/senderapprovallog/", "Lee")
     assert listing.status_code == 200
     assert "Requested" in listing.content.decode()
     assert support_client.get("/admin/hrm/senderapprovallog/add/").status_code == 403

@@ -20,7 +20,7 @@ from config.celery import app as celery_app
 from ops.sentry import REMOVED, scrub_breadcrumb, scrub_event, sentry_init
 
 from ..delivery_fixtures import wait_for, worker_environment
-from ..factories import PATIENT
+from ..factories import PATIENT, composed
 from ..processes import REPO, log_tail, stop_worker
 
 REQUEST_ID = "0123456789abcdef0123456789abcdef"
@@ -114,7 +114,7 @@ def _post_failing_message(monkeypatch, live, client_for):
     client.raise_request_exception = False
     response = client.post(
         f"/referrals/{live.referral.pk}/messages/?about={NAME}",
-        {"text": f"Results for {NAME}, {CARD}, born {BORN}."},
+        composed(client, live.referral, text=f"Results for {NAME}, {CARD}, born {BORN}."),
         HTTP_X_REQUEST_ID=REQUEST_ID,
     )
     assert response.status_code == 500

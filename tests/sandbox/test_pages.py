@@ -14,6 +14,7 @@ from hrm.models import HrmReport
 from sandbox.models import EmrDocument, EmrPatient, EmrProvider, EmrRetrievalLog
 from sandbox.services.filing import sandbox_file_report
 
+from ..admin_pages import admin_search
 from ..factories import make_user
 from ..support.conftest import post_message
 from .conftest import PDF, hrm_xml
@@ -176,7 +177,7 @@ def test_the_sandbox_tables_have_working_admin_pages(filed, client):
         assert admin.site.is_registered(model)
         name = f"admin:{model._meta.app_label}_{model._meta.model_name}"
         assert client.get(reverse(f"{name}_changelist")).status_code == 200, name
-        assert client.get(reverse(f"{name}_changelist"), {"q": "Tremblay"}).status_code == 200
+        assert admin_search(client, reverse(f"{name}_changelist"), "Tremblay").status_code == 200
         change = reverse(f"{name}_change", args=[model.objects.first().pk])
         assert client.get(change).status_code == 200, change
     document = reverse("admin:hrm_sandbox_emrdocument_change", args=[filed["pdf"].pk])

@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from hrm.reports.types import ReportFile, ReportText
+from sandbox.emrs import emr_profile
 from sandbox.models import EmrDocument, EmrPatient, EmrRetrievalLog
-from sandbox.profiles import emr_profile
 from sandbox.services.filing import sandbox_file_report
 
 from .conftest import GIF, JPEG, PDF, PNG, TIFF, hrm_xml, sender_xml

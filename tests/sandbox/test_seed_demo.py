@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.db import connection
 from django.urls import reverse
+from psycopg import sql
 
 from directory.models import Listing, Site, User
 from hrm.delivery.connections import transport_get
@@ -24,6 +27,7 @@ from sandbox.models import EmrDocument, EmrRetrievalLog
 from sandbox.services.charts import sandbox_charts_sync
 from sandbox.services.polling import sandbox_poll
 
+from ..admin_pages import admin_search
 from ..delivery_fixtures import AES_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +78,7 @@ def test_every_model_has_a_working_admin_changelist(demo, client):
         url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
         assert client.get(url).status_code == 200, url
         if model_admin.search_fields:
-            assert client.get(url, {"q": "Tremblay"}).status_code == 200, url
+            assert admin_search(client, url, "Tremblay").status_code == 200, url
         first = model.objects.first()
         if first is not None:
             change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[first.pk])
@@ -208,3 +212,75 @@ def test_the_belanger_referrer_follows_the_referral_with_an_emailed_code(db, set
     page = client.get(path).content.decode()
     assert "Bélanger, François" in page and "We will book a clinic visit" in page
     assert "Booked: appointment on" in page
+
+
+# --- never on a database that is not the demo's own ---------------------------------------------
+
+
+@pytest.fixture
+def production_database():
+    """A PostgreSQL database standing in for production's (empty), on the tests' server; its
+    URL, and a function counting its tables. Dropped afterwards."""
+    server = connection.settings_dict
+    name = f"{server['NAME'].removeprefix('test_')}_production"
+    admin = psycopg.connect(
+        host=server["HOST"], port=server["PORT"], user=server["USER"], dbname="postgres",
+        autocommit=True,
+    )  # fmt: skip
+    with admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        url = f"postgres://{server['USER']}@{server['HOST']}:{server['PORT']}/{name}"
+
+        def tables() -> int:
+            with psycopg.connect(url) as production:
+                query = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                return production.execute(query).fetchone()[0]
+
+        yield url, tables
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_manage_py_with_a_production_env_neither_seeds_nor_migrates_it(production_database):
+    """The .env of the report: DATABASE_URL, SECRET_KEY and ALLOWED_HOSTS, no profile named, so
+    manage.py's default, the demo profile."""
+    url, tables = production_database
+    production_env = {
+        "DATABASE_URL": url,
+        "SECRET_KEY": PRODUCTION_ENV["SECRET_KEY"],
+        "ALLOWED_HOSTS": "ereferral.example",
+    }
+    for command in (["seed_demo"], ["migrate"], ["runserver", "--noreload", "127.0.0.1:0"]):
+        result = manage(*command, env=production_env)
+        assert result.returncode == 1, (command, result.stderr)
+        assert (
+            "The demo profile (manage.py's default when DJANGO_SETTINGS_MODULE is not set) "
+            "runs only on its own SQLite database"
+        ) in result.stderr
+        assert "DJANGO_SETTINGS_MODULE=config.settings.production" in result.stderr
+        assert "Demo data is ready" not in result.stdout
+    assert tables() == 0  # nothing was written
+
+
+def test_seed_demo_refuses_a_database_that_is_not_a_test_runs_under_the_test_profile(
+    production_database,
+):
+    url, tables = production_database
+    result = manage(
+        "seed_demo",
+        env={"DJANGO_SETTINGS_MODULE": "config.settings.test", "TEST_DATABASE_URL": url},
+    )
+    assert result.returncode == 1, result.stderr
+    name = url.rsplit("/", 1)[1]
+    assert f"seed_demo refuses to run on this PostgreSQL database ('{name}')" in result.stderr
+    assert "only on the demo's own SQLite database" in result.stderr
+    assert "superuser" in result.stderr and "published" in result.stderr
+    assert tables() == 0
+
+
+def test_seed_demo_refuses_a_database_not_made_by_the_test_runner(db, monkeypatch):
+    monkeypatch.setitem(connection.settings_dict, "NAME", "ereferral")
+    refused = r"refuses to run on this PostgreSQL database \('ereferral'\)"
+    with pytest.raises(CommandError, match=refused):
+        call_command("seed_demo", stdout=io.StringIO())
+    assert not User.objects.exists()

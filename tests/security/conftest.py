@@ -27,3 +27,21 @@ def superuser(db):
     user.is_staff = user.is_superuser = True
     user.save()
     return user
+
+
+@pytest.fixture
+def full_staff(db):
+    """Staff with every permission, without being a superuser."""
+    user = make_user(username="support.full", first_name="Fay", last_name="Full")
+    user.is_staff = True
+    user.save()
+    user.user_permissions.set(Permission.objects.all())
+    return user
+
+
+@pytest.fixture
+def staff_without_permissions(db):
+    user = make_user(username="support.none", first_name="Nell", last_name="None")
+    user.is_staff = True
+    user.save()
+    return user

@@ -194,7 +194,9 @@ def test_support_filters_by_user_and_referral(world, referral, support_viewer, c
     assert "Chen, Wei" in page and "Tremblay, Hélène" not in page
     page = client.get("/admin/audit/accessentry/", {"referral_id": referral.pk}).content.decode()
     assert "Tremblay, Hélène" in page and "Chen, Wei" not in page
-    page = client.get("/admin/audit/accessentry/", {"q": "dr.nguyen"}).content.decode()
+    page = client.post(
+        "/admin/audit/accessentry/", {"_search": "1", "q": "dr.nguyen"}, follow=True
+    ).content.decode()
     assert "Tremblay, Hélène" in page and "Chen, Wei" not in page
     today = timezone.localdate()
     page = client.get(

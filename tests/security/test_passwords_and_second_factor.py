@@ -42,14 +42,15 @@ def test_anonymous_cannot_change_a_password(client):
     assert response.status_code == 302 and response["Location"].startswith("/login/")
 
 
-def test_a_forgotten_password_is_reset_by_email_once(world, client):
+def test_a_forgotten_password_is_reset_by_email_once(world, client, settings):
+    settings.SITE_URL = "https://ereferral.example"
     assert "Forgot your password?" in client.get("/login/").content.decode()
     response = client.post("/password/reset/", {"email": world.referrer.email})
     assert response.status_code == 302
     [email] = mail.outbox
     assert email.to == [world.referrer.email]
     assert "Tremblay" not in email.body
-    link = re.search(r"http://testserver(/password/reset/\S+/)", email.body)[1]
+    link = re.search(r"https://ereferral\.example(/password/reset/\S+/)", email.body)[1]
     form_url = client.get(link, follow=True).redirect_chain[-1][0]
     response = client.post(form_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     assert response.status_code == 302
@@ -57,6 +58,18 @@ def test_a_forgotten_password_is_reset_by_email_once(world, client):
     assert world.referrer.check_password(NEW_PASSWORD)
     # The link works once.
     assert "already used or is too old" in client.get(link, follow=True).content.decode()
+
+
+@pytest.mark.parametrize("host", ["attacker.example", "localhost"])
+def test_the_reset_link_comes_from_site_url_whatever_the_host_header(world, settings, host):
+    settings.SITE_URL = "https://ereferral.example"
+    settings.ALLOWED_HOSTS = ["ereferral.example", "attacker.example", "localhost"]
+    response = Client().post("/password/reset/", {"email": world.referrer.email}, HTTP_HOST=host)
+    assert response.status_code == 302
+    [email] = mail.outbox
+    [link] = re.findall(r"\S+://\S+", email.body)
+    assert link.startswith("https://ereferral.example/password/reset/")
+    assert host not in email.body and host not in email.subject
 
 
 def test_an_unknown_address_is_told_the_same_and_sent_nothing(world, client):

@@ -55,7 +55,7 @@ def test_a_message_failing_after_several_attempts_sends_one_alert_to_the_site_an
     assert f"/referrals/{referral.pk}/messages/{message.pk}/hrm/" in site.body
     assert "could not be reached" in site.body and ":2222" not in site.body
     assert "refused the connection" in staff.body  # support gets the server's words
-    assert "/admin/hrm/console/resend/?ids=" in staff.body
+    assert "/admin/hrm/console/resend/?selection=" in staff.body
     # The same failure again (another worker, a duplicate hook call) alerts nobody.
     with django_capture_on_commit_callbacks(execute=True):
         end_attempt(reports[0], "failed", GAVE_UP)

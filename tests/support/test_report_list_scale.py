@@ -7,13 +7,15 @@ from django.test.utils import CaptureQueriesContext
 
 from hrm.models import HrmReport
 
+from ..admin_pages import admin_search
+
 URL = "/admin/hrm/hrmreport/"
 
 
-def listed(client, support, **params):
+def listed(client, support, q=""):
     client.force_login(support)
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(URL, params)
+        response = admin_search(client, URL, q) if q else client.get(URL)
     assert response.status_code == 200
     statements = [q["sql"] for q in queries if "hrm_hrmreport" in q["sql"]]
     return response.content.decode(), statements

@@ -10,6 +10,7 @@ from django.core import mail
 from hrm.senders import services as senders
 from referrals.selectors import referral_inbox
 
+from ..admin_pages import admin_search
 from ..factories import make_referral, make_user
 
 
@@ -65,7 +66,7 @@ def test_the_admin_labels_and_ids_read_as_the_product_does(world, client_for):
     users = client.get("/admin/directory/user/").content.decode()
     assert "CPSO 12345" in users and "CNO 1234567" in users
     assert not re.search(r">D12345<", users)
-    found = client.get("/admin/directory/user/", {"q": "CPSO 67890"}).content.decode()
+    found = admin_search(client, "/admin/directory/user/", "CPSO 67890").content.decode()
     assert "dr.lee" in found and "dr.nguyen" not in found
     listings = client.get("/admin/directory/listing/").content.decode()
     assert ">D12345<" not in listings
@@ -94,5 +95,5 @@ def test_searches_ignore_case_and_accents(world, client_for):
     page = client.post("/referrals/", {"folder": "sent", "q": "cote"}, follow=True)
     assert "Côté" in page.content.decode() and "Tremblay, Hélène" not in page.content.decode()
     admin = make_user(username="root", is_staff=True, is_superuser=True)
-    listing = client_for(admin).get("/admin/referrals/referral/", {"q": "cote"}).content.decode()
+    listing = admin_search(client_for(admin), "/admin/referrals/referral/", "cote").content.decode()
     assert "Côté" in listing and "Tremblay" not in listing

@@ -150,7 +150,8 @@ def message_hrm_icon(reports: Iterable[HrmReport]) -> HrmIcon:
     part failing while another retries is not the end of it), "!" only once a part has failed
     for good and nothing else is still being sent, and the checkmark when every report is
     sent."""
-    statuses = {report.status for report in reports}
+    # A cancelled report was replaced or withdrawn before it left: it never will.
+    statuses = {report.status for report in reports} - {HrmReport.Status.CANCELLED}
     if not statuses:
         return HrmIcon.NONE
     if statuses & {HrmReport.Status.QUEUED, HrmReport.Status.SENDING}:

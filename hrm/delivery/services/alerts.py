@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hrm.delivery.errors import clinician_error_text, duration_words
+from hrm.delivery.services.bulk_resend import report_selection_create
 from hrm.models import HrmAlert, HrmAlertReport, HrmHealth, HrmReport
 from hrm.support_contacts import mail_each, support_email_addresses
 from referrals.models import Message
@@ -46,9 +47,10 @@ def _details_url(message: Message) -> str:
     )
 
 
-def _resend_url(report_ids) -> str:
-    ids = ",".join(str(pk) for pk in sorted(report_ids))
-    return f"{settings.SITE_URL}{reverse('hrm_console:resend')}?ids={ids}"
+def _resend_url(report_ids, description: str) -> str:
+    # The reports are kept under a short key: an outage's digest lists thousands.
+    selection = report_selection_create(report_ids, description=description)
+    return f"{settings.SITE_URL}{reverse('hrm_console:resend')}?selection={selection.key}"
 
 
 def _site_address(message: Message) -> str:
@@ -136,12 +138,15 @@ def message_failures_alert(message_id: int) -> HrmAlert | None:
             " and press Re-send (the same file goes under the same Transaction ID, so an EMR "
             "that has it already does not file it twice).\n"
         )
+        resend_url = _resend_url(
+            (r.pk for r in failed), f"the failed reports of message {message.pk} (alert)"
+        )
         support_body = (
             f"HRM delivery failed for message {message.pk} on referral "
             f"#{message.referral_id}, sent by {message.author} for "
             f"{message.author_listing or 'no listing'}:\n\n"
             f"{_report_lines(failed, for_support=True)}\n\n"
-            f"Re-send these reports: {_resend_url(r.pk for r in failed)}\n"
+            f"Re-send these reports: {resend_url}\n"
             f"The clinician's view: {_details_url(message)}\n"
         )
         alert = HrmAlert.objects.create(
@@ -303,13 +308,17 @@ def alerts_digest_send(now: datetime | None = None) -> list[HrmAlert]:
 
         days = sorted({timezone.localtime(a.created_at).date() for a in held})
         period = f"{days[0]}" if len(days) == 1 else f"{days[0]} to {days[-1]}"
+        resend_url = _resend_url(
+            (item.report_id for its in items.values() for item in its),
+            f"the reports of the daily digest {period}",
+        )
         support = support_email_addresses()
         subject = f"HRM daily digest {period}: {len(held)} failed deliveries"
         body = (
             f"{len(held)} messages' HRM deliveries failed ({period}), beyond the "
             f"{settings.HRM_ALERT_DAILY_LIMIT} alerted one by one, or while HRM was down:\n\n"
             f"{lines(held)}\n\n"
-            f"Re-send them: {_resend_url(i.report_id for its in items.values() for i in its)}\n"
+            f"Re-send them: {resend_url}\n"
         )
         digest = HrmAlert.objects.create(
             kind=Kind.DIGEST, subject=subject, body=body, recipients=support

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from hrm.delivery.services.queue import reports_publish, resend_events_record
-from hrm.models import HrmBulkResend, HrmReport
+from hrm.models import HrmBulkResend, HrmReport, HrmReportSelection
 from hrm.senders.selectors import message_resend_status
 
 Status = HrmReport.Status
@@ -72,6 +72,13 @@ def bulk_resend_plan(reports) -> ResendPlan:
         sent=sum(status == Status.SENT for _, status in rows),
         pending=sum(status in (Status.QUEUED, Status.SENDING) for _, status in rows),
         blocked=tuple(blocked[pk] for pk in failed if pk in blocked),
+    )
+
+
+def report_selection_create(report_ids, *, description: str) -> HrmReportSelection:
+    """Keep the chosen reports under a short key, for the re-send page's address."""
+    return HrmReportSelection.objects.create(
+        report_ids=sorted({int(pk) for pk in report_ids}), description=description[:300]
     )
 
 

@@ -57,6 +57,7 @@ from hrm.reports.services import (
     report_xml_build,
     reports_xml_keep,
 )
+from hrm.reports.versions import message_reports_amend, message_reports_withdraw
 from hrm.senders.selectors import reports_sender_refusals
 from referrals.models import Attachment, Message
 
@@ -88,6 +89,52 @@ def message_hrm_dispatch(
     reports = message_reports_create(
         message=message, recipients=eligibility.recipients, attachments=attachments
     )
+    reports_enqueue([report.pk for report in reports])
+    return reports
+
+
+def message_hrm_amend(
+    old_message: Message,
+    new_message: Message,
+    *,
+    actor,
+    stakeholders: list[Listing],
+    attachments: list[Attachment],
+    replaced_attachments,
+) -> list[HrmReport]:
+    """``new_message`` amends ``old_message``: each part that went out for the old one goes as a
+    new version of its report, a part removed is withdrawn (or cancelled if never sent), a part
+    added goes to the live stakeholders (``message_reports_amend``); in the caller's
+    transaction, enqueued once it commits. The new message's decision says why nothing new went
+    when the author can no longer send."""
+    eligibility = message_hrm_eligibility(
+        referral=new_message.referral,
+        author=new_message.author,
+        author_listing=new_message.author_listing,
+        stakeholders=stakeholders,
+    )
+    reports = message_reports_amend(
+        old_message,
+        new_message,
+        actor=actor,
+        recipients=eligibility.recipients,
+        attachments=attachments,
+        replaced_attachments=replaced_attachments,
+    )
+    HrmMessageDecision.objects.create(
+        message=new_message,
+        attempted=bool(reports),
+        reasons=[] if reports else list(eligibility.reasons),
+    )
+    reports_enqueue([report.pk for report in reports])
+    return reports
+
+
+def message_hrm_withdraw(message: Message, *, actor, reason: str) -> list[HrmReport]:
+    """Withdraw ``message`` from every EMR it went to (``message_reports_withdraw``): parts not
+    yet sent are cancelled, the others get a withdrawal version, enqueued once the caller's
+    transaction commits."""
+    reports = message_reports_withdraw(message, actor=actor, reason=reason)
     reports_enqueue([report.pk for report in reports])
     return reports
 

@@ -21,8 +21,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from hrm.reports.crypto import key_from_hex
+from sandbox.emrs import emr_profile, emr_registry
 from sandbox.models import EmrRetrievalLog
-from sandbox.profiles import EmrProfile, emr_profile
 from sandbox.services.charts import sandbox_charts_sync
 from sandbox.services.polling import PollResult, sandbox_poll
 from sandbox.sftp_server import SandboxSftpServer
@@ -99,7 +99,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--emr-profile",
-            choices=[profile.value for profile in EmrProfile],
+            choices=list(emr_registry()),
             help="File reports by this EMR's rules (default: HRM_SANDBOX_EMR_PROFILE, open-o).",
         )
 
@@ -129,7 +129,8 @@ class Command(BaseCommand):
                     "Is another hrm_sandbox running? Set HRM_SANDBOX_PORT to another port."
                 ) from exc
             self._announce(workdir, server, aes_key, refused_ids, once)
-            self.stdout.write(f"The sandbox EMR files reports by {self._profile.label}'s rules.")
+            label = emr_registry()[self._profile].label
+            self.stdout.write(f"The sandbox EMR files reports by {label}'s rules.")
             if once:
                 self._cycle(server, aes_key, raise_errors=True)
             else:

@@ -9,7 +9,8 @@ import uuid
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.creation import TEST_DATABASE_PREFIX
 from django.utils import timezone
 
 from directory.models import Listing, Site, User
@@ -86,6 +87,26 @@ SENDERS = [
 ]
 
 
+def demo_database_or_refuse() -> None:
+    """The demo's own database is SQLite (the demo profile runs on nothing else), or a test run's
+    throwaway database under the test profile. Anything else may hold real patients and accounts:
+    refused before anything is written."""
+    database = connections[DEFAULT_DB_ALIAS]
+    if database.vendor == "sqlite":
+        return
+    name = str(database.settings_dict["NAME"])
+    if getattr(settings, "SEED_DEMO_ON_TEST_DATABASES", False) and name.startswith(
+        TEST_DATABASE_PREFIX
+    ):
+        return
+    raise CommandError(
+        f"seed_demo refuses to run on this {database.display_name} database ({name!r}): it runs "
+        "only on the demo's own SQLite database (scripts/demo.sh makes it) or a test run's "
+        f"throwaway one. It creates a superuser, 'support', whose password ({DEMO_PASSWORD}) is "
+        "published in the README, and made-up patients."
+    )
+
+
 class Command(BaseCommand):
     help = "Create (or complete) the demo sites, clinicians, listings and referrals."
 
@@ -99,6 +120,7 @@ class Command(BaseCommand):
                 "published in the README, and made-up patients. Run it only on the demo's own "
                 "database (scripts/demo.sh does)."
             )
+        demo_database_or_refuse()
         with transaction.atomic():
             sites = self._sites()
             users = self._users(sites)

@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('directory', '0004_listing_clinician_changes'),
-        ('hrm', '0009_error_class_sender'),
+        ('hrm', '0011_report_versions'),
         ('referrals', '0006_event_resent'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

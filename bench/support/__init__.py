@@ -1,0 +1,1 @@
+"""Reusable pieces for the benchmarks (network stand-ins)."""
