@@ -64,12 +64,20 @@ class HrmReport(models.Model):
         "EventDateTime",
         null=True,
         blank=True,
-        db_index=True,  # Send looks up the times already used from now on
         help_text=(
             "The report's date and time in the EMR: when the message was sent, a second later for "
             "each further part, so no two reports to one clinician for one patient share it "
             "(OSCAR would hide the second as a version of the first)."
         ),
+    )
+    # Who the report is about, as Send tells one patient from another when it dates a report
+    # (hrm/reports/services.py): the latest time used for a patient is one probe of an index
+    # on (key, event_at), whatever other patients' reports hold.
+    patient_card_key = models.TextField(
+        blank=True, editable=False, help_text="The patient's health card number, normalised."
+    )
+    patient_name_key = models.TextField(
+        blank=True, editable=False, help_text="The patient's legal name, without case."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # Versions (HRM-FORMAT.md 10, 11.3): a new version of a report keeps its report number and
@@ -156,13 +164,18 @@ class HrmReport(models.Model):
                 | models.Q(previous_version__isnull=False, version__gt=1),
             ),
         ]
-        # Support's dashboard and bulk re-send count and select failed reports by class.
         indexes = [
+            models.Index(fields=["patient_card_key", "-event_at"], name="hrm_report_card_latest"),
+            models.Index(fields=["patient_name_key", "-event_at"], name="hrm_report_name_latest"),
+            # Support's search by Professional ID, newest first; the dashboard's sent per day.
+            models.Index(fields=["deliver_to_user_id", "-id"], name="hrm_report_recipient_newest"),
+            models.Index(fields=["sent_at"], name="hrm_report_sent_at"),
+            # Support's dashboard and bulk re-send count and select failed reports by class.
             models.Index(
                 fields=["error_class"],
                 condition=models.Q(status="failed"),
                 name="hrm_report_failed_class",
-            )
+            ),
         ]
 
     def __str__(self):

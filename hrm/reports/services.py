@@ -114,11 +114,13 @@ def message_parts(message: Message, attachments: Iterable[Attachment] | None = N
     return parts + [_Part(a) for a in sorted(attachments, key=lambda attachment: attachment.pk)]
 
 
-def _patient_keys(referral: Referral) -> tuple[str, str]:
-    return (
-        f"card:{referral.patient_health_card_number}",
-        f"name:{referral.patient_last_name.casefold()}|{referral.patient_first_name.casefold()}",
-    )
+def patient_keys(referral: Referral) -> tuple[str, str]:
+    """The two keys Send tells a patient by: the health card number (its letters and digits,
+    upper case) and the legal name without case. Reports for either are one patient's to OSCAR
+    and Open-O (``_reports_insert_dated``)."""
+    card = "".join(ch for ch in referral.patient_health_card_number if ch.isalnum()).upper()
+    last, first = referral.patient_last_name.casefold(), referral.patient_first_name.casefold()
+    return f"card:{card}", f"name:{last}|{first}"
 
 
 def message_reports_create(
@@ -132,6 +134,7 @@ def message_reports_create(
     The files themselves are built by ``report_xml_ensure`` in the worker, so pressing Send
     costs the clinician no XML work."""
     recipients = list(recipients)
+    card_key, name_key = patient_keys(message.referral)
     rows, offsets = [], []
     for index, part in enumerate(message_parts(message, attachments)):
         report_number = report_number_for(message, part.key)
@@ -147,6 +150,8 @@ def message_reports_create(
                         report_number, listing.clinician_professional_id
                     ),
                     report_number=report_number,
+                    patient_card_key=card_key,
+                    patient_name_key=name_key,
                     xml=b"",
                 )
             )
@@ -172,30 +177,21 @@ def _reports_insert_dated(
     the read of the latest time and the insert are one query string, one round trip: the server
     runs its two statements in order, and in READ COMMITTED the second takes its snapshot once
     the locks are held, so it sees the reports of whoever held them before. (SQLite, the demo's
-    database, runs one writing transaction at a time anyway.)"""
-    referral = message.referral
+    database, runs one writing transaction at a time anyway.) The latest time is read from the
+    patient keys each report stores, one index probe per key."""
     base = message.created_at.replace(microsecond=0)
+    card_key, name_key = patient_keys(message.referral)
     if connection.vendor != "postgresql":
-        same_card = Q(
-            message__referral__patient_health_card_number=referral.patient_health_card_number
-        )
-        same_name = Q(
-            message__referral__patient_last_name__iexact=referral.patient_last_name,
-            message__referral__patient_first_name__iexact=referral.patient_first_name,
-        )
-        latest = HrmReport.objects.filter(same_card | same_name, event_at__gte=base).aggregate(
-            latest=Max("event_at")
-        )["latest"]
-        first = base if latest is None else latest + timedelta(seconds=1)
+        latest = HrmReport.objects.filter(
+            Q(patient_card_key=card_key) | Q(patient_name_key=name_key)
+        ).aggregate(latest=Max("event_at"))["latest"]
+        first = base if latest is None else max(base, latest + timedelta(seconds=1))
         for row, offset in zip(rows, offsets, strict=True):
             row.event_at = first + timedelta(seconds=offset)
         return HrmReport.objects.bulk_create(rows)
     if not rows:
         return rows
-    card_key, name_key = _patient_keys(referral)
-    params = [f"hrm-event:{card_key}", f"hrm-event:{name_key}"]
-    params += [base, referral.patient_health_card_number]
-    params += [referral.patient_last_name, referral.patient_first_name, base]
+    params = [f"hrm-event:{card_key}", f"hrm-event:{name_key}", card_key, name_key, base]
     fields = _inserted_fields()
     for row, offset in zip(rows, offsets, strict=True):
         # As Django's own insert prepares each value (defaults, auto_now_add, adaptation).
@@ -224,16 +220,11 @@ def _inserted_fields() -> list:
 
 @functools.cache
 def _reports_insert_statement(rows: int) -> str:
-    # The latest time: the reports dated from the message's time on, newest first along the
-    # index on event_at, down to the patient's first. OFFSET 0 keeps the patient test a check
-    # per report, so the plan is that walk whatever the statistics say (as a join, the planner
-    # may start from the patient's referrals and read every report they ever had). Rendered
-    # once per number of rows: psycopg would otherwise compose it again on every execute.
-    def column(model, field: str) -> sql.Composed:
-        meta = model._meta
-        return sql.SQL("{}.{}").format(
-            sql.Identifier(meta.db_table), sql.Identifier(meta.get_field(field).column)
-        )
+    # The latest time for the patient: max() over an index on (key, event_at) is one probe
+    # from the index's end, for each key. Rendered once per number of rows: psycopg would
+    # otherwise compose it again on every execute.
+    def column(field: str) -> sql.Identifier:
+        return sql.Identifier(HrmReport._meta.get_field(field).column)
 
     columns = [sql.Identifier(field.column) for field in _inserted_fields()]
     event_at = sql.Identifier(HrmReport._meta.get_field("event_at").column)
@@ -244,28 +235,17 @@ def _reports_insert_statement(rows: int) -> str:
         sql.SQL(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), "
             "pg_advisory_xact_lock(hashtextextended(%s, 0)); "
-            "WITH latest AS (SELECT {report_event_at} AS at FROM {report} "
-            "WHERE {report_event_at} >= %s AND EXISTS (SELECT 1 FROM {message} "
-            "JOIN {referral} ON {referral_id} = {message_referral} "
-            "WHERE {message_id} = {report_message} AND ({card} = %s "
-            "OR (UPPER({last_name}::text) = UPPER(%s) AND UPPER({first_name}::text) = UPPER(%s))) "
-            "OFFSET 0) ORDER BY {report_event_at} DESC LIMIT 1), "
-            "first AS (SELECT COALESCE((SELECT at + interval '1 second' FROM latest), %s) AS at) "
+            "WITH first AS (SELECT GREATEST("
+            "(SELECT MAX({event_at}) FROM {report} WHERE {card_key} = %s) + interval '1 second', "
+            "(SELECT MAX({event_at}) FROM {report} WHERE {name_key} = %s) + interval '1 second', "
+            "%s) AS at) "
             "INSERT INTO {report} ({columns}, {event_at}) VALUES {rows} "
             "RETURNING {pk}, {event_at}"
         )
         .format(
             report=sql.Identifier(HrmReport._meta.db_table),
-            message=sql.Identifier(Message._meta.db_table),
-            referral=sql.Identifier(Referral._meta.db_table),
-            report_event_at=column(HrmReport, "event_at"),
-            report_message=column(HrmReport, "message"),
-            message_id=column(Message, "id"),
-            message_referral=column(Message, "referral"),
-            referral_id=column(Referral, "id"),
-            card=column(Referral, "patient_health_card_number"),
-            last_name=column(Referral, "patient_last_name"),
-            first_name=column(Referral, "patient_first_name"),
+            card_key=column("patient_card_key"),
+            name_key=column("patient_name_key"),
             columns=sql.SQL(", ").join(columns),
             event_at=event_at,
             pk=sql.Identifier(HrmReport._meta.pk.column),
