@@ -32,6 +32,12 @@ class Site(models.Model):
     notification_email = models.EmailField(
         blank=True, help_text="Default address for this site's notifications."
     )
+    text_as_addendum_letter = models.BooleanField(
+        "Typed text goes to EMRs as the addendum letter",
+        default=False,
+        help_text="Send a message's typed text to the recipients' EMRs (via HRM) as its addendum "
+        "letter, a PDF with the referral's details and a signature line, instead of a text report.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

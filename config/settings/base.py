@@ -220,9 +220,6 @@ HRM_SENDING_FACILITY = env.str("HRM_SENDING_FACILITY", default="EREF")
 HRM_SENDING_FACILITY_NAME = env.str("HRM_SENDING_FACILITY_NAME", default="eReferral messaging")
 HRM_REPORT_CLASS = env.str("HRM_REPORT_CLASS", default="Consultant Report")
 HRM_REPORT_SUBCLASS = env.str("HRM_REPORT_SUBCLASS", default="11488-4^Consult note")
-# Typed text goes to HRM as the message's addendum letter (a PDF with the referral's details and
-# a signature line) instead of a text report: for sites whose EMR users file letters, not notes.
-HRM_TEXT_AS_ADDENDUM_LETTER = env.bool("HRM_TEXT_AS_ADDENDUM_LETTER", default=False)
 # Shared AES key from OntarioMD, as hex: 32 digits (AES-128) or 64 (AES-256).
 HRM_AES_KEY = env.str("HRM_AES_KEY", default="")
 HRM_TRANSPORT = env.str("HRM_TRANSPORT", default="folder")  # "folder" or "sftp"

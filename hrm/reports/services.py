@@ -83,10 +83,17 @@ def attachment_text(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
+def _text_as_letter(message: Message) -> bool:
+    """The author's site sends typed text as the addendum letter (its setting, in the admin)."""
+    return Listing.objects.filter(
+        pk=message.author_listing_id, site__text_as_addendum_letter=True
+    ).exists()
+
+
 def _content(part: _Part, message: Message) -> ReportText | ReportFile:
     attachment = part.attachment
     if attachment is None:
-        if settings.HRM_TEXT_AS_ADDENDUM_LETTER:
+        if _text_as_letter(message):
             # Built once, with the file: every retry and re-send uploads the same letter.
             return ReportFile(data=addendum_letter_pdf(message), file_extension=".pdf")
         return ReportText(message.text)

@@ -416,3 +416,25 @@ def test_a_send_for_the_same_patient_waits_and_then_dates_its_reports_after_the_
     for thread in (first, second):
         thread.join(10)
     assert dated == [dated[0], dated[0] + timedelta(seconds=1)]
+
+
+def test_typed_text_goes_as_the_letter_only_from_a_site_that_chose_it(
+    letter_message, recipients, world
+):
+    """The site setting is the author's site's: another site's choice changes nothing."""
+    # A recipient's site, not the author's:
+    world.practice_listing.site.text_as_addendum_letter = True
+    world.practice_listing.site.save()
+    text_row = next(r for r in build_all(letter_message, recipients) if r.attachment_id is None)
+    assert hrm_file_read(bytes(text_row.xml)).format == "Text"
+
+    author_site = letter_message.author_listing.site
+    author_site.text_as_addendum_letter = True
+    author_site.save()
+    second = services.message_post(
+        referral=letter_message.referral, author=world.specialist, text="Echo booked."
+    )
+    (row, _) = build_all(second, recipients)
+    parsed = hrm_file_read(bytes(row.xml))
+    assert (parsed.format, parsed.file_extension) == ("Binary", ".pdf")
+    assert parsed.file_data.startswith(b"%PDF")

@@ -58,10 +58,13 @@ def test_a_copied_live_listing_gets_its_own_reports_and_statuses(live, worker, h
 
 
 @pytest.mark.parametrize("profile", ["open-o", "oscar", "juno"])
-def test_typed_text_goes_as_the_addendum_letter_when_the_setting_says_so(
+def test_typed_text_goes_as_the_addendum_letter_when_the_authors_site_says_so(
     live, worker, hrm_sftp, settings, tmp_path, profile
 ):
-    settings.HRM_TEXT_AS_ADDENDUM_LETTER = True
+    # The setting is the author's site's (the specialist writes for the hospital's cardiology).
+    site = live.world.cardiology.site
+    site.text_as_addendum_letter = True
+    site.save()
     sandbox_charts_sync()
     message = services.message_post(
         referral=live.referral, author=live.world.specialist, text="Seen today. Plan: echo."
