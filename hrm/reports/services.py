@@ -186,8 +186,11 @@ def _reports_insert_dated(
     the locks are held, so it sees the reports of whoever held them before. (SQLite, the demo's
     database, runs one writing transaction at a time anyway.) The latest time is read from the
     patient keys each report stores, one index probe per key."""
-    base = message.created_at.replace(microsecond=0)
+    base = (base or message.created_at).replace(microsecond=0)
     card_key, name_key = patient_keys(message.referral)
+    for row in rows:
+        # Every report of the patient counts for the next one's time, versions included.
+        row.patient_card_key, row.patient_name_key = card_key, name_key
     if connection.vendor != "postgresql":
         latest = HrmReport.objects.filter(
             Q(patient_card_key=card_key) | Q(patient_name_key=name_key)
