@@ -105,7 +105,7 @@ def test_a_report_stores_its_patients_keys_whatever_the_case_and_the_card_is_typ
 def test_reports_made_before_the_keys_get_them_from_their_referral(world, referral, recipients):
     first, _ = send(world, referral, recipients)
     HrmReport.objects.update(patient_card_key="", patient_name_key="")
-    migration = importlib.import_module("hrm.migrations.0012_report_patient_keys")
+    migration = importlib.import_module("hrm.migrations.0013_report_patient_keys")
     migration.reports_patient_keys_fill(apps, None)
     stored = HrmReport.objects.get(pk=first.pk)
     assert (stored.patient_card_key, stored.patient_name_key) == patient_keys(referral)
