@@ -5,6 +5,7 @@ for one recipient."""
 from __future__ import annotations
 
 import base64
+import io
 
 from lxml import etree
 
@@ -31,7 +32,7 @@ from hrm.reports.types import (
 )
 
 
-def _add(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
+def _add(parent: etree._Element, tag: str, text: str | bytes | None = None) -> etree._Element:
     child = etree.SubElement(parent, tag)
     if text is not None:
         child.text = text
@@ -93,7 +94,8 @@ def _build_reports_received(record: etree._Element, report: Report) -> None:
             file_extension_normalise(content.file_extension),
         )
         body = _add(received, _cds("Content"))
-        _add(body, _dt("Media"), base64.b64encode(content.data).decode("ascii"))
+        # lxml takes ASCII bytes as text: no decoded copy of a file's 13 MB of base64
+        _add(body, _dt("Media"), base64.b64encode(content.data))
     else:
         raise TypeError(f"A report's content is ReportText or ReportFile, not {type(content)!r}.")
     report_class = _line(report.report_class)
@@ -133,6 +135,11 @@ def report_build(report: Report) -> bytes:
     _build_demographics(record, report.patient)
     _build_reports_received(record, report)
     _build_transaction_information(record, report)
-    # tostring writes no declaration for UTF-8, and a newline after one when asked for it; HRM's
-    # files are a single line, so the declaration is written here.
-    return XML_DECLARATION + etree.tostring(root, encoding="UTF-8")
+    # lxml writes no declaration for UTF-8, and a newline after one when asked for it; HRM's
+    # files are a single line, so the declaration is written here, into the buffer lxml then
+    # writes the file into: getvalue hands that buffer over without a copy, where joining the
+    # declaration to tostring's output would copy the whole file once more.
+    out = io.BytesIO()
+    out.write(XML_DECLARATION)
+    etree.ElementTree(root).write(out, encoding="UTF-8")
+    return out.getvalue()

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hrm.error_classes import ErrorClass
 
 _BLOCK_BITS = 128  # AES block; PKCS#5 padding on a 16-byte block is PKCS#7
+_BLOCK_BYTES = _BLOCK_BITS // 8
 
 
 class KeyInvalid(ValueError):
@@ -42,12 +43,26 @@ def _cipher(key_hex: str) -> Cipher:
     return Cipher(algorithms.AES(key_from_hex(key_hex)), modes.ECB())  # noqa: S305
 
 
-def report_encrypt(plain: bytes, key_hex: str) -> bytes:
-    """AES-ECB with PKCS#7 padding: the raw ciphertext an EMR expects to download."""
-    padder = padding.PKCS7(_BLOCK_BITS).padder()
-    padded = padder.update(plain) + padder.finalize()
+def report_encrypt(plain: bytes | bytearray | memoryview, key_hex: str) -> bytearray:
+    """AES-ECB with PKCS#7 padding: the raw ciphertext an EMR expects to download.
+
+    Written straight into one buffer the size of the result: a 13 MB file would otherwise be
+    copied once padded and once more encrypted (``bench/report_memory.py``). Only the last,
+    partial block goes through the padder; padding depends on nothing else.
+    """
     encryptor = _cipher(key_hex).encryptor()
-    return encryptor.update(padded) + encryptor.finalize()
+    with memoryview(plain) as view:
+        whole = len(view) - len(view) % _BLOCK_BYTES
+        padder = padding.PKCS7(_BLOCK_BITS).padder()
+        last = padder.update(bytes(view[whole:])) + padder.finalize()
+        # update_into wants room for a block more than it writes
+        encrypted = bytearray(whole + len(last) + _BLOCK_BYTES - 1)
+        with memoryview(encrypted) as into:
+            written = encryptor.update_into(view[:whole], into)
+            written += encryptor.update_into(last, into[written:])
+            encryptor.finalize()  # ECB keeps nothing back
+    del encrypted[written:]  # shrinks in place
+    return encrypted
 
 
 def report_decrypt(cipher_bytes: bytes, key_hex: str) -> bytes:

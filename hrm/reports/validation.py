@@ -122,7 +122,7 @@ def _serialisation_problems(xml_bytes: bytes, tree: etree._ElementTree) -> list[
         problems.append(
             _Problem("OmdCds", 'the file must begin with <?xml version="1.0" encoding="UTF-8"?>')
         )
-    elif not xml_bytes[declaration.end() :].startswith(b"<"):
+    elif not xml_bytes.startswith(b"<", declaration.end()):  # no copy of the file
         problems.append(
             _Problem(
                 "OmdCds",

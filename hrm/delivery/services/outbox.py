@@ -233,7 +233,7 @@ def _build_all(reports: list[HrmReport]) -> tuple[list[_Job], dict[int, Delivery
         if report.pk in failures:
             continue
         try:
-            data = report_encrypt(bytes(report.xml), settings.HRM_AES_KEY)
+            data = report_encrypt(report.xml, settings.HRM_AES_KEY)  # any buffer, not copied
         except KeyInvalid as invalid:
             # Our configuration (a worker refuses to start with it): every report of the batch
             # goes back now, with the cause, and retries once the key is fixed.

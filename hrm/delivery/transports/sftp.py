@@ -63,11 +63,12 @@ def _write_acknowledged(remote: paramiko.SFTPFile, data: bytes) -> None:
     pipelined, and the last one, written non-pipelined, collects every status.
     """
     last = max(len(data) - remote.MAX_REQUEST_SIZE, 0)
-    if last:
-        remote.set_pipelined(True)
-        remote.write(data[:last])
-    remote.set_pipelined(False)
-    remote.write(data[last:])
+    with memoryview(data) as view:  # slices of a view, not copies of a 13 MB file
+        if last:
+            remote.set_pipelined(True)
+            remote.write(view[:last])
+        remote.set_pipelined(False)
+        remote.write(view[last:])
 
 
 class SftpTransport:
