@@ -107,6 +107,27 @@ def test_the_dashboard_counts_what_the_rows_say(rows, support, client_for):
     assert "<strong>Up</strong>" in html
 
 
+def test_sent_beyond_a_count_is_an_estimate_and_says_so(rows, support, client_for, monkeypatch):
+    # A million sent reports are not counted on each view: above the exact count's limit "Sent"
+    # is the table's rows as the planner reckons them, less the other statuses (still exact).
+    from django.db import connection
+
+    from hrm.delivery.selectors import dashboard
+
+    html = client_for(support).get(URL).content.decode()
+    assert figure(html, "status-sent") == "9"
+    assert "estimated from the table's size" not in html
+    monkeypatch.setattr(dashboard, "SENT_EXACT_UP_TO", 5)
+    with connection.cursor() as cursor:
+        cursor.execute(f'ANALYZE "{HrmReport._meta.db_table}"')
+    html = client_for(support).get(URL).content.decode()
+    assert figure(html, "status-sent") == "about 9"  # 20 rows less 11 not sent
+    assert "estimated from the table's size: too many to count on each view" in html
+    assert figure(html, "status-failed") == "6"
+    assert figure(html, "status-queued") == "4"
+    assert figure(html, "status-sending") == "1"
+
+
 def test_the_dashboard_shows_hrm_down(rows, support, client_for):
     HrmHealth.objects.update_or_create(
         pk=1,
