@@ -128,6 +128,21 @@ def test_sent_beyond_a_count_is_an_estimate_and_says_so(rows, support, client_fo
     assert figure(html, "status-sending") == "1"
 
 
+def test_an_errors_example_is_its_most_frequent_text_among_its_latest_failures(rows, monkeypatch):
+    from hrm.delivery.selectors import dashboard
+
+    retold = "HRM SFTP server denied user 'hrm' permission, told differently"
+    HrmReport.objects.filter(pk=rows["failed"][0].pk).update(
+        last_error=retold, last_attempt_at=rows["now"]
+    )
+    top = dashboard.hrm_dashboard().top_errors[0]
+    assert (top.label, top.count, top.detail) == ("Permission refused", 4, PERMISSION)
+    # Read from the class's latest failures only, so a million old ones cost nothing.
+    monkeypatch.setattr(dashboard, "EXAMPLE_AMONG", 1)
+    top = dashboard.hrm_dashboard().top_errors[0]
+    assert (top.count, top.detail) == (4, retold)
+
+
 def test_the_dashboard_shows_hrm_down(rows, support, client_for):
     HrmHealth.objects.update_or_create(
         pk=1,
