@@ -170,11 +170,18 @@ class HrmReport(models.Model):
             # Support's search by Professional ID, newest first; the dashboard's sent per day.
             models.Index(fields=["deliver_to_user_id", "-id"], name="hrm_report_recipient_newest"),
             models.Index(fields=["sent_at"], name="hrm_report_sent_at"),
-            # Support's dashboard and bulk re-send count and select failed reports by class.
+            # Support's dashboard and bulk re-send count and select failed reports by class; the
+            # dashboard takes each class's example from its latest failures.
             models.Index(
-                fields=["error_class"],
+                fields=["error_class", "-last_attempt_at"],
                 condition=models.Q(status="failed"),
                 name="hrm_report_failed_class",
+            ),
+            # The dashboard's most frequent recipients among the failed reports, from the index.
+            models.Index(
+                fields=["recipient_name", "deliver_to_user_id"],
+                condition=models.Q(status="failed"),
+                name="hrm_report_failed_recipient",
             ),
         ]
 

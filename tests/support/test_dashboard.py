@@ -107,6 +107,42 @@ def test_the_dashboard_counts_what_the_rows_say(rows, support, client_for):
     assert "<strong>Up</strong>" in html
 
 
+def test_sent_beyond_a_count_is_an_estimate_and_says_so(rows, support, client_for, monkeypatch):
+    # A million sent reports are not counted on each view: above the exact count's limit "Sent"
+    # is the table's rows as the planner reckons them, less the other statuses (still exact).
+    from django.db import connection
+
+    from hrm.delivery.selectors import dashboard
+
+    html = client_for(support).get(URL).content.decode()
+    assert figure(html, "status-sent") == "9"
+    assert "estimated from the table's size" not in html
+    monkeypatch.setattr(dashboard, "SENT_EXACT_UP_TO", 5)
+    with connection.cursor() as cursor:
+        cursor.execute(f'ANALYZE "{HrmReport._meta.db_table}"')
+    html = client_for(support).get(URL).content.decode()
+    assert figure(html, "status-sent") == "about 9"  # 20 rows less 11 not sent
+    assert "estimated from the table's size: too many to count on each view" in html
+    assert figure(html, "status-failed") == "6"
+    assert figure(html, "status-queued") == "4"
+    assert figure(html, "status-sending") == "1"
+
+
+def test_an_errors_example_is_its_most_frequent_text_among_its_latest_failures(rows, monkeypatch):
+    from hrm.delivery.selectors import dashboard
+
+    retold = "HRM SFTP server denied user 'hrm' permission, told differently"
+    HrmReport.objects.filter(pk=rows["failed"][0].pk).update(
+        last_error=retold, last_attempt_at=rows["now"]
+    )
+    top = dashboard.hrm_dashboard().top_errors[0]
+    assert (top.label, top.count, top.detail) == ("Permission refused", 4, PERMISSION)
+    # Read from the class's latest failures only, so a million old ones cost nothing.
+    monkeypatch.setattr(dashboard, "EXAMPLE_AMONG", 1)
+    top = dashboard.hrm_dashboard().top_errors[0]
+    assert (top.count, top.detail) == (4, retold)
+
+
 def test_the_dashboard_shows_hrm_down(rows, support, client_for):
     HrmHealth.objects.update_or_create(
         pk=1,
