@@ -173,7 +173,8 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            # Exception messages may quote patient data: types and frames only (ops/log_format.py).
+            "()": "ops.log_format.JsonFormatterWithoutExceptionMessages",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s "
             "%(report_ids)s %(process)d",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
