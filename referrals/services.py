@@ -298,6 +298,23 @@ class MessageAlreadySent(Exception):
         super().__init__(f"Message {message.pk} was already sent from this composer.")
 
 
+def _composer_nonce_unused(composer_nonce: str) -> None:
+    """Under the referral's lock: a composed message already posted raises
+    ``MessageAlreadySent`` (``referrals.composer``)."""
+    if composer_nonce:
+        used = ComposerToken.objects.select_related("message").filter(nonce=composer_nonce)
+        if used_token := used.first():
+            raise MessageAlreadySent(used_token.message)
+
+
+def _composer_nonce_raced(composer_nonce: str) -> None:
+    """After an ``IntegrityError``: a nonce stored between our check and our insert (the unique
+    constraint caught it) is the message already sent; anything else is the caller's to raise."""
+    used = ComposerToken.objects.filter(nonce=composer_nonce).first() if composer_nonce else None
+    if used is not None:
+        raise MessageAlreadySent(used.message) from None
+
+
 def message_post(
     *,
     referral: Referral,
@@ -332,13 +349,8 @@ def message_post(
             private=private,
         )
     except IntegrityError:
-        # Only a nonce stored between our check and our insert gets here.
-        used = (
-            ComposerToken.objects.filter(nonce=composer_nonce).first() if composer_nonce else None
-        )
-        if used is None:
-            raise
-        raise MessageAlreadySent(used.message) from None
+        _composer_nonce_raced(composer_nonce)
+        raise
 
 
 def _message_post(*, referral, author, text, files, composer_nonce, private) -> Message:
@@ -361,10 +373,7 @@ def _message_post(*, referral, author, text, files, composer_nonce, private) -> 
         # The lock also makes two posts of one composed message wait for each other: the second
         # finds the first's token.
         Referral.objects.select_for_update().get(pk=referral.pk)
-        if composer_nonce:
-            used = ComposerToken.objects.select_related("message").filter(nonce=composer_nonce)
-            if used_token := used.first():
-                raise MessageAlreadySent(used_token.message)
+        _composer_nonce_unused(composer_nonce)
         _check_referral_total(referral, sum(upload.size for upload in files))
         message = Message.objects.create(
             referral=referral,
@@ -490,12 +499,8 @@ def message_amend(
             composer_nonce=composer_nonce,
         )
     except IntegrityError:
-        used = (
-            ComposerToken.objects.filter(nonce=composer_nonce).first() if composer_nonce else None
-        )
-        if used is None:
-            raise
-        raise MessageAlreadySent(used.message) from None
+        _composer_nonce_raced(composer_nonce)
+        raise
 
 
 def _message_amend(*, message, author, text, keep_attachment_ids, files, composer_nonce):
@@ -506,10 +511,7 @@ def _message_amend(*, message, author, text, keep_attachment_ids, files, compose
     referral = message.referral
     with transaction.atomic():
         Referral.objects.select_for_update().get(pk=referral.pk)
-        if composer_nonce:
-            used = ComposerToken.objects.select_related("message").filter(nonce=composer_nonce)
-            if used_token := used.first():
-                raise MessageAlreadySent(used_token.message)
+        _composer_nonce_unused(composer_nonce)
         message = Message.objects.select_for_update().get(pk=message.pk)
         _require_author(message, author, "amend")
         kept = [a for a in message.attachments.order_by("id") if a.pk in keep_ids]
