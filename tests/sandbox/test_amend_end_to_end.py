@@ -65,3 +65,50 @@ def test_amending_away_the_pdf_on_the_page_reaches_the_emr(
         assert withdrawn.format == "Text" and withdrawn.text.startswith("WITHDRAWN")
         assert "attached file Consultation letter.pdf" in withdrawn.text
         assert [d.format for d in withdrawn.prior_versions.all()] == ["Binary"]
+
+
+@pytest.mark.parametrize("profile", ["open-o", "oscar", "juno"])
+def test_deleting_on_the_page_withdraws_each_part_from_every_emr(
+    live, worker, hrm_sftp, profile, client, sandbox_on
+):
+    sandbox_charts_sync()
+    specialist = live.world.specialist
+    client.force_login(specialist)
+    referral = live.referral
+    client.post(
+        f"/referrals/{referral.pk}/messages/",
+        composed(
+            client,
+            referral,
+            text="Seen today. Plan: stress test.",
+            files=[pdf_upload("Consultation letter.pdf", lines=("Impression: stable angina",))],
+        ),
+    )
+    message = Message.objects.get(referral=referral)
+    before = max(message.hrm_reports.values_list("pk", flat=True))
+    delivered(list(message.hrm_reports.all()), "the message")
+    poll(hrm_sftp, profile)
+
+    response = client.post(
+        f"/referrals/{referral.pk}/messages/{message.pk}/delete/",
+        {"reason": "Sent for the wrong patient."},
+    )
+    assert response.status_code == 302
+    withdrawals = list(HrmReport.objects.filter(pk__gt=before))
+    assert len(withdrawals) == 4  # each part, for each of the two recipients
+    delivered(withdrawals, "the withdrawals")
+    poll(hrm_sftp, profile)
+
+    # The thread keeps the marker; another stakeholder reads no content.
+    client.force_login(live.world.intake)
+    page = client.get(f"/referrals/{referral.pk}/").content.decode()
+    assert "Withdrawn by its author on" in page and "Sent for the wrong patient." in page
+    assert "stress test" not in page
+    for professional_id in ("D12345", "N1234567"):
+        current = by_kind(inbox(professional_id))
+        assert set(current) == {"T", "A"}, (profile, professional_id)
+        for kind, document in current.items():
+            assert document.text.startswith("WITHDRAWN"), (profile, professional_id, kind)
+            assert "Reason: Sent for the wrong patient." in document.text
+            assert not document.is_hidden, (profile, document.hidden_reason)
+            assert document.prior_versions.count() == 1
