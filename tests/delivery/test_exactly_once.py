@@ -5,6 +5,7 @@ next attempt whether the file was renamed."""
 import psycopg
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from hrm.delivery.connections import transport_get
@@ -46,7 +47,7 @@ def after_a_crash(report, **fields) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_each_report_is_recorded_sent_as_soon_as_its_rename_returns(live, hrm_sftp):
+def test_every_part_is_staged_before_any_rename_and_sent_once_the_renames_return(live, hrm_sftp):
     message = services.message_post(
         referral=live.referral, author=live.world.specialist, text="Seen.", files=[pdf_upload()]
     )
@@ -54,22 +55,26 @@ def test_each_report_is_recorded_sent_as_soon_as_its_rename_returns(live, hrm_sf
     dsn = connection.get_connection_params()
     seen = []
 
-    def sent_so_far(name):
-        # On the server, once each rename is done: how many reports the database says are sent.
+    def recorded_so_far(name):
+        # On the server, at each rename: how many reports the database says are staged, and sent.
         with psycopg.connect(**{**dsn, "autocommit": True}) as other:
             seen.append(
                 other.execute(
-                    "SELECT count(*) FROM hrm_hrmreport WHERE status = 'sent'"
-                ).fetchone()[0]
+                    "SELECT count(staged_at), count(*) FILTER (WHERE status = 'sent') "
+                    "FROM hrm_hrmreport"
+                ).fetchone()
             )
         if len(seen) < 4:
-            hrm_sftp.after_rename = sent_so_far
+            hrm_sftp.after_rename = recorded_so_far
 
-    hrm_sftp.after_rename = sent_so_far
-    results = reports_deliver(ids, transport_get())
+    hrm_sftp.after_rename = recorded_so_far
+    with CaptureQueriesContext(connection) as queries:
+        results = reports_deliver(ids, transport_get())
     assert {result.outcome for result in results.values()} == {Outcome.SENT}
-    assert seen == [0, 1, 2, 3]
-    assert HrmReport.objects.filter(staged_at__isnull=False).count() == 4
+    assert seen == [(4, 0)] * 4  # all four staged first; none recorded sent before its rename
+    assert HrmReport.objects.filter(status=Status.SENT).count() == 4
+    # The four recorded sent in one statement.
+    assert len([q for q in queries if q["sql"].startswith("WITH batch AS")]) == 1
     connection.close()
 
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from hrm.delivery.services.attempts import report_sent_record
+from hrm.delivery.services.attempts import reports_sent_record, reports_sent_record_orm
 from hrm.delivery.services.claim import reports_claim
 from hrm.models import HrmAttempt, HrmHealth, HrmReport
 from referrals import services
@@ -72,7 +72,7 @@ def claimed(live):
 def test_a_sent_record_marks_the_row_and_keeps_the_attempt_in_one_round_trip(claimed):
     report = claimed[0]
     with CaptureQueriesContext(connection) as queries:
-        record = report_sent_record(report)
+        record = reports_sent_record([report])[report.pk]
     assert len(queries) == 1 and record.marked
     row = HrmReport.objects.get(pk=report.pk)
     assert (row.status, row.sending_since, row.last_error) == (Status.SENT, None, "")
@@ -81,23 +81,70 @@ def test_a_sent_record_marks_the_row_and_keeps_the_attempt_in_one_round_trip(cla
     assert attempt.started_at == report.last_attempt_at and attempt.finished_at == row.sent_at
     assert attempt.duration_ms >= 0 and attempt.worker and not attempt.error
     # Recorded already (a lost reply, retried): nothing changes, no second attempt on record.
-    assert report_sent_record(report).marked is False
+    assert reports_sent_record([report])[report.pk].marked is False
     assert HrmAttempt.objects.filter(report=report).count() == 1
     # Sent wins over whatever the row says (another worker's retry, the re-drive's reset).
     other = claimed[1]
     HrmReport.objects.filter(pk=other.pk).update(status=Status.QUEUED)
-    assert report_sent_record(other).marked
+    assert reports_sent_record([other])[other.pk].marked
     assert HrmReport.objects.get(pk=other.pk).status == Status.SENT
+
+
+def test_one_batch_is_recorded_sent_in_one_statement(claimed):
+    with CaptureQueriesContext(connection) as queries:
+        records = reports_sent_record(claimed)
+    assert len(queries) == 1
+    assert set(records) == {report.pk for report in claimed}
+    assert all(record.marked for record in records.values())
+    assert set(HrmReport.objects.values_list("status", flat=True)) == {Status.SENT}
+    assert sorted(HrmAttempt.objects.values_list("report_id", flat=True)) == sorted(records)
+
+
+def _written(reports) -> list:
+    """What a sent record leaves, without the times it was written at."""
+    rows = HrmReport.objects.filter(pk__in=[r.pk for r in reports]).order_by("pk")
+    attempts = HrmAttempt.objects.filter(report__in=reports).order_by("report_id")
+    return [
+        list(rows.values_list("status", "sending_since", "last_error", "refusals")),
+        list(attempts.values_list("report_id", "number", "resend", "started_at", "outcome")),
+        [rows.get(pk=attempt.report_id).sent_at == attempt.finished_at for attempt in attempts],
+    ]
+
+
+@pytest.mark.parametrize("record", [reports_sent_record, reports_sent_record_orm])
+def test_the_statement_and_its_orm_twin_write_and_answer_the_same(claimed, record):
+    """On PostgreSQL, the one-statement record and the ORM's (SQLite's way) agree: the rows, the
+    attempts, and what each says the hooks need, whether a part failed or was sent already."""
+    first, second, third, fourth = claimed
+    HrmHealth.objects.create(pk=1)
+    HrmReport.objects.filter(pk=fourth.pk).update(status=Status.FAILED)
+    HrmReport.objects.filter(pk=third.pk).update(status=Status.SENT)
+    HrmReport.objects.filter(pk=second.pk).update(resent_at=timezone.now())
+    second.resent_at = timezone.now()
+    records = record([first, second, third])
+    assert {pk: tuple(vars(r).values()) for pk, r in records.items()} == {
+        first.pk: (True, True, True),
+        second.pk: (True, True, True),
+        third.pk: (False, True, True),  # sent already: marked by nobody now
+    }
+    status, attempts, same_time = _written([first, second, third])
+    assert status[:2] == [(Status.SENT, None, "", 0)] * 2
+    assert status[2][1] is not None  # sent already: left as it was
+    assert attempts == [
+        (first.pk, 1, False, first.last_attempt_at, "sent"),
+        (second.pk, 1, True, second.last_attempt_at, "sent"),
+    ]
+    assert same_time == [True, True]
 
 
 def test_a_sent_record_says_whether_hrm_and_the_message_need_the_hooks(claimed):
     first, second, third = claimed[:3]
     # No health row yet: HRM's health is to be told (it creates the row).
-    record = report_sent_record(first)
+    record = reports_sent_record([first])[first.pk]
     assert (record.hrm_was_up, record.message_may_have_failed) == (False, False)
     HrmHealth.objects.create(pk=1)
     HrmReport.objects.filter(pk=third.pk).update(status=Status.FAILED)
-    record = report_sent_record(second)
+    record = reports_sent_record([second])[second.pk]
     assert (record.hrm_was_up, record.message_may_have_failed) == (True, True)
     HrmHealth.objects.filter(pk=1).update(consecutive_failures=1)
-    assert report_sent_record(claimed[3]).hrm_was_up is False
+    assert reports_sent_record([claimed[3]])[claimed[3].pk].hrm_was_up is False

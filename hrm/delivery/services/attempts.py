@@ -1,7 +1,7 @@
 """The record of each delivery attempt, for support: ``attempt_record`` keeps one attempt (when,
 how long, which worker, the outcome, the error and its class as the raise site decided it). A
 success, the delivery's most frequent record, is written with its attempt in one statement
-(``report_sent_record``). ``hrm/delivery/services/recording.py`` calls these; nothing here calls
+(``reports_sent_record``). ``hrm/delivery/services/recording.py`` calls these; nothing here calls
 back into the delivery, HRM's health or the alerts."""
 
 import functools
@@ -39,14 +39,14 @@ def attempt_record(
     """Keep one attempt: when it started (the claim), how long it took, which worker, the
     outcome, and the error with its class."""
     now = timezone.now()
-    started = report.last_attempt_at or report.sending_since or now
+    started = _attempt_start(report, now)
     return HrmAttempt.objects.create(
         report_id=report.pk,
         number=report.attempts,
         resend=report.resent_at is not None,
         started_at=started,
         finished_at=now,
-        duration_ms=max(0, int((now - started).total_seconds() * 1000)),
+        duration_ms=_duration_ms(started, now),
         worker=worker_name()[:200],
         outcome=outcome,
         error_class=error_class if outcome != Outcome.SENT else "",
@@ -56,81 +56,111 @@ def attempt_record(
 
 @dataclass(frozen=True)
 class SentRecord:
-    """What ``report_sent_record`` did and saw. ``marked``: this call moved the row to sent and
-    kept the attempt (False: it was sent already, and the hooks ran then). ``hrm_was_up``: HRM's
-    health was up with no failure streak, so a success has nothing to tell it.
-    ``message_may_have_failed``: another part of the message may have failed, so its alert is
-    to be checked."""
+    """What ``reports_sent_record`` did and saw for one report. ``marked``: this call moved the
+    row to sent and kept the attempt (False: it was sent already, and the hooks ran then).
+    ``hrm_was_up``: HRM's health was up with no failure streak, so a success has nothing to tell
+    it. ``message_may_have_failed``: another part of the message may have failed, so its alert
+    is to be checked."""
 
     marked: bool
     hrm_was_up: bool = False
     message_may_have_failed: bool = True
 
 
-def report_sent_record(report: HrmReport) -> SentRecord:
-    """Record that ``report``'s file was renamed on HRM's server (the row is sent, whatever any
-    other worker thinks: sent wins) and keep this attempt, in one statement and one round trip
-    on PostgreSQL: the delivery records each report as soon as its rename returns, and this is
-    that record. The same statement reads what the hooks after a success need to know (HRM's
-    health, the message's failed parts), so a success that changes neither costs nothing more.
+def reports_sent_record(reports: list[HrmReport]) -> dict[int, SentRecord]:
+    """Record that each of ``reports`` had its file renamed on HRM's server (the row is sent,
+    whatever any other worker thinks: sent wins) and keep each one's attempt: one batch's
+    successes in one statement and one round trip on PostgreSQL. The same statement reads what
+    the hooks after a success need to know (HRM's health, each message's failed parts), so a
+    success that changes neither costs nothing more.
 
-    The attempt row goes in with the row's change or not at all (the statement is atomic), and
-    nothing in it can be refused: every value is known good (no unique constraint, the report
-    exists, the numbers are not negative, the worker's name is cut to its column). Elsewhere
-    (the demo's SQLite) the row and the attempt are written one after the other."""
-    now = timezone.now()
-    started = report.last_attempt_at or report.sending_since or now
+    The attempt rows go in with the rows' change or not at all (the statement is atomic), and
+    nothing in them can be refused: every value is known good (no unique constraint, the
+    reports exist, the numbers are not negative, the worker's name is cut to its column).
+    Elsewhere (the demo's SQLite) ``reports_sent_record_orm`` writes the same, row by row."""
+    if not reports:
+        return {}
     if connection.vendor != "postgresql":
-        marked = _report_mark_sent(report, now)
-        if marked:
-            try:
-                attempt_record(report, outcome=Outcome.SENT)
-            except Exception:
-                logger.exception("HRM report %s: could not record its attempt", report.pk)
-        return SentRecord(marked=marked)
+        return reports_sent_record_orm(reports)
+    now = timezone.now()
+    starts = [_attempt_start(report, now) for report in reports]
     with connection.cursor() as cursor:
         cursor.execute(
             _sent_statement(),
             {
-                "id": report.pk,
-                "message": report.message_id,
+                "ids": [report.pk for report in reports],
+                "messages": [report.message_id for report in reports],
+                "numbers": [report.attempts for report in reports],
+                "resends": [report.resent_at is not None for report in reports],
+                "starts": starts,
+                "durations": [_duration_ms(started, now) for started in starts],
                 "sent": Status.SENT,
                 "failed": Status.FAILED,
                 "up": HrmHealth.State.UP,
                 "now": now,
-                "number": report.attempts,
-                "resend": report.resent_at is not None,
-                "started": started,
-                "duration": max(0, int((now - started).total_seconds() * 1000)),
                 "worker": worker_name()[:200],
                 "outcome": Outcome.SENT,
             },
         )
-        marked, hrm_was_up, message_may_have_failed = cursor.fetchone()
-    return SentRecord(marked, hrm_was_up, message_may_have_failed)
+        return {pk: SentRecord(*flags) for pk, *flags in cursor.fetchall()}
 
 
-def _report_mark_sent(report: HrmReport, now) -> bool:
-    return bool(
-        HrmReport.objects.filter(pk=report.pk)
-        .exclude(status=Status.SENT)
-        .update(
-            status=Status.SENT,
-            sent_at=now,
-            sending_since=None,
-            last_error="",
-            error_class="",
-            refused_since=None,
-            refusals=0,
-        )
+def reports_sent_record_orm(reports: list[HrmReport]) -> dict[int, SentRecord]:
+    """``reports_sent_record`` through the ORM, a statement or more per report: SQLite's way,
+    and the twin the PostgreSQL statement is tested against (tests/delivery/test_records.py)."""
+    now = timezone.now()
+    health_up = HrmHealth.objects.filter(
+        pk=1, state=HrmHealth.State.UP, consecutive_failures=0
+    ).exists()
+    failed_messages = set(
+        HrmReport.objects.filter(
+            message_id__in={report.message_id for report in reports}, status=Status.FAILED
+        ).values_list("message_id", flat=True)
     )
+    records = {}
+    for report in reports:
+        marked = bool(
+            HrmReport.objects.filter(pk=report.pk)
+            .exclude(status=Status.SENT)
+            .update(
+                status=Status.SENT,
+                sent_at=now,
+                sending_since=None,
+                last_error="",
+                error_class="",
+                refused_since=None,
+                refusals=0,
+            )
+        )
+        if marked:
+            started = _attempt_start(report, now)
+            HrmAttempt.objects.create(
+                report_id=report.pk,
+                number=report.attempts,
+                resend=report.resent_at is not None,
+                started_at=started,
+                finished_at=now,
+                duration_ms=_duration_ms(started, now),
+                worker=worker_name()[:200],
+                outcome=Outcome.SENT,
+            )
+        records[report.pk] = SentRecord(marked, health_up, report.message_id in failed_messages)
+    return records
+
+
+def _attempt_start(report: HrmReport, now):
+    return report.last_attempt_at or report.sending_since or now
+
+
+def _duration_ms(started, now) -> int:
+    return max(0, int((now - started).total_seconds() * 1000))
 
 
 @functools.cache
 def _sent_statement() -> str:
-    """The row to sent (unless it is), the attempt inserted only if it was, and the health row
-    and the message's failed parts as they were when the statement began. Rendered once:
-    psycopg would otherwise compose it again on every execute."""
+    """The rows to sent (unless they are), an attempt inserted for each row that was, and the
+    health row and each message's failed parts as they were when the statement began. Rendered
+    once: psycopg would otherwise compose it again on every execute."""
 
     def names(model, *fields) -> dict[str, sql.Identifier]:
         meta = model._meta
@@ -150,18 +180,23 @@ def _sent_statement() -> str:
     health = names(HrmHealth, "id", "state", "consecutive_failures")
     return (
         sql.SQL(
-            "WITH sent AS ("
+            "WITH batch AS (SELECT * FROM unnest(%(ids)s::bigint[], %(messages)s::bigint[], "
+            "%(numbers)s::integer[], %(resends)s::boolean[], %(starts)s::timestamptz[], "
+            "%(durations)s::integer[]) AS b(id, message, number, resend, started, duration)), "
+            "sent AS ("
             "UPDATE {report} SET {status} = %(sent)s, {sent_at} = %(now)s, {sending_since} = NULL, "
             "{last_error} = '', {error_class} = '', {refused_since} = NULL, {refusals} = 0 "
-            "WHERE {id} = %(id)s AND {status} <> %(sent)s RETURNING {id}), "
+            "WHERE {id} IN (SELECT id FROM batch) AND {status} <> %(sent)s RETURNING {id}), "
             "attempt AS (INSERT INTO {attempt} ({attempt_columns}) "
-            "SELECT sent.{id}, %(number)s, %(resend)s, %(started)s, %(now)s, %(duration)s, "
-            "%(worker)s, %(outcome)s, '', '' FROM sent) "
-            "SELECT EXISTS (SELECT 1 FROM sent), "
-            "EXISTS (SELECT 1 FROM {health} WHERE {health_id} = 1 AND {state} = %(up)s "
-            "AND {failures} = 0), "
-            "EXISTS (SELECT 1 FROM {report} WHERE {message} = %(message)s "
-            "AND {status} = %(failed)s)"
+            "SELECT batch.id, batch.number, batch.resend, batch.started, %(now)s, "
+            "batch.duration, %(worker)s, %(outcome)s, '', '' "
+            "FROM batch JOIN sent ON sent.{id} = batch.id), "
+            "up AS (SELECT EXISTS (SELECT 1 FROM {health} WHERE {health_id} = 1 "
+            "AND {state} = %(up)s AND {failures} = 0) AS up) "
+            "SELECT batch.id, sent.{id} IS NOT NULL, up.up, "
+            "EXISTS (SELECT 1 FROM {report} WHERE {message} = batch.message "
+            "AND {status} = %(failed)s) "
+            "FROM batch CROSS JOIN up LEFT JOIN sent ON sent.{id} = batch.id"
         )
         .format(
             report=report["table"],

@@ -10,8 +10,11 @@ outcome in another. The broker only carries row ids; losing a broker message los
 because the beat re-drive finds every row that is due.
 
 HRM takes each completed file away as soon as it appears, so the server cannot say after a crash
-whether a file was delivered; the row does. Within an attempt: ``<name>.part`` is written, then
-``staged_at`` committed, then the rename, then ``sent`` committed as soon as the rename returns.
+whether a file was delivered; the row does. Within an attempt, for the batch (one message's
+reports) together: every ``<name>.part`` is written and acknowledged, then ``staged_at`` committed
+for all of them, then the renames, then ``sent`` committed in one statement as soon as the renames
+return. HRM is across the internet, so each step sends every request at once and costs one
+round trip however many reports it carries (``Transport.stage_all``, ``promote_all``).
 A retry asks the server (``probe``): the final name, or "staged" with neither name left, means
 delivered; a complete ``.part`` is renamed; anything else is uploaded again. This holds only if
 HRM never removes a ``.part`` it did not finish (docs/delivery.md).
@@ -38,6 +41,7 @@ from hrm.delivery.services.recording import (
     report_part_discard,
     report_refusal_recorded,
     report_sent_recorded,
+    reports_sent_recorded,
     reports_worker_lost_recorded,
 )
 from hrm.delivery.transports import (
@@ -264,21 +268,48 @@ def _transport_failed(job: _Job, error: TransportError, transport: Transport) ->
         raise _Unreachable(error.message, error.error_class)
 
 
-def _resume(job: _Job, transport: Transport) -> None:
-    """What an earlier attempt left decides this one's first step. HRM takes completed files
-    away, so the record says what the server cannot."""
+def _step_failed(job: _Job, error: TransportError, jobs: list[_Job], transport: Transport) -> None:
+    """A write or a look failed for ``job``: recorded (``_transport_failed``); a refusal of our
+    key or the folder, rather than of this file, is every other report's too."""
+    _transport_failed(job, error, transport)
+    if job.refusal is not None and not error.file_refusal:
+        for rest in _pending(jobs):
+            rest.refusal = error
+
+
+def _resume(job: _Job, transport: Transport) -> bool:
+    """What an earlier attempt left decides this one's first step; True when the file is to be
+    written again. HRM takes completed files away, so the record says what the server cannot."""
     report = job.report
     found = transport.probe(job.name, len(job.data))
     if found is Probe.DELIVERED or (found is Probe.ABSENT and report.staged_at is not None):
         # Renamed by an earlier attempt: still there, or staged and since taken away by HRM.
         job.result = report_sent_recorded(report)
-        return
+        return False
     job.part_known = found is not Probe.ABSENT
     if found is Probe.STAGED:
         job.needs_marker = report.staged_at is None
+        return False
+    return True
+
+
+def _stage(to_write: list[_Job], jobs: list[_Job], transport: Transport) -> None:
+    """Write every ``.part`` of ``to_write`` at once; each job keeps its own outcome. An error
+    about the whole batch (the connection, our key) is each job's."""
+    if not to_write:
         return
-    transport.stage(job.name, job.data)
-    job.part_known = True
+    try:
+        outcome = transport.stage_all({job.name: job.data for job in to_write})
+    except TransportError as error:
+        outcome = dict.fromkeys((job.name for job in to_write), error)
+    for job in to_write:
+        if job.refusal is not None:
+            continue  # refused along with an earlier one
+        error = outcome[job.name]
+        if error is None:
+            job.part_known = True
+        else:
+            _step_failed(job, error, jobs, transport)
 
 
 def _mark_staged(jobs: list[_Job]) -> list[_Job]:
@@ -308,25 +339,43 @@ def _mark_staged(jobs: list[_Job]) -> list[_Job]:
     return [job for job in jobs if job.result is None]
 
 
-def _promote(job: _Job, transport: Transport) -> None:
-    try:
-        transport.promote(job.name)
-    except TransportError as error:
+def _promote(staged: list[_Job], transport: Transport, *, again: bool = True) -> None:
+    """Rename every staged ``.part`` at once; the renamed are recorded sent in one statement
+    before anything else is looked at, then each failed rename is settled on its own. A rename
+    whose reply was lost is looked up: gone means HRM has it, a ``.part`` still there is renamed
+    once more with the others in that case (``again``)."""
+    if not staged:
+        return
+    outcome = transport.promote_all([job.name for job in staged])
+    renamed = [job for job in staged if outcome[job.name] is None]
+    if renamed:
+        sent = reports_sent_recorded([job.report for job in renamed])
+        for job in renamed:
+            job.result = sent[job.report.pk]
+    still_staged = []
+    for job in staged:
+        error = outcome[job.name]
+        if error is None:
+            continue
         if not error.rename_unknown:
             _transport_failed(job, error, transport)
-            return
-        # The reply was lost: look rather than guess. It is staged, so "neither" means taken.
+            continue
+        # Look rather than guess. It is staged, so "neither name" means HRM took it.
         job.part_known = False
         try:
             found = transport.probe(job.name, len(job.data))
         except TransportError as lost:
             _transport_failed(job, lost, transport)
-            return
-        if found in (Probe.STAGED, Probe.PARTIAL):
+            continue
+        if found is Probe.STAGED and again:
+            job.part_known = True
+            still_staged.append(job)
+        elif found in (Probe.STAGED, Probe.PARTIAL):
             job.part_known = True
             _transport_failed(job, error, transport)
-            return
-    job.result = report_sent_recorded(job.report)
+        else:
+            job.result = report_sent_recorded(job.report)
+    _promote(still_staged, transport, again=False)
 
 
 def _pending(jobs: list[_Job]) -> list[_Job]:
@@ -335,11 +384,12 @@ def _pending(jobs: list[_Job]) -> list[_Job]:
 
 def reports_deliver(report_ids: list[int], transport: Transport) -> dict[int, DeliveryResult]:
     """One delivery attempt for each of ``report_ids`` (typically one message's reports) over
-    one connection: one claim; each file built once, encrypted and staged as ``<name>.part``;
-    one commit marking them staged; then each renamed and recorded sent as soon as its rename
-    returns. A retry starts from what the record and the server say (``_resume``). Whatever goes
-    wrong after the claim is recorded on the row, so no report is left "sending" (unless the
-    database stays away: then the re-drive finds the row, and its record makes the retry safe).
+    one connection: one claim; each file built once and encrypted; every ``<name>.part``
+    written at once; one commit marking them staged; every rename at once, and the renamed
+    recorded sent in one statement as soon as the renames return. A retry starts from what the
+    record and the server say (``_resume``). Whatever goes wrong after the claim is recorded on
+    the row, so no report is left "sending" (unless the database stays away: then the re-drive
+    finds the row, and its record makes the retry safe).
     """
     results = {report_id: DeliveryResult(Outcome.SKIPPED) for report_id in report_ids}
     claimed = reports_claim(report_ids)
@@ -354,34 +404,26 @@ def reports_deliver(report_ids: list[int], transport: Transport) -> dict[int, De
         # Nothing was uploaded: the batch goes back now, with its cause, rather than wait in
         # "sending" for the re-drive to call it a stopped worker.
         logger.exception("HRM reports %s: unexpected error before the upload", report_ids)
-        failure = f"Unexpected error before the upload ({type(error).__name__}); will retry."
-        error_class = getattr(error, "error_class", ErrorClass.UNEXPECTED)
-        for report in claimed:
-            results[report.pk] = report_failure_recorded(
-                report, failure, error_class, permanent=False
-            )
+        _unexpected(claimed, error, "before the upload", results)
         return results
     try:
+        to_write = []
         for job in jobs:
-            if job.refusal is not None:
-                continue
             report = job.report
             # Only a retry or a re-send can find something an earlier attempt left.
             earlier = report.attempts > 1 or report.resent_at is not None
+            if not (earlier or report.staged_at is not None):
+                to_write.append(job)
+                continue
+            if job.refusal is not None:
+                continue
             try:
-                if earlier or report.staged_at is not None:
-                    _resume(job, transport)
-                else:
-                    transport.stage(job.name, job.data)
-                    job.part_known = True
+                if _resume(job, transport):
+                    to_write.append(job)
             except TransportError as error:
-                _transport_failed(job, error, transport)
-                if job.refusal is not None and not error.file_refusal:
-                    # Our key or the folder: every other report would be refused the same.
-                    for rest in _pending(jobs):
-                        rest.refusal = error
-        for job in _mark_staged(_pending(jobs)):
-            _promote(job, transport)
+                _step_failed(job, error, jobs, transport)
+        _stage([job for job in to_write if job.refusal is None], jobs, transport)
+        _promote(_mark_staged(_pending(jobs)), transport)
     except _Unreachable as unreachable:
         # The reports not tried count this attempt and retry on their own schedules.
         for job in _pending(jobs):
@@ -392,10 +434,9 @@ def reports_deliver(report_ids: list[int], transport: Transport) -> dict[int, De
         raise  # the database stayed away: the rows stay "sending" for the re-drive
     except Exception as error:
         logger.exception("HRM reports %s: unexpected error during delivery", report_ids)
-        failure = f"Unexpected error during the upload ({type(error).__name__}); will retry."
-        error_class = getattr(error, "error_class", ErrorClass.UNEXPECTED)
+        _unexpected([job.report for job in _pending(jobs)], error, "during the upload", results)
         for job in _pending(jobs):
-            job.result = report_failure_recorded(job.report, failure, error_class, permanent=False)
+            job.result = results[job.report.pk]
     for job in jobs:
         if job.refusal is not None and job.result is None:
             job.result = report_refusal_recorded(job.report, job.refusal, transport)
@@ -404,6 +445,17 @@ def reports_deliver(report_ids: list[int], transport: Transport) -> dict[int, De
         if job.result is not None:
             results[job.report.pk] = job.result
     return results
+
+
+def _unexpected(
+    reports: list[HrmReport], error: Exception, when: str, results: dict[int, DeliveryResult]
+) -> None:
+    """An error nobody classified: each report goes back with its type (never its words, which
+    may quote a row), to retry on its schedule."""
+    failure = f"Unexpected error {when} ({type(error).__name__}); will retry."
+    error_class = getattr(error, "error_class", ErrorClass.UNEXPECTED)
+    for report in reports:
+        results[report.pk] = report_failure_recorded(report, failure, error_class, permanent=False)
 
 
 def report_deliver(report_id: int, transport: Transport) -> DeliveryResult:

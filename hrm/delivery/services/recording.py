@@ -27,7 +27,7 @@ from hrm.delivery.services.attempts import (
     SentRecord,
     attempt_record,
     attempts_worker_lost,
-    report_sent_record,
+    reports_sent_record,
 )
 from hrm.delivery.services.health import hrm_health_observe
 from hrm.delivery.transports import (
@@ -80,13 +80,19 @@ def db_write_retried(write: Callable[[], _T]) -> _T:
             pause = min(pause * 2, 5.0)
 
 
+def reports_sent_recorded(reports: list[HrmReport]) -> dict[int, DeliveryResult]:
+    """A batch's renamed reports, recorded sent in one statement that also keeps their attempts
+    and reads what HRM's health and the alerts need; then each success is told to them. Once
+    renamed, a file is HRM's whatever any other worker thinks: sent wins."""
+    records = db_write_retried(lambda: reports_sent_record(reports))
+    for report in reports:
+        if records[report.pk].marked:
+            outcome_told(report, HrmAttempt.Outcome.SENT, sent=records[report.pk])
+    return {report.pk: DeliveryResult(Outcome.SENT) for report in reports}
+
+
 def report_sent_recorded(report: HrmReport) -> DeliveryResult:
-    # Once renamed, the file is HRM's whatever any other worker thinks: sent wins. One round
-    # trip records it, keeps the attempt and reads what HRM's health and the alerts need.
-    record = db_write_retried(lambda: report_sent_record(report))
-    if record.marked:
-        outcome_told(report, HrmAttempt.Outcome.SENT, sent=record)
-    return DeliveryResult(Outcome.SENT)
+    return reports_sent_recorded([report])[report.pk]
 
 
 def outcome_told(
@@ -98,7 +104,7 @@ def outcome_told(
     sent: SentRecord | None = None,
 ) -> None:
     """Tell the attempt record, HRM's health and the alerts about an outcome already on the row:
-    ``sent``, ``retry`` or ``failed`` (final). A success written by ``report_sent_record`` has
+    ``sent``, ``retry`` or ``failed`` (final). A success written by ``reports_sent_record`` has
     its attempt on record already (``sent``), and skips what that statement found unneeded.
     Nothing here may undo or hold up a delivery: a failure is logged and the delivery goes on."""
     Attempt = HrmAttempt.Outcome

@@ -12,6 +12,10 @@ them (hrm/delivery/services/outbox.py), and ``upload`` for callers that keep no 
   short ``.part``, or nothing (on HRM's server, which takes files away, "nothing" is ambiguous:
   only the caller's record can tell "renamed and taken" from "never renamed");
 - ``discard(remote_name)`` removes a ``.part``;
+- ``stage_all(files)`` and ``promote_all(names)`` do the same for a batch, each name with its own
+  outcome: over SFTP with every request of a step in flight at once, so a batch costs the round
+  trips of one report (``sftp_pipeline``); elsewhere one file after another (``stage_each``,
+  ``promote_each``);
 - failures raise ``TransportError``: ``permanent`` when retrying cannot help (unknown host key,
   unreadable key file), ``refusal`` when the server refused our key, a permission or the folder
   (a restarting server does this too, so the caller decides how long a refusal may last), with a
@@ -104,6 +108,10 @@ class Transport(Protocol):
 
     def discard(self, remote_name: str) -> None: ...
 
+    def stage_all(self, files: dict[str, bytes]) -> dict[str, TransportError | None]: ...
+
+    def promote_all(self, names: list[str]) -> dict[str, TransportError | None]: ...
+
     def upload(
         self, remote_name: str, data: bytes, *, may_be_delivered: bool = True
     ) -> UploadResult: ...
@@ -123,6 +131,30 @@ def folder_takes_files(transport: Transport) -> bool:
     except TransportError:
         return False
     return True
+
+
+def stage_each(transport: Transport, files: dict[str, bytes]) -> dict[str, TransportError | None]:
+    """``stage_all`` one file after another, for a transport with no round trips to save."""
+    outcome: dict[str, TransportError | None] = {}
+    for name, data in files.items():
+        try:
+            transport.stage(name, data)
+            outcome[name] = None
+        except TransportError as error:
+            outcome[name] = error
+    return outcome
+
+
+def promote_each(transport: Transport, names: list[str]) -> dict[str, TransportError | None]:
+    """``promote_all`` one file after another."""
+    outcome: dict[str, TransportError | None] = {}
+    for name in names:
+        try:
+            transport.promote(name)
+            outcome[name] = None
+        except TransportError as error:
+            outcome[name] = error
+    return outcome
 
 
 def upload_in_one_go(

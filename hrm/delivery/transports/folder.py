@@ -13,6 +13,8 @@ from hrm.delivery.transports import (
     TransportError,
     UploadResult,
     _check_remote_name,
+    promote_each,
+    stage_each,
     upload_in_one_go,
 )
 from hrm.error_classes import ErrorClass
@@ -65,6 +67,12 @@ class FolderTransport:
             part.unlink(missing_ok=True)
         except OSError as exc:
             raise self._error(exc) from exc
+
+    def stage_all(self, files: dict[str, bytes]) -> dict[str, TransportError | None]:
+        return stage_each(self, files)
+
+    def promote_all(self, names: list[str]) -> dict[str, TransportError | None]:
+        return promote_each(self, names)
 
     def upload(
         self, remote_name: str, data: bytes, *, may_be_delivered: bool = True

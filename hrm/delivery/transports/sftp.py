@@ -3,6 +3,7 @@ error classified for the caller (transient, refusal or permanent) in words suppo
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import posixpath
@@ -20,6 +21,7 @@ from hrm.delivery.transports import (
     _check_remote_name,
     upload_in_one_go,
 )
+from hrm.delivery.transports.sftp_pipeline import files_rename, files_write
 from hrm.error_classes import ErrorClass
 
 logger = logging.getLogger(__name__)
@@ -54,33 +56,17 @@ class _ConnectionLost(Exception):
         self.error = error
 
 
-def _write_acknowledged(remote: paramiko.SFTPFile, data: bytes) -> None:
-    """Write ``data`` without a round trip per block, yet check that every block was written.
-
-    paramiko never checks the status of pipelined writes (a full disk would go unnoticed and the
-    rename would deliver a truncated file). A non-pipelined write, though, waits for *every*
-    outstanding acknowledgement and raises on the first error. So all blocks but the last go out
-    pipelined, and the last one, written non-pipelined, collects every status.
-    """
-    last = max(len(data) - remote.MAX_REQUEST_SIZE, 0)
-    with memoryview(data) as view:  # slices of a view, not copies of a 13 MB file
-        if last:
-            remote.set_pipelined(True)
-            remote.write(view[:last])
-        remote.set_pipelined(False)
-        remote.write(view[last:])
-
-
 class SftpTransport:
     """Uploads over one SFTP connection, opened on first use and reused; not thread-safe.
 
     Authentication is by the private key in ``key_file`` only (no agent, no other keys). The
     server's host key must be pinned in ``known_hosts_file`` (OpenSSH format; for a port other
     than 22 the host is written ``[host]:port``): an unknown or changed key is a permanent error,
-    never accepted. ``stage`` writes ``.part`` (pipelined, every acknowledgement checked),
-    ``promote`` renames with ``posix-rename@openssh.com``, ``probe`` stats the final name and
-    then the ``.part``. A step that finds the kept connection gone reconnects once and runs
-    again, except a rename, whose outcome is then for ``probe`` to find out.
+    never accepted. ``stage_all`` writes a batch's ``.part`` files (every request in flight at
+    once, every acknowledgement checked), ``promote_all`` renames them with
+    ``posix-rename@openssh.com``, ``stage`` and ``promote`` do so for one file, ``probe`` stats
+    the final name and then the ``.part``. A step that finds the kept connection gone reconnects
+    once and runs again, except a rename, whose outcome is then for ``probe`` to find out.
     """
 
     def __init__(
@@ -316,25 +302,78 @@ class SftpTransport:
         return self._call("check for", remote_name, look)
 
     def stage(self, remote_name: str, data: bytes) -> None:
-        part = self._remote_path(remote_name) + PART_SUFFIX
-
-        def write(sftp: paramiko.SFTPClient) -> None:
-            # Rewritten from the start on a second try: a .part never counts until renamed.
-            with sftp.open(part, "wb", bufsize=0) as remote:
-                _write_acknowledged(remote, data)
-
-        self._call("write", remote_name, write)
+        # Rewritten from the start on a second try: a .part never counts until renamed.
+        error = self.stage_all({remote_name: data})[remote_name]
+        if error is not None:
+            raise error
 
     def promote(self, remote_name: str) -> None:
-        final = self._remote_path(remote_name)
-
-        def rename(sftp: paramiko.SFTPClient) -> None:
-            sftp.posix_rename(final + PART_SUFFIX, final)
-
         # Never repeated blindly: a lost reply leaves the rename's outcome unknown, and the
         # caller finds out with ``probe``.
-        self._call("rename", remote_name, rename, repeatable=False)
-        self.accepted += 1
+        error = self.promote_all([remote_name])[remote_name]
+        if error is not None:
+            raise error
+
+    def stage_all(self, files: dict[str, bytes]) -> dict[str, TransportError | None]:
+        """``stage`` for a batch in the round trips of one file: every ``.part`` opened at once,
+        then every write and close sent without waiting (``sftp_pipeline.files_write``). Each
+        name's error, or None once all its bytes and its close were acknowledged; a connection
+        lost fails the batch (raised), after one reconnect as ``stage`` does."""
+        if not files:
+            return {}
+        parts = {self._remote_path(name) + PART_SUFFIX: name for name in files}
+
+        def write(sftp: paramiko.SFTPClient) -> dict[str, Exception | None]:
+            with contextlib.ExitStack() as views:  # slices of views, not copies of the files
+                return files_write(
+                    sftp,
+                    {part: views.enter_context(memoryview(files[n])) for part, n in parts.items()},
+                )
+
+        failures = self._call("write", _batch_label(files), write)
+        return {
+            name: None
+            if failures[part] is None
+            else self._file_error(failures[part], "write", name)
+            for part, name in parts.items()
+        }
+
+    def promote_all(self, names: list[str]) -> dict[str, TransportError | None]:
+        """``promote`` for a batch: every rename sent at once, one round trip. Each name's error,
+        or None once renamed; a name whose reply never came (the connection dropped, a timeout)
+        gets ``rename_unknown``, for ``probe`` to settle. Never repeated blindly."""
+        if not names:
+            return {}
+        renames, parts = {}, {}
+        for name in names:
+            final = self._remote_path(name)
+            renames[final + PART_SUFFIX] = final
+            parts[final + PART_SUFFIX] = name
+        label = _batch_label(names)
+
+        def rename(sftp: paramiko.SFTPClient):
+            return files_rename(sftp, renames)
+
+        try:
+            replies, stopped = self._call("rename", label, rename, repeatable=False)
+        except TransportError as error:  # not connected: no rename was sent
+            return dict.fromkeys(names, error)
+        outcome: dict[str, TransportError | None] = {
+            parts[part]: None
+            if failure is None
+            else self._file_error(failure, "rename", parts[part])
+            for part, failure in replies.items()
+        }
+        if stopped is not None:
+            error, lost = self._upload_error(stopped, "rename", label)
+            if lost:
+                self._disconnect()
+            outcome.update({name: error for name in names if name not in outcome})
+        self.accepted += sum(1 for failure in outcome.values() if failure is None)
+        return outcome
+
+    def _file_error(self, failure: Exception, stage: str, name: str) -> TransportError:
+        return self._upload_error(failure, stage, name)[0]
 
     def discard(self, remote_name: str) -> None:
         part = self._remote_path(remote_name) + PART_SUFFIX
@@ -410,3 +449,9 @@ class SftpTransport:
             False,
             error_class=ErrorClass.UNREACHABLE,
         ), False
+
+
+def _batch_label(names) -> str:
+    """How a batch is named in an error that concerns all of it."""
+    first, *rest = names
+    return f"{first} and {len(rest)} other file(s)" if rest else first

@@ -1,0 +1,132 @@
+"""Several SFTP requests in flight on one channel: a batch's files written, or renamed, in the round
+trips of one file.
+
+paramiko's public calls each wait for their reply (an open, a close, a rename: one round trip
+each), so a report cost four round trips however small. Its request layer, which its own pipelined
+writes and prefetching use, sends a request with a numbered id and hands the reply to whichever
+object was registered for that id; here that object is ``_Replies``. paramiko is pinned in the
+lock file, and tests/hrm/test_sftp_pipeline.py runs these against a real SFTP server, failures
+included.
+
+A server may answer out of order, but it processes the requests on one handle in the order they
+came; every write's status is still checked, not only the close's (a full disk refuses one write
+and accepts the close).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import paramiko
+from paramiko.sftp import (
+    CMD_CLOSE,
+    CMD_EXTENDED,
+    CMD_HANDLE,
+    CMD_OPEN,
+    CMD_STATUS,
+    CMD_WRITE,
+    SFTP_FLAG_CREATE,
+    SFTP_FLAG_TRUNC,
+    SFTP_FLAG_WRITE,
+    int64,
+)
+
+_CHUNK = paramiko.SFTPFile.MAX_REQUEST_SIZE
+_WRITE_FLAGS = SFTP_FLAG_WRITE | SFTP_FLAG_CREATE | SFTP_FLAG_TRUNC
+
+
+class _Replies:
+    """Receives the replies to the requests sent on its behalf, by request id."""
+
+    def __init__(self) -> None:
+        self.received: dict[int, tuple[int, paramiko.Message]] = {}
+
+    def _async_response(self, kind: int, message: paramiko.Message, number: int) -> None:
+        self.received[number] = (kind, message)
+
+
+def _send(sftp: paramiko.SFTPClient, replies: _Replies, kind: int, *args) -> int:
+    return sftp._async_request(replies, kind, *args)
+
+
+def _collect(sftp: paramiko.SFTPClient, replies: _Replies, numbers: Iterable[int]) -> None:
+    """Read replies until each of ``numbers`` has one (a lost connection or the channel's timeout
+    raises, as paramiko's own calls do)."""
+    for number in numbers:
+        while number not in replies.received:
+            sftp._read_response()
+
+
+def _status_error(
+    sftp: paramiko.SFTPClient, kind: int, message: paramiko.Message
+) -> Exception | None:
+    """None for an OK status; otherwise the exception paramiko's own call would have raised (an
+    ``OSError`` with its errno for a refused permission or a missing path)."""
+    if kind != CMD_STATUS:
+        return paramiko.SFTPError(f"unexpected SFTP reply {kind} to a request wanting a status")
+    try:
+        sftp._convert_status(message)
+    except (OSError, EOFError) as error:
+        return error
+    return None
+
+
+def files_write(
+    sftp: paramiko.SFTPClient, files: dict[str, memoryview]
+) -> dict[str, Exception | None]:
+    """Write each file (path → bytes) from the start, truncating what was there, and close it:
+    every open at once (one round trip), then every write and close without waiting (one more,
+    plus the time the bytes take). Returns each path's first failure, or None when every write
+    and the close were acknowledged."""
+    replies = _Replies()
+    opens = {
+        path: _send(sftp, replies, CMD_OPEN, path, _WRITE_FLAGS, paramiko.SFTPAttributes())
+        for path in files
+    }
+    _collect(sftp, replies, opens.values())
+    outcome: dict[str, Exception | None] = {}
+    requests: dict[str, list[int]] = {}
+    for path, number in opens.items():
+        kind, message = replies.received.pop(number)
+        if kind != CMD_HANDLE:
+            outcome[path] = _status_error(sftp, kind, message) or paramiko.SFTPError(
+                "the server sent no handle for an opened file"
+            )
+            continue
+        handle = message.get_binary()
+        data = files[path]
+        numbers = [
+            _send(sftp, replies, CMD_WRITE, handle, int64(offset), data[offset : offset + _CHUNK])
+            for offset in range(0, len(data), _CHUNK)
+        ]
+        numbers.append(_send(sftp, replies, CMD_CLOSE, handle))
+        requests[path] = numbers
+    _collect(sftp, replies, (number for numbers in requests.values() for number in numbers))
+    for path, numbers in requests.items():
+        errors = (_status_error(sftp, *replies.received.pop(number)) for number in numbers)
+        outcome[path] = next((error for error in errors if error is not None), None)
+    return outcome
+
+
+def files_rename(
+    sftp: paramiko.SFTPClient, renames: dict[str, str]
+) -> tuple[dict[str, Exception | None], Exception | None]:
+    """Rename each file (old path → new path) with ``posix-rename@openssh.com``, every request sent
+    at once. Returns each old path's outcome as far as replies came, and the error that stopped
+    the replies (the connection lost, a timeout): the paths without a reply then have an unknown
+    outcome."""
+    replies = _Replies()
+    numbers: dict[str, int] = {}
+    stopped = None
+    try:
+        for old, new in renames.items():
+            numbers[old] = _send(sftp, replies, CMD_EXTENDED, "posix-rename@openssh.com", old, new)
+        _collect(sftp, replies, numbers.values())
+    except (OSError, EOFError, paramiko.SSHException) as error:  # what paramiko's calls raise
+        stopped = error
+    outcome = {
+        old: _status_error(sftp, *replies.received[number])
+        for old, number in numbers.items()
+        if number in replies.received
+    }
+    return outcome, stopped

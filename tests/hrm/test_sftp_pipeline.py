@@ -1,0 +1,101 @@
+"""A batch over SFTP with every request of a step in flight at once (``stage_all``, then
+``promote_all``), against the real sandbox SFTP server: each file keeps its own outcome, and a
+batch costs the round trips of one file when HRM is far away."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bench.support.delay_proxy import DelayProxy
+from hrm.delivery.transports import Probe, TransportError
+
+from .test_transports import DATA, uploaded_names
+
+BIG = bytes(range(256)) * 4_000  # 1 MB: 32 writes in flight
+
+
+def files(count: int, data: bytes = DATA) -> dict[str, bytes]:
+    return {f"r{n}-D1234{n}.xml.enc": data for n in range(count)}
+
+
+def test_a_batch_is_staged_then_renamed_byte_for_byte(sftp_server, sftp_transport):
+    batch = files(3) | {"big-D12345.xml.enc": BIG, "empty-D12345.xml.enc": b""}
+    assert sftp_transport.stage_all(batch) == dict.fromkeys(batch)
+    assert uploaded_names(sftp_server) == sorted(f"{name}.part" for name in batch)
+    assert sftp_transport.promote_all(list(batch)) == dict.fromkeys(batch)
+    assert uploaded_names(sftp_server) == sorted(batch)
+    for name, data in batch.items():
+        assert (sftp_server.inbox / name).read_bytes() == data
+    assert sftp_transport.accepted == 5 and sftp_server.connections_made == 1
+
+
+def test_a_file_refused_keeps_its_own_error_and_the_others_go(sftp_server, sftp_transport):
+    batch = files(3)
+    sftp_server.refuse_deliver_to("D12341")
+    staged = sftp_transport.stage_all(batch)
+    refused = staged.pop("r1-D12341.xml.enc")
+    assert refused.refusal and refused.file_refusal and "permission" in refused.message
+    assert staged == dict.fromkeys(staged)
+    assert sftp_transport.promote_all(list(staged)) == dict.fromkeys(staged)
+    assert uploaded_names(sftp_server) == sorted(staged)
+
+
+def test_a_failed_write_in_one_file_fails_that_file_only(sftp_server, sftp_transport):
+    batch = {"a-D1.xml.enc": DATA, "big-D2.xml.enc": BIG, "c-D3.xml.enc": DATA}
+    sftp_server.fail_write_at(200_000)  # one block of the big file; its close still succeeds
+    outcome = sftp_transport.stage_all(batch)
+    failed = outcome.pop("big-D2.xml.enc")
+    assert not failed.permanent and "No space left on device" in failed.message
+    assert outcome == dict.fromkeys(outcome)
+    assert sftp_transport.probe("big-D2.xml.enc", len(BIG)) == Probe.STAGED  # size, not content
+    assert sftp_transport.stage_all({"big-D2.xml.enc": BIG}) == {"big-D2.xml.enc": None}
+    sftp_transport.promote_all(list(batch))
+    assert (sftp_server.inbox / "big-D2.xml.enc").read_bytes() == BIG
+
+
+def test_a_connection_dropped_mid_batch_fails_the_batch_and_renames_nothing(
+    sftp_server, sftp_transport
+):
+    sftp_server.drop_after(300_000, times=2)  # after the reconnect too
+    with pytest.raises(TransportError) as caught:
+        sftp_transport.stage_all(files(2) | {"big-D9.xml.enc": BIG})
+    assert not caught.value.permanent and "will retry" in caught.value.message
+    assert not [name for name in uploaded_names(sftp_server) if not name.endswith(".part")]
+
+
+def test_renames_whose_replies_were_lost_are_unknown_and_probe_settles_them(
+    sftp_server, sftp_transport
+):
+    batch = files(3)
+    sftp_transport.stage_all(batch)
+    sftp_server.drop_after_rename = True  # the first rename happens, then the connection drops
+    outcome = sftp_transport.promote_all(list(batch))
+    assert all(error is not None and error.rename_unknown for error in outcome.values())
+    found = {name: sftp_transport.probe(name, len(DATA)) for name in batch}
+    assert sorted(found.values()) == sorted([Probe.DELIVERED, Probe.STAGED, Probe.STAGED])
+
+
+def test_far_away_a_batch_costs_the_round_trips_of_one_file(sftp_server, make_transport, tmp_path):
+    """Eight files 100 ms away: open, write and close, rename; three round trips, where one file
+    after another would take thirty-two. The bound leaves room for a busy machine both ways."""
+    rtt = 0.1
+    proxy = DelayProxy(("127.0.0.1", 0), (sftp_server.login.host, sftp_server.port), rtt * 500)
+    proxy.start()
+    try:
+        port = proxy.server.sockets[0].getsockname()[1]
+        key = sftp_server.login.known_hosts_file.read_text().split(maxsplit=1)[1]
+        (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:{port} {key}")
+        transport = make_transport(port=port, known_hosts_file=tmp_path / "known_hosts")
+        transport.probe("warm-D1.xml.enc", 0)  # the connection, outside the clock
+        batch = files(8)
+        started = time.monotonic()
+        assert transport.stage_all(batch) == dict.fromkeys(batch)
+        assert transport.promote_all(list(batch)) == dict.fromkeys(batch)
+        elapsed = time.monotonic() - started
+        transport.close()
+    finally:
+        proxy.close()
+    assert uploaded_names(sftp_server) == sorted(batch)
+    assert 3 * rtt <= elapsed < 12 * rtt, f"{elapsed / rtt:.1f} round trips"
