@@ -9,7 +9,9 @@ not seen), its peak divided by the size of the built XML file:
 - encrypt: ``report_encrypt`` of the built file;
 - worker: what the worker does with a stored file before the upload is done: the row's bytes as
   the database driver hands them over, encrypted, then written by the SFTP transport's
-  ``_write_acknowledged`` into a file object that chunks like paramiko's and keeps nothing.
+  ``files_write`` (every write in flight at once) into a stand-in for paramiko's SFTP client
+  that packs each request into a paramiko ``Message``, as paramiko does, answers OK and keeps
+  nothing.
 The goal (issue 22) is at most 2x for each step.
 """
 
@@ -23,8 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import paramiko  # noqa: E402
+from paramiko.sftp import CMD_HANDLE, CMD_OPEN, CMD_STATUS, SFTP_OK, int64  # noqa: E402
+
 from bench.hrm_build import SCHEMA, sample_reports  # noqa: E402
-from hrm.delivery.transports.sftp import _write_acknowledged  # noqa: E402
+from hrm.delivery.transports.sftp_pipeline import files_write  # noqa: E402
 from hrm.reports.build import report_build  # noqa: E402
 from hrm.reports.crypto import report_encrypt  # noqa: E402
 from hrm.reports.types import ReportFile  # noqa: E402
@@ -34,20 +39,51 @@ KEY = "000102030405060708090a0b0c0d0e0f"
 PDF_BYTES = 10 * 1024 * 1024
 
 
-class _Remote:
-    """Takes writes as paramiko's SFTPFile does (a memoryview over the data, sent in requests of
-    at most MAX_REQUEST_SIZE bytes, each packed into its own message) and keeps nothing."""
+class InMemorySftp:
+    """Takes requests as paramiko's SFTP client does (each packed into its own ``Message``, the
+    data a slice of a memoryview), answers each in order with a handle or an OK status, and
+    keeps nothing but the replies not yet read."""
 
-    MAX_REQUEST_SIZE = 32768
+    def __init__(self) -> None:
+        self._number = 0
+        self._waiting: list[tuple[object, int, int]] = []
 
-    def set_pipelined(self, pipelined: bool) -> None:
-        pass
+    def _async_request(self, fileobj, kind: int, *args) -> int:
+        message = paramiko.Message()
+        message.add_int(self._number)
+        for item in args:
+            if isinstance(item, int64):
+                message.add_int64(item)
+            elif isinstance(item, int):
+                message.add_int(item)
+            elif isinstance(item, paramiko.SFTPAttributes):
+                item._pack(message)
+            else:
+                message.add_string(item)
+        message.asbytes()  # the packet paramiko sends
+        self._number += 1
+        self._waiting.append((fileobj, kind, self._number - 1))
+        return self._number - 1
 
-    def write(self, data) -> None:
-        view = memoryview(data)
-        while len(view):
-            bytes(view[: self.MAX_REQUEST_SIZE])  # the request's packet
-            view = view[self.MAX_REQUEST_SIZE :]
+    def _read_response(self) -> None:
+        fileobj, kind, number = self._waiting.pop(0)
+        reply = paramiko.Message()
+        if kind == CMD_OPEN:
+            reply.add_string(b"handle")
+            fileobj._async_response(CMD_HANDLE, paramiko.Message(reply.asbytes()), number)
+        else:
+            reply.add_int(SFTP_OK)
+            reply.add_string("")
+            fileobj._async_response(CMD_STATUS, paramiko.Message(reply.asbytes()), number)
+
+    def _convert_status(self, message: paramiko.Message) -> None:
+        paramiko.SFTPClient._convert_status(self, message)
+
+
+def upload_in_memory(data: bytes) -> None:
+    """``files_write`` of one file to ``InMemorySftp``, as the worker writes it."""
+    with memoryview(data) as view:
+        assert files_write(InMemorySftp(), {"r.xml.enc.part": view}) == {"r.xml.enc.part": None}
 
 
 def _peak(step) -> int:
@@ -71,7 +107,7 @@ def main() -> None:
         "build": lambda: report_build(report),
         "validate": lambda: report_validate(xml, SCHEMA),
         "encrypt": lambda: report_encrypt(xml, KEY),
-        "worker": lambda: _write_acknowledged(_Remote(), report_encrypt(stored, KEY)),
+        "worker": lambda: upload_in_memory(report_encrypt(stored, KEY)),
     }
     print(f"PDF {len(pdf):,} bytes, XML {len(xml):,} bytes; peak / XML size (goal <= 2.0x)")
     for name, step in steps.items():
