@@ -18,7 +18,7 @@ from . import services
 from .access import Action, referral_access_record
 from .attachments import attachment_download_name, attachment_too_large_error
 from .forms import MessageForm, ReferrerCodeForm
-from .models import Attachment, Message, ReferralEvent
+from .models import ReferralEvent
 from .referrer_access import (
     CodeResult,
     referral_for_referrer,
@@ -27,6 +27,7 @@ from .referrer_access import (
     referrer_code_verify,
     referrer_has_access,
 )
+from .selectors import referrer_attachment_get_or_404, referrer_messages_visible
 
 
 def _trail_name(referral) -> str:
@@ -57,11 +58,7 @@ def _thread_page(request, referral, *, message_form=None, status=200):
         actor_username=_trail_name(referral),
     )
     messages = list(
-        # A referrer without an account belongs to no site: no private note is theirs. The
-        # latest version of each message (the referrer never amends: they get no history).
-        Message.objects.filter(
-            referral=referral, private_to_site__isnull=True, next_version__isnull=True
-        )
+        referrer_messages_visible(referral)
         .select_related("author", "author_listing")
         .prefetch_related("attachments")
     )
@@ -169,14 +166,7 @@ def referrer_message_create(request, reference):
 @login_not_required
 def referrer_attachment_download(request, reference, attachment_id):
     referral = _referral_with_access_or_404(request, reference)
-    attachment = Attachment.objects.filter(
-        pk=attachment_id,
-        message__referral=referral,
-        message__private_to_site__isnull=True,
-        message__withdrawn_at__isnull=True,
-    ).first()
-    if attachment is None:
-        raise Http404("No such attachment.")
+    attachment = referrer_attachment_get_or_404(referral, attachment_id)
     try:
         handle = attachment.file.open("rb")
     except FileNotFoundError as missing:

@@ -261,6 +261,31 @@ def attachment_get_for_user_or_404(user: User, referral_id: int, attachment_id: 
     return attachment
 
 
+def referrer_messages_visible(referral: Referral) -> QuerySet[Message]:
+    """What a referrer following by emailed code reads: the latest version of each shared
+    message. They belong to no site (no private note is theirs) and get no history: an earlier
+    version may hold what its author took back by amending (a file of the wrong patient)."""
+    return Message.objects.filter(
+        referral=referral, private_to_site__isnull=True, next_version__isnull=True
+    )
+
+
+def referrer_attachment_get_or_404(referral: Referral, attachment_id: int) -> Attachment:
+    """A file the referrer's page shows: on a message of ``referrer_messages_visible``, not
+    withdrawn. Anything else is a 404, as for a stranger."""
+    attachment = (
+        Attachment.objects.filter(
+            pk=attachment_id,
+            message__in=referrer_messages_visible(referral).filter(withdrawn_at__isnull=True),
+        )
+        .select_related("message")
+        .first()
+    )
+    if attachment is None:
+        raise Http404("No such attachment.")
+    return attachment
+
+
 def message_content_visible(user: User, message: Message) -> bool:
     """A withdrawn message's content is for its author only (and support, in the admin)."""
     return not message.is_withdrawn or message.author_id == user.pk

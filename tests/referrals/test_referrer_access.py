@@ -256,3 +256,32 @@ def test_only_a_referrer_without_account_writes_without_one(world):
 
     with pytest.raises(PermissionDenied):
         services.message_post(referral=referral, author=None, text="hi")
+
+
+def test_the_referrer_downloads_only_the_files_of_each_message_s_latest_version(
+    world, public_referral
+):
+    """An amendment that drops a file takes it away from the referrer too: their page shows only
+    the latest version, so the download follows the same rule."""
+    from ..factories import pdf_upload
+
+    letter = services.message_post(
+        referral=public_referral,
+        author=world.intake,
+        text="Letter attached.",
+        files=[pdf_upload("Wrong patient.pdf"), pdf_upload("Consultation letter.pdf")],
+    )
+    wrong, kept = letter.attachments.order_by("id")
+    amended = services.message_amend(
+        message=letter, author=world.intake, text="Letter attached.", keep_attachment_ids=[kept.pk]
+    )
+    current = amended.attachments.get()
+    referrer = Client()
+    open_with_code(referrer, public_referral)
+    attachments = follow_url(public_referral) + "attachments/"
+    assert referrer.get(f"{attachments}{current.pk}/").status_code == 200
+    assert referrer.get(f"{attachments}{wrong.pk}/").status_code == 404
+    assert referrer.get(f"{attachments}{kept.pk}/").status_code == 404  # the old version's row
+    stranger = Client()
+    assert stranger.get(f"{attachments}{current.pk}/").status_code == 404
+    assert not AccessEntry.objects.filter(action="downloaded", detail="Wrong patient.pdf").exists()
