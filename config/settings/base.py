@@ -195,6 +195,9 @@ LOGGING = {
 # /health/ready shows why a check fails (hosts, errors) only with "Authorization: Bearer <token>";
 # empty: never.
 HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+# Without the token, /health/ready answers from each web process's run of the checks of the last
+# few seconds (anyone may call it; the checks write a file and open a broker connection).
+OPS_READY_ANONYMOUS_CACHE_SECONDS = env.int("OPS_READY_ANONYMOUS_CACHE_SECONDS", default=10)
 # /metrics answers a bearer token, or a client address (or network) in the list.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_ADDRESSES = env.list("METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1", "::1"])
