@@ -21,6 +21,7 @@ from .forms import MessageForm, ReferrerCodeForm
 from .models import ReferralEvent
 from .referrer_access import (
     CodeResult,
+    SendResult,
     referral_for_referrer,
     referrer_access_end,
     referrer_code_send,
@@ -34,7 +35,9 @@ def _trail_name(referral) -> str:
     return f"{referral.referrer_email} (referrer, by emailed code)"[:150]
 
 
-def _code_page(request, reference, *, form=None, status=200, sent=False, throttled=False):
+def _code_page(
+    request, reference, *, form=None, status=200, sent=False, throttled=False, mail_failed=False
+):
     return render(
         request,
         "referrals/referrer_code.html",
@@ -43,6 +46,7 @@ def _code_page(request, reference, *, form=None, status=200, sent=False, throttl
             "form": form or ReferrerCodeForm(),
             "sent": sent,
             "throttled": throttled,
+            "mail_failed": mail_failed,
             "minutes": settings.REFERRER_CODE_TTL_SECONDS // 60,
         },
         status=status,
@@ -92,8 +96,11 @@ def referrer_follow(request, reference):
             return _thread_page(request, referral)
         return _code_page(request, reference)
     if "send" in request.POST:
-        if not referrer_code_send(request, referral):
+        result = referrer_code_send(request, referral)
+        if result == SendResult.THROTTLED:
             return _code_page(request, reference, status=429, throttled=True)
+        if result == SendResult.MAIL_FAILED:
+            return _code_page(request, reference, status=503, mail_failed=True)
         return _code_page(request, reference, sent=True)
     form = ReferrerCodeForm(request.POST)
     if not form.is_valid():

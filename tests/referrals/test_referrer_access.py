@@ -1,10 +1,13 @@
 """A referrer who was not signed in reads and answers their referral with an emailed code."""
 
+import logging
 import re
+import smtplib
 import time
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.test import Client
 
 from audit.models import AccessEntry
@@ -285,3 +288,31 @@ def test_the_referrer_downloads_only_the_files_of_each_message_s_latest_version(
     stranger = Client()
     assert stranger.get(f"{attachments}{current.pk}/").status_code == 404
     assert not AccessEntry.objects.filter(action="downloaded", detail="Wrong patient.pdf").exists()
+
+
+class RefusingMailBackend(BaseEmailBackend):
+    """A mail server that is down."""
+
+    def send_messages(self, email_messages):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+
+def test_a_mail_failure_tells_the_referrer_to_try_again_and_loses_nothing(
+    world, public_referral, settings, caplog
+):
+    client = Client()
+    client.post(follow_url(public_referral), {"send": "1"})
+    earlier = emailed_code()
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingMailBackend"
+    with caplog.at_level(logging.ERROR):
+        response = client.post(follow_url(public_referral), {"send": "1"})
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "could not send" in page.lower() and "try again" in page.lower()
+    assert "on its way" not in page
+    assert f"referral {public_referral.pk}" in caplog.text
+    assert earlier not in caplog.text
+    # The code emailed before still opens the referral: the one never sent replaced nothing.
+    response = client.post(follow_url(public_referral), {"code": earlier})
+    assert response.status_code == 302
+    assert "Tremblay, Hélène" in client.get(follow_url(public_referral)).content.decode()
