@@ -71,7 +71,8 @@ def referral_inbox(
     user: User, *, folder: str, query: str = "", status: str = "", sort: str = "activity"
 ) -> QuerySet[Referral]:
     """Received: referrals a listing of mine owns or owned. Sent: those I or my listings sent.
-    Review: those of either with something I have not reviewed (``review``). Each carries
+    Review: every referral I may see (copies to my listings too) with something I have not
+    reviewed (``referrals_needing_review``, the tab's count). Each carries
     ``last_activity_at`` (its latest event) and ``needs_review``; sorted by last activity or by
     the date sent, newest first."""
     sites = user_site_ids(user)
@@ -85,7 +86,7 @@ def referral_inbox(
     if folder == "sent":
         referrals = Referral.objects.filter(sent)
     elif folder == "review":
-        referrals = Referral.objects.filter(sent | received).filter(Exists(open_marks))
+        referrals = referrals_needing_review(user)
     else:
         referrals = Referral.objects.filter(received)
     if status:
@@ -104,14 +105,20 @@ def referral_inbox(
     )
 
 
-def referrals_needing_review_count(user: User) -> int:
-    """How many of the user's referrals have something they have not reviewed (the Needs
-    Review tab). Marks are only ever opened for stakeholders' users, but a user who left a
-    site keeps none of its referrals: the count follows what they may see."""
+def referrals_needing_review(user: User) -> QuerySet[Referral]:
+    """The user's referrals with something they have not reviewed: the Review folder, and the
+    Needs Review tab's count. Marks are only ever opened for stakeholders' users (a listing it
+    is copied to included), but a user who left a site keeps none of its referrals: the folder
+    follows what they may see."""
     open_marks = ReviewMark.objects.filter(
         user=user, reviewed_at__isnull=True, referral=OuterRef("pk")
     )
-    return referrals_visible_to(user).filter(Exists(open_marks)).count()
+    return referrals_visible_to(user).filter(Exists(open_marks))
+
+
+def referrals_needing_review_count(user: User) -> int:
+    """How many referrals the Review folder lists (the Needs Review tab)."""
+    return referrals_needing_review(user).count()
 
 
 def referral_page_get(user: User, referral_id: int) -> Referral:
