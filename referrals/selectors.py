@@ -13,7 +13,7 @@ from django.http import Http404
 
 from directory.models import Listing, User
 from directory.search_text import search_fold
-from directory.selectors import user_site_ids
+from directory.selectors import user_site_id_set, user_site_ids
 
 from .channels import ThreadStatus, delivery_channels
 from .models import (
@@ -214,7 +214,7 @@ def referral_copy_listings(referral: Referral) -> list[Listing]:
 
 def referral_can_change_copies(user: User, referral: Referral) -> bool:
     """The referrer's side and the current target may add and remove copied listings."""
-    site_ids = set(user.sites.values_list("pk", flat=True))
+    site_ids = user_site_id_set(user)
     return (
         referral.referrer_user_id == user.pk
         or (referral.referrer_listing is not None and referral.referrer_listing.site_id in site_ids)
@@ -230,7 +230,7 @@ def canned_responses_of_user(user: User) -> QuerySet[CannedResponse]:
 def referral_acting_listing(user: User, referral: Referral) -> Listing | None:
     """The stakeholder listing the user speaks for on this referral: the current target if they
     work there, else the referrer's side, else an earlier owner at their site."""
-    site_ids = set(user.sites.values_list("pk", flat=True))
+    site_ids = user_site_id_set(user)
     if referral.target_listing.site_id in site_ids:
         return referral.target_listing
     if referral.referrer_user_id == user.pk or (
