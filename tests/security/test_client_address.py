@@ -127,3 +127,11 @@ def test_a_trusted_proxy_that_is_not_an_address_stops_the_request(settings):
     settings.TRUSTED_PROXIES = ["nginx"]
     with pytest.raises(ImproperlyConfigured, match="TRUSTED_PROXIES"):
         client_address(request_with(forwarded="198.51.100.7"))
+
+
+def test_a_trusted_proxy_that_is_not_an_address_fails_the_start_up_check(settings):
+    from security.apps import trusted_proxies_check
+
+    assert trusted_proxies_check(None) == []
+    settings.TRUSTED_PROXIES = ["127.0.0.1", "nginx", "10.0.0.0/33"]
+    assert [error.id for error in trusted_proxies_check(None)] == ["ereferral.E001"] * 2
