@@ -1,6 +1,6 @@
 """The one way the product sends its notification emails (directory's clinician changes,
-referrals' notices and the referrer's one-time codes), here in the lowest app so every app above
-uses it.
+referrals' notices, the referrer's one-time codes, HRM's sender approvals), here in the lowest
+app so every app above uses it.
 
 - One message per address: no recipient sees who else was told.
 - The subject is one line: a name saved with a line break must not lose the email.
