@@ -43,20 +43,29 @@ def run() -> int:
         # Copies of one report under new Transaction IDs: one text report per message and
         # recipient is the rule, lifted in this throwaway database only (a partial unique index).
         cursor.execute('DROP INDEX "hrm_report_one_text_report_per_recipient"')
+        # Every other column as the template has it, so columns added since need no change here.
+        overrides = {
+            "transaction_id": "transaction_id || '-' || g",
+            "status": "(ARRAY['sent','sent','sent','sent','sent','sent','failed','queued',"
+            "'queued','sending'])[1 + g %% 10]",
+            "attempts": "1",
+            "next_attempt_at": "now()",
+            "sending_since": "now() - interval '1 minute'",
+            "last_attempt_at": "now()",
+            "sent_at": "now()",
+            "last_error": "''",
+            "delivery_started_at": "now() - (g || ' seconds')::interval",
+            "refusals": "0",
+        }
+        columns = [f.column for f in HrmReport._meta.concrete_fields if not f.primary_key]
+        # The model's own column names and fixed expressions: nothing from outside.
+        insert = (
+            f"INSERT INTO hrm_hrmreport ({', '.join(columns)}) "  # noqa: S608
+            f"SELECT {', '.join(overrides.get(c, c) for c in columns)} "
+            "FROM hrm_hrmreport, generate_series(1, %s) AS g WHERE id = %s"
+        )
         cursor.execute(
-            """
-            INSERT INTO hrm_hrmreport (message_id, attachment_id, recipient_id, deliver_to_user_id,
-                recipient_name, transaction_id, report_number, xml, event_at, created_at, status,
-                attempts, next_attempt_at, sending_since, last_attempt_at, sent_at, last_error,
-                delivery_started_at, refusals)
-            SELECT message_id, attachment_id, recipient_id, deliver_to_user_id, recipient_name,
-                transaction_id || '-' || g, report_number, xml, event_at, created_at,
-                (ARRAY['sent','sent','sent','sent','sent','sent','failed','queued','queued',
-                       'sending'])[1 + g %% 10],
-                1, now(), now() - interval '1 minute', now(), now(), '',
-                now() - (g || ' seconds')::interval, 0
-            FROM hrm_hrmreport, generate_series(1, %s) AS g WHERE id = %s
-            """,
+            insert,
             [REPORTS, template.pk],
         )
         cursor.execute(

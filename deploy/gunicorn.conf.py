@@ -2,7 +2,8 @@
 repository's root (systemd's WorkingDirectory, the image's WORKDIR). Behind the reverse proxy in
 deploy/nginx/, which alone takes connections from outside: gunicorn listens on loopback (or, in
 compose, on the private network), and the client's address is read from X-Forwarded-For by
-security.client_address with TRUSTED_PROXY_COUNT=1, not by gunicorn."""
+security.client_address with TRUSTED_PROXY_COUNT=1, on connections from TRUSTED_PROXIES only,
+not by gunicorn."""
 
 import multiprocessing
 import os

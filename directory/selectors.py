@@ -8,6 +8,18 @@ def user_site_ids(user: User) -> QuerySet:
     return Site.objects.filter(members=user).values("pk")
 
 
+def user_site_id_set(user: User) -> frozenset[int]:
+    """The ids of the sites the user belongs to, read once per user object: a page asks it many
+    times (receiver? acting for which listing? HRM's parts), and a request's user is a new object
+    each request. Like Django's own permission cache on the user, a membership changed after the
+    first call shows on a fresh user object."""
+    cached = getattr(user, "_site_id_set", None)
+    if cached is None:
+        cached = frozenset(Site.objects.filter(members=user).values_list("pk", flat=True))
+        user._site_id_set = cached
+    return cached
+
+
 def listings_of_user(user: User) -> QuerySet[Listing]:
     """Listings the user can act for: those of the sites they belong to."""
     return Listing.objects.filter(site__in=user_site_ids(user)).select_related("site")

@@ -8,19 +8,17 @@ clinician on the listing. Every change is recorded (``ListingClinicianChange``) 
 it moves away from is emailed (no patient data) after the change commits.
 """
 
-import logging
 from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from .emails import email_send_after_commit
 from .models import Listing, ListingClinicianChange, User
 
-logger = logging.getLogger(__name__)
 Status = ListingClinicianChange.Status
 
 CLINICIAN_FIELDS = ("clinician_first_name", "clinician_surname", "clinician_professional_id")
@@ -186,14 +184,12 @@ def _support_addresses() -> list[str]:
 
 
 def _send(subject: str, body: str, addresses: list[str], change: ListingClinicianChange) -> None:
-    if not addresses:
-        return
-    try:
-        send_mail(
-            " ".join(subject.split()), body, settings.DEFAULT_FROM_EMAIL, sorted(set(addresses))
-        )
-    except Exception:
-        logger.exception("Could not email clinician change %s of a listing", change.pk)
+    email_send_after_commit(
+        subject=subject,
+        body=body,
+        addresses=addresses,
+        about=f"clinician change {change.pk} of a listing",
+    )
 
 
 def _notify(change_id: int) -> None:

@@ -5,7 +5,9 @@ scrapes, rather than counting in process memory: reports are delivered by worker
 hosts, gunicorn runs several processes, and every one of them would hold only its own share.
 The tables already are the record (one row per report and per attempt), so any web process
 answers for the whole service, needing no multiprocess folder or push gateway, and the figures
-survive restarts. A scrape costs a handful of aggregate queries (see docs/observability.md).
+survive restarts. A scrape costs a handful of aggregate queries, each bounded whatever the
+history's size: the reports by status as support's dashboard counts them ("sent" estimated above
+10,000), the reports still on their way, and this hour's attempts (see docs/observability.md).
 
 Labels are only the product's own fixed words (status, outcome, error class, alert kind, queue
 name): never a patient, a clinician, a host or a Transaction ID."""
@@ -25,6 +27,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
+from hrm.delivery.selectors.dashboard import hrm_report_counts_by_status
 from hrm.models import HrmAlert, HrmAttempt, HrmHealth, HrmReport, ReceiverImport
 from ops.readiness import beat_heartbeat_age
 
@@ -42,7 +45,7 @@ class DeliveryCollector(Collector):
     def collect(self):
         now = timezone.now()
         yield from self._reports(now)
-        yield self._attempts()
+        yield self._attempts(now)
         yield from self._health()
         yield from self._alerts()
         yield from self._broker()
@@ -50,14 +53,27 @@ class DeliveryCollector(Collector):
         yield from self._beat()
 
     def _reports(self, now):
-        counts = dict(HrmReport.objects.order_by().values_list("status").annotate(n=Count("id")))
+        # Support's dashboard's count: "sent", nearly every row, is estimated above 10,000, so a
+        # scrape never counts a million rows.
+        counts, sent_estimated = hrm_report_counts_by_status()
         by_status = GaugeMetricFamily(
-            f"{PREFIX}_hrm_reports", "HRM reports (outbox rows) by status.", labels=["status"]
+            f"{PREFIX}_hrm_reports",
+            "HRM reports (outbox rows) by status; sent is an estimate above 10,000 "
+            "(ereferral_hrm_reports_sent_estimated).",
+            labels=["status"],
         )
         for status in HrmReport.Status.values:
             by_status.add_metric([status], counts.get(status, 0))
         yield by_status
-        oldest = HrmReport.objects.aggregate(
+        yield GaugeMetricFamily(
+            f"{PREFIX}_hrm_reports_sent_estimated",
+            "1 when the sent reports are estimated from the table's size (above 10,000), else 0.",
+            value=1 if sent_estimated else 0,
+        )
+        # Only the few rows still on their way, along the status index.
+        oldest = HrmReport.objects.filter(
+            status__in=[HrmReport.Status.QUEUED, HrmReport.Status.SENDING]
+        ).aggregate(
             queued=Min("delivery_started_at", filter=Q(status=HrmReport.Status.QUEUED)),
             sending=Min("sending_since", filter=Q(status=HrmReport.Status.SENDING)),
         )
@@ -73,22 +89,36 @@ class DeliveryCollector(Collector):
             value=_seconds_since(oldest["sending"], now),
         )
 
-    def _attempts(self):
+    def _attempts(self, now):
         aggregates = {"count": Count("id"), "total_ms": Sum("duration_ms")}
         for index, bound in enumerate(DURATION_BUCKETS):
             aggregates[f"le_{index}"] = Count("id", filter=Q(duration_ms__lte=bound * 1000))
+        # This hour's attempts only, along the (outcome, finished_at) index: a scrape reads an
+        # hour of them, never the whole history. Every web process starts the hour at the same
+        # moment, so each scrape, whichever process answers, reads the same counter, which
+        # starts again on the hour (a reset, as rate() and increase() expect of counters).
         rows = (
-            HrmAttempt.objects.order_by()
+            HrmAttempt.objects.filter(
+                outcome__in=HrmAttempt.Outcome.values, finished_at__gte=_hour_start(now)
+            )
+            .order_by()
             .values("outcome", "error_class")
             .annotate(**aggregates)
             .order_by("outcome", "error_class")
         )
         family = HistogramMetricFamily(
             f"{PREFIX}_hrm_attempt_duration_seconds",
-            "Delivery attempts and their duration, by outcome (sent, retry, failed) and error "
-            "class (none for a sent report); _count is the number of attempts.",
+            "Delivery attempts finished since the hour began and their duration, by outcome "
+            "(sent, retry, failed) and error class (none for a sent report); _count is the "
+            "number of attempts. Starts again each hour.",
             labels=["outcome", "error_class"],
         )
+        # The sent series is always there (0 at the start of a quiet hour), so an alert on it
+        # never goes blank.
+        empty = {"count": 0, "total_ms": 0, **{f"le_{i}": 0 for i in range(len(DURATION_BUCKETS))}}
+        rows = list(rows)
+        if not any(r["outcome"] == HrmAttempt.Outcome.SENT and not r["error_class"] for r in rows):
+            rows.insert(0, {"outcome": HrmAttempt.Outcome.SENT, "error_class": "", **empty})
         for row in rows:
             buckets = [
                 (floatToGoString(bound), row[f"le_{index}"])
@@ -172,6 +202,10 @@ class DeliveryCollector(Collector):
             "Seconds since beat's last heartbeat (run by a default-queue worker); +Inf if none.",
             value=math.inf if age is None else max(0.0, age.total_seconds()),
         )
+
+
+def _hour_start(now):
+    return now.replace(minute=0, second=0, microsecond=0)
 
 
 def broker_queue_lengths(queues) -> dict[str, int] | None:

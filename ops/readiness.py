@@ -5,6 +5,8 @@ A check never raises: a failure is a ``Check`` that is not ok, with the error's 
 ``detail`` (hostnames and paths included, so it is shown only to a caller with the health
 token)."""
 
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -113,6 +115,30 @@ def migrations_check() -> Check:
 
 def readiness_checks() -> list[Check]:
     return [database_check(), broker_check(), storage_check(), beat_check(), migrations_check()]
+
+
+_clock = time.monotonic
+_recent: tuple[float, list[Check]] | None = None
+_recent_lock = threading.Lock()
+
+
+def readiness_checks_recent(*, max_age_seconds: float) -> list[Check]:
+    """``readiness_checks()``, or this process's last run of them if it is younger than
+    ``max_age_seconds`` (0: always a fresh run, which the next callers then share). Anyone may
+    call /health/ready: without this, each call from outside would write a file, open a broker
+    connection and query the database. Callers arriving while a run is under way wait for it
+    rather than start their own."""
+    global _recent
+    with _recent_lock:
+        if (
+            _recent is not None
+            and max_age_seconds > 0
+            and 0 <= _clock() - _recent[0] < max_age_seconds
+        ):
+            return _recent[1]
+        checks = readiness_checks()
+        _recent = (_clock(), checks)
+        return checks
 
 
 def worker_checks() -> list[Check]:

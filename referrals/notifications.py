@@ -2,17 +2,13 @@
 referral, and a link to read it: to sign in, or, for a referrer who was not signed in, to the
 page that emails them a one-time code (``referrer_access``)."""
 
-import logging
-
 from django.conf import settings
-from django.core.mail import send_mass_mail
 from django.urls import reverse
 
+from directory.emails import email_send_after_commit
 from directory.models import Listing
 
 from .models import Message, Referral
-
-logger = logging.getLogger(__name__)
 
 
 def _referrer_address(referral: Referral) -> str:
@@ -43,17 +39,9 @@ def _listing_addresses(
 
 
 def _send(subject: str, body: str, addresses: list[str]) -> None:
-    if not addresses:
-        return
-    try:
-        # A header is one line: a name saved with a line break must not lose the email.
-        subject = " ".join(subject.split())
-        send_mass_mail(
-            [(subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in addresses]
-        )
-    except Exception:
-        # Whatever the mail fails on, what it tells of is committed: log it, never answer 500.
-        logger.exception("Could not send notification email %r", subject)
+    email_send_after_commit(
+        subject=subject, body=body, addresses=addresses, about=f"a notice ({subject!r})"
+    )
 
 
 def _referral_url(referral: Referral) -> str:

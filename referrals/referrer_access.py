@@ -19,12 +19,12 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from directory.emails import email_send
 from security.client_address import client_address
 from security.throttle import throttle_exceeded
 
@@ -58,43 +58,55 @@ def _throttled(request: HttpRequest, scope: str, limit: int) -> bool:
     )
 
 
-def referrer_code_send(request: HttpRequest, referral: Referral | None) -> bool:
-    """Email a new code to the referral's referrer. False when this address (or this referral)
-    asked too often; a link to no referral is answered the same way as a real one."""
+class SendResult:
+    SENT = "sent"  # or a link to no referral: the page says the same
+    THROTTLED = "throttled"
+    MAIL_FAILED = "mail_failed"
+
+
+def referrer_code_send(request: HttpRequest, referral: Referral | None) -> str:
+    """Email a new code to the referral's referrer (a ``SendResult``). THROTTLED when this
+    address (or this referral) asked too often; a link to no referral is answered as a real one.
+    Called outside any transaction (a view): the code is stored, then sent at once, so the page
+    can say whether it went. MAIL_FAILED when the mail server refused it: the unsent code is
+    removed and the earlier code, if any, still works."""
     if _throttled(request, "send", settings.REFERRER_CODE_SENDS_PER_ADDRESS):
-        return False
+        return SendResult.THROTTLED
     if referral is None:
-        return True
+        return SendResult.SENT
     if throttle_exceeded(
         "referrer-send-referral",
         str(referral.pk),
         limit=settings.REFERRER_CODE_SENDS_PER_REFERRAL,
         window_seconds=settings.REFERRER_CODE_WINDOW_SECONDS,
     ):
-        return False
+        return SendResult.THROTTLED
     code = f"{secrets.randbelow(1_000_000):06d}"
     now = timezone.now()
-    with transaction.atomic():
-        # One code at a time: asking again retires the earlier ones.
-        ReferrerAccessCode.objects.filter(referral=referral, used_at__isnull=True).update(
-            used_at=now
-        )
-        ReferrerAccessCode.objects.create(
-            referral=referral,
-            code_hash=_code_hash(referral, code),
-            expires_at=now + timedelta(seconds=settings.REFERRER_CODE_TTL_SECONDS),
-        )
+    new_code = ReferrerAccessCode.objects.create(
+        referral=referral,
+        code_hash=_code_hash(referral, code),
+        expires_at=now + timedelta(seconds=settings.REFERRER_CODE_TTL_SECONDS),
+    )
     minutes = settings.REFERRER_CODE_TTL_SECONDS // 60
-    send_mail(
-        f"Your code for referral #{referral.pk}",
-        f"Your one-time code is {code}\n\n"
+    sent = email_send(
+        subject=f"Your code for referral #{referral.pk}",
+        body=f"Your one-time code is {code}\n\n"
         f"Enter it on the page you opened ({referrer_follow_url(referral)}) within {minutes} "
         "minutes. If you did not ask for it, ignore this email: nobody can read the referral "
         "without the code.\n",
-        settings.DEFAULT_FROM_EMAIL,
-        [referral.referrer_email],
+        addresses=[referral.referrer_email],
+        about=f"a one-time code for referral {referral.pk}",
     )
-    return True
+    if not sent:
+        new_code.delete()
+        return SendResult.MAIL_FAILED
+    # One code at a time: the code just sent retires the earlier ones (only earlier: of two
+    # asked at once, the later one stays).
+    ReferrerAccessCode.objects.filter(
+        referral=referral, used_at__isnull=True, pk__lt=new_code.pk
+    ).update(used_at=now)
+    return SendResult.SENT
 
 
 class CodeResult:

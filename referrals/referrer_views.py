@@ -18,22 +18,26 @@ from . import services
 from .access import Action, referral_access_record
 from .attachments import attachment_download_name, attachment_too_large_error
 from .forms import MessageForm, ReferrerCodeForm
-from .models import Attachment, Message, ReferralEvent
+from .models import ReferralEvent
 from .referrer_access import (
     CodeResult,
+    SendResult,
     referral_for_referrer,
     referrer_access_end,
     referrer_code_send,
     referrer_code_verify,
     referrer_has_access,
 )
+from .selectors import referrer_attachment_get_or_404, referrer_messages_visible
 
 
 def _trail_name(referral) -> str:
     return f"{referral.referrer_email} (referrer, by emailed code)"[:150]
 
 
-def _code_page(request, reference, *, form=None, status=200, sent=False, throttled=False):
+def _code_page(
+    request, reference, *, form=None, status=200, sent=False, throttled=False, mail_failed=False
+):
     return render(
         request,
         "referrals/referrer_code.html",
@@ -42,6 +46,7 @@ def _code_page(request, reference, *, form=None, status=200, sent=False, throttl
             "form": form or ReferrerCodeForm(),
             "sent": sent,
             "throttled": throttled,
+            "mail_failed": mail_failed,
             "minutes": settings.REFERRER_CODE_TTL_SECONDS // 60,
         },
         status=status,
@@ -57,11 +62,7 @@ def _thread_page(request, referral, *, message_form=None, status=200):
         actor_username=_trail_name(referral),
     )
     messages = list(
-        # A referrer without an account belongs to no site: no private note is theirs. The
-        # latest version of each message (the referrer never amends: they get no history).
-        Message.objects.filter(
-            referral=referral, private_to_site__isnull=True, next_version__isnull=True
-        )
+        referrer_messages_visible(referral)
         .select_related("author", "author_listing")
         .prefetch_related("attachments")
     )
@@ -95,8 +96,11 @@ def referrer_follow(request, reference):
             return _thread_page(request, referral)
         return _code_page(request, reference)
     if "send" in request.POST:
-        if not referrer_code_send(request, referral):
+        result = referrer_code_send(request, referral)
+        if result == SendResult.THROTTLED:
             return _code_page(request, reference, status=429, throttled=True)
+        if result == SendResult.MAIL_FAILED:
+            return _code_page(request, reference, status=503, mail_failed=True)
         return _code_page(request, reference, sent=True)
     form = ReferrerCodeForm(request.POST)
     if not form.is_valid():
@@ -169,14 +173,7 @@ def referrer_message_create(request, reference):
 @login_not_required
 def referrer_attachment_download(request, reference, attachment_id):
     referral = _referral_with_access_or_404(request, reference)
-    attachment = Attachment.objects.filter(
-        pk=attachment_id,
-        message__referral=referral,
-        message__private_to_site__isnull=True,
-        message__withdrawn_at__isnull=True,
-    ).first()
-    if attachment is None:
-        raise Http404("No such attachment.")
+    attachment = referrer_attachment_get_or_404(referral, attachment_id)
     try:
         handle = attachment.file.open("rb")
     except FileNotFoundError as missing:

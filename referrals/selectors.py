@@ -13,7 +13,7 @@ from django.http import Http404
 
 from directory.models import Listing, User
 from directory.search_text import search_fold
-from directory.selectors import user_site_ids
+from directory.selectors import user_site_id_set, user_site_ids
 
 from .channels import ThreadStatus, delivery_channels
 from .models import (
@@ -71,7 +71,8 @@ def referral_inbox(
     user: User, *, folder: str, query: str = "", status: str = "", sort: str = "activity"
 ) -> QuerySet[Referral]:
     """Received: referrals a listing of mine owns or owned. Sent: those I or my listings sent.
-    Review: those of either with something I have not reviewed (``review``). Each carries
+    Review: every referral I may see (copies to my listings too) with something I have not
+    reviewed (``referrals_needing_review``, the tab's count). Each carries
     ``last_activity_at`` (its latest event) and ``needs_review``; sorted by last activity or by
     the date sent, newest first."""
     sites = user_site_ids(user)
@@ -85,7 +86,7 @@ def referral_inbox(
     if folder == "sent":
         referrals = Referral.objects.filter(sent)
     elif folder == "review":
-        referrals = Referral.objects.filter(sent | received).filter(Exists(open_marks))
+        referrals = referrals_needing_review(user)
     else:
         referrals = Referral.objects.filter(received)
     if status:
@@ -104,14 +105,20 @@ def referral_inbox(
     )
 
 
-def referrals_needing_review_count(user: User) -> int:
-    """How many of the user's referrals have something they have not reviewed (the Needs
-    Review tab). Marks are only ever opened for stakeholders' users, but a user who left a
-    site keeps none of its referrals: the count follows what they may see."""
+def referrals_needing_review(user: User) -> QuerySet[Referral]:
+    """The user's referrals with something they have not reviewed: the Review folder, and the
+    Needs Review tab's count. Marks are only ever opened for stakeholders' users (a listing it
+    is copied to included), but a user who left a site keeps none of its referrals: the folder
+    follows what they may see."""
     open_marks = ReviewMark.objects.filter(
         user=user, reviewed_at__isnull=True, referral=OuterRef("pk")
     )
-    return referrals_visible_to(user).filter(Exists(open_marks)).count()
+    return referrals_visible_to(user).filter(Exists(open_marks))
+
+
+def referrals_needing_review_count(user: User) -> int:
+    """How many referrals the Review folder lists (the Needs Review tab)."""
+    return referrals_needing_review(user).count()
 
 
 def referral_page_get(user: User, referral_id: int) -> Referral:
@@ -207,7 +214,7 @@ def referral_copy_listings(referral: Referral) -> list[Listing]:
 
 def referral_can_change_copies(user: User, referral: Referral) -> bool:
     """The referrer's side and the current target may add and remove copied listings."""
-    site_ids = set(user.sites.values_list("pk", flat=True))
+    site_ids = user_site_id_set(user)
     return (
         referral.referrer_user_id == user.pk
         or (referral.referrer_listing is not None and referral.referrer_listing.site_id in site_ids)
@@ -223,7 +230,7 @@ def canned_responses_of_user(user: User) -> QuerySet[CannedResponse]:
 def referral_acting_listing(user: User, referral: Referral) -> Listing | None:
     """The stakeholder listing the user speaks for on this referral: the current target if they
     work there, else the referrer's side, else an earlier owner at their site."""
-    site_ids = set(user.sites.values_list("pk", flat=True))
+    site_ids = user_site_id_set(user)
     if referral.target_listing.site_id in site_ids:
         return referral.target_listing
     if referral.referrer_user_id == user.pk or (
@@ -257,6 +264,31 @@ def attachment_get_for_user_or_404(user: User, referral_id: int, attachment_id: 
         .first()
     )
     if attachment is None or not message_content_visible(user, attachment.message):
+        raise Http404("No such attachment.")
+    return attachment
+
+
+def referrer_messages_visible(referral: Referral) -> QuerySet[Message]:
+    """What a referrer following by emailed code reads: the latest version of each shared
+    message. They belong to no site (no private note is theirs) and get no history: an earlier
+    version may hold what its author took back by amending (a file of the wrong patient)."""
+    return Message.objects.filter(
+        referral=referral, private_to_site__isnull=True, next_version__isnull=True
+    )
+
+
+def referrer_attachment_get_or_404(referral: Referral, attachment_id: int) -> Attachment:
+    """A file the referrer's page shows: on a message of ``referrer_messages_visible``, not
+    withdrawn. Anything else is a 404, as for a stranger."""
+    attachment = (
+        Attachment.objects.filter(
+            pk=attachment_id,
+            message__in=referrer_messages_visible(referral).filter(withdrawn_at__isnull=True),
+        )
+        .select_related("message")
+        .first()
+    )
+    if attachment is None:
         raise Http404("No such attachment.")
     return attachment
 

@@ -604,15 +604,18 @@ def message_withdraw(*, message: Message, actor: User, reason: str) -> Message:
         message.withdrawn_by = actor
         message.withdrawal_reason = reason
         message.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
-        # Its earlier versions go with it: no one but the author reads any of them now.
+        # Its earlier versions go with it: no one but the author reads any of them now. The
+        # chain is walked in memory from one read of the referral's amended messages, however
+        # many times this one was amended.
+        previous_of = dict(
+            Message.objects.filter(
+                referral_id=message.referral_id, previous_version__isnull=False
+            ).values_list("pk", "previous_version_id")
+        )
         earlier, previous_id = [], message.previous_version_id
         while previous_id:
             earlier.append(previous_id)
-            previous_id = (
-                Message.objects.filter(pk=previous_id)
-                .values_list("previous_version_id", flat=True)
-                .get()
-            )
+            previous_id = previous_of.get(previous_id)
         Message.objects.filter(pk__in=earlier).update(
             withdrawn_at=message.withdrawn_at, withdrawn_by=actor, withdrawal_reason=reason
         )

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from audit.services import access_record
 from directory.models import Listing
-from directory.selectors import listings_of_user
+from directory.selectors import listings_of_user, user_site_id_set
 from security.client_address import client_address
 from security.search_text import search_text_refused
 from security.throttle import throttle_exceeded
@@ -160,7 +160,7 @@ def _detail_context(request, referral, **forms):
             attachment.download_name = attachment_download_name(
                 attachment.original_name, attachment.content_type
             )
-    is_receiver = request.user.sites.filter(pk=referral.target_listing.site_id).exists()
+    is_receiver = referral.target_listing.site_id in user_site_id_set(request.user)
     stakeholders = selectors.referral_stakeholder_listings(referral)
     acting_listing = selectors.referral_acting_listing(request.user, referral)
     can_change_copies = selectors.referral_can_change_copies(request.user, referral)

@@ -13,6 +13,7 @@ class SecureAdminConfig(AdminConfig):
     def ready(self):
         super().ready()
         checks.register(admin_otp_check, checks.Tags.security, deploy=True)
+        checks.register(trusted_proxies_check, checks.Tags.security)
 
 
 def admin_otp_check(app_configs, **kwargs):
@@ -27,6 +28,29 @@ def admin_otp_check(app_configs, **kwargs):
             id="ereferral.W001",
         )
     ]
+
+
+def trusted_proxies_check(app_configs, **kwargs):
+    """At start-up rather than on the first proxied request: an entry that is no address or
+    network would otherwise refuse every request that carries X-Forwarded-For."""
+    import ipaddress
+
+    from django.conf import settings
+
+    problems = []
+    for entry in settings.TRUSTED_PROXIES:
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            problems.append(
+                checks.Error(
+                    f"TRUSTED_PROXIES holds {entry[:60]!r}, which is no IP address or network.",
+                    hint="List the proxies' addresses or networks, comma-separated "
+                    "(docs/security.md, behind the HTTPS proxy).",
+                    id="ereferral.E001",
+                )
+            )
+    return problems
 
 
 # The sign-in apps under the names support knows them by, in the admin's index, side bar and

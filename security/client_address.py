@@ -8,14 +8,21 @@ proxies, the last N entries were written by them; the Nth from the right is the 
 outermost one saw, the client's. Everything left of it was sent by the client and is never
 read, so a forged prefix cannot choose the address. With N = 0, no proxy: ``REMOTE_ADDR``.
 
+The header is read only when the connection itself comes from a trusted proxy
+(``TRUSTED_PROXIES``, addresses or networks; loopback by default): a client that reaches gunicorn
+without going through the proxy (a firewall slip, a port published by mistake) wrote the whole
+header itself, so it gets its connection's address.
+
 django-ipware was the alternative: it ranks public addresses above private ones and reads
 several headers, where this rule has to be exactly "the Nth from the right" (a clinic's private
 network address is as much an address as a public one)."""
 
+import functools
 import ipaddress
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +37,33 @@ def client_address(request) -> str:
     trusted = settings.TRUSTED_PROXY_COUNT
     header = request.META.get("HTTP_X_FORWARDED_FOR", "")
     entries = [entry.strip() for entry in header.split(",")] if header.strip() else []
-    if trusted <= 0 or not entries:
+    if trusted <= 0 or not entries or not _from_trusted_proxy(remote):
         # No proxy in front, or a request that did not come through it (a health check on the
-        # application's own port): the connection's own address.
+        # application's own port, or a client reaching that port directly with a header of its
+        # own making): the connection's own address.
         return _address(remote, source="REMOTE_ADDR")
     # Fewer entries than proxies: the leftmost one is still a trusted proxy's (the outer ones
     # were bypassed), never the client's own words.
     return _address(entries[-min(trusted, len(entries))], source="X-Forwarded-For")
+
+
+def _from_trusted_proxy(remote: str) -> bool:
+    address = _address(remote, source="REMOTE_ADDR")
+    if address == UNKNOWN:
+        return False
+    ip = ipaddress.ip_address(address)
+    return any(ip in network for network in _trusted_networks(tuple(settings.TRUSTED_PROXIES)))
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted_networks(entries: tuple[str, ...]) -> tuple:
+    # Keyed on the setting's value, so a changed setting (the tests') is read afresh.
+    try:
+        return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries)
+    except ValueError as error:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES holds something that is not an address or network: {error}"
+        ) from error
 
 
 def _address(value: str, *, source: str) -> str:

@@ -195,6 +195,9 @@ LOGGING = {
 # /health/ready shows why a check fails (hosts, errors) only with "Authorization: Bearer <token>";
 # empty: never.
 HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+# Without the token, /health/ready answers from each web process's run of the checks of the last
+# few seconds (anyone may call it; the checks write a file and open a broker connection).
+OPS_READY_ANONYMOUS_CACHE_SECONDS = env.int("OPS_READY_ANONYMOUS_CACHE_SECONDS", default=10)
 # /metrics answers a bearer token, or a client address (or network) in the list.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_ADDRESSES = env.list("METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1", "::1"])
@@ -341,6 +344,11 @@ AXES_SENSITIVE_PARAMETERS = ["password", "password1", "password2", "otp_token"]
 # lockout, the throttles, the password-reset limit and the access trail alike. 0: no proxy, the
 # connection's own address (the demo, the tests, runserver). Production: 1 (docs/security.md).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Who those proxies are: X-Forwarded-For is read only on a connection from one of these addresses
+# or networks (comma-separated); a client reaching gunicorn any other way is its connection's
+# address, whatever it writes in the header. The default is the proxy on the same host (systemd's
+# units); compose's proxy is on the private network (deploy/compose.yaml).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=["127.0.0.0/8", "::1"])
 
 # Refuse to start when the database role can do more to the access trail than INSERT and SELECT
 # (audit/checks.py). Production: on; the demo (SQLite) and the tests (one role) have one role.

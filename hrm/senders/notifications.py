@@ -1,30 +1,17 @@
 """Emails about HRM sender approvals. They name the clinician, the site and the decision, never
 a patient: nothing here touches referrals."""
 
-import logging
-
 from django.conf import settings
-from django.core.mail import send_mass_mail
 from django.urls import reverse
 
+from directory.emails import email_send_after_commit
 from hrm.models import SenderApproval
-
-logger = logging.getLogger(__name__)
 
 
 def _send(subject: str, body: str, addresses: list[str]) -> None:
-    addresses = sorted({address for address in addresses if address})
-    if not addresses:
-        return
-    try:
-        # A header is one line: a name saved with a line break must not lose the email.
-        subject = " ".join(subject.split())
-        send_mass_mail(
-            [(subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in addresses]
-        )
-    except Exception:
-        # Whatever the mail fails on, what it tells of is committed: log it, never answer 500.
-        logger.exception("Could not send HRM approval email %r", subject)
+    email_send_after_commit(
+        subject=subject, body=body, addresses=addresses, about=f"an HRM approval ({subject!r})"
+    )
 
 
 def _account_url() -> str:

@@ -13,6 +13,7 @@ from django.http import Http404
 
 from directory.models import Site, User
 from directory.professional_id import professional_id_display
+from directory.selectors import user_site_id_set
 from hrm.models import SenderApproval
 
 
@@ -47,7 +48,7 @@ def user_can_send_via_hrm(user: User, site: Site) -> SenderStatus:
     """Whether ``user`` may send HRM reports acting for ``site`` (one query for a member with an
     approval, two at most)."""
     approval = SenderApproval.objects.filter(user=user, site=site, site__members=user).first()
-    is_member = approval is not None or user.sites.filter(pk=site.pk).exists()
+    is_member = approval is not None or site.pk in user_site_id_set(user)
     return _sender_status(user, site, approval, is_member=is_member)
 
 

@@ -262,6 +262,14 @@ def test_the_proxy_sends_the_headers_the_trusted_proxy_setting_reads():
     conf = (DEPLOY / "nginx" / "ereferral.conf").read_text()
     settings_file = (DEPLOY / "ereferral.env.example").read_text()
     assert "TRUSTED_PROXY_COUNT=1" in settings_file.splitlines()
+    # The header is read only from the proxy: loopback beside systemd's gunicorn, compose's
+    # private network beside compose's.
+    assert "TRUSTED_PROXIES=127.0.0.1,::1" in settings_file.splitlines()
+    upstream = (DEPLOY / "nginx" / "ereferral-upstream.conf").read_text()
+    assert "server 127.0.0.1:8000;" in upstream
+    web = read_compose()["services"]["web"]
+    assert web["environment"]["TRUSTED_PROXIES"] == "172.16.0.0/12,192.168.0.0/16"
+    assert "ports" not in web
     for location in conf.split("location ")[1:]:
         assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in location
         assert "proxy_set_header X-Forwarded-Proto $scheme;" in location

@@ -155,7 +155,7 @@ def test_a_mail_server_failure_is_logged_not_a_500(
     def refuse(*args, **kwargs):
         raise smtplib.SMTPRecipientsRefused({"dr.lee@example.org": (550, b"no")})
 
-    monkeypatch.setattr("hrm.senders.notifications.send_mass_mail", refuse)
+    monkeypatch.setattr("directory.emails.send_mass_mail", refuse)
     with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
         response = client_for(support).post(
             f"/admin/hrm/senderapproval/{approval.pk}/decide/", {"decision": "revoke"}
@@ -163,4 +163,4 @@ def test_a_mail_server_failure_is_logged_not_a_500(
     assert response.status_code == 302
     approval.refresh_from_db()
     assert approval.status == SenderApproval.Status.REVOKED
-    assert "Could not send HRM approval email" in caplog.text
+    assert "Could not send an email about an HRM approval" in caplog.text

@@ -22,6 +22,8 @@ CHECKS = ["database", "broker", "storage", "beat", "migrations"]
 def health(settings, broker):
     """Readiness on the tests' private Redis, with a fresh heartbeat and a health token."""
     settings.HEALTH_TOKEN = TOKEN
+    # Each anonymous call sees the checks' state now (the cache is tested on its own below).
+    settings.OPS_READY_ANONYMOUS_CACHE_SECONDS = 0
     heartbeat_record()
     return broker
 
@@ -145,3 +147,41 @@ def test_a_supervisor_on_loopback_gets_through_production_host_and_https_rules(h
     # Everything else keeps both rules: a foreign Host is refused, plain HTTP redirected.
     assert client.get("/login/").status_code == 400
     assert Client(HTTP_HOST="ereferral.example.org").get("/login/").status_code == 301
+
+
+@pytest.mark.django_db
+def test_repeated_anonymous_calls_share_one_run_of_the_checks(health, settings, monkeypatch):
+    """Anyone may call /health/ready: without the token they get the answer of the last few
+    seconds, so a flood of calls cannot make every web process hit the database, the broker and
+    the disk each time. The token (the operator's monitoring) always gets a fresh run."""
+    from django.test.utils import CaptureQueriesContext
+
+    import ops.readiness
+
+    settings.OPS_READY_ANONYMOUS_CACHE_SECONDS = 10
+    monkeypatch.setattr(ops.readiness, "_recent", None)  # no earlier test's run
+    now = [1000.0]
+    monkeypatch.setattr(ops.readiness, "_clock", lambda: now[0])
+    runs = []
+    real_checks = ops.readiness.readiness_checks
+
+    def counted():
+        runs.append(1)
+        return real_checks()
+
+    monkeypatch.setattr(ops.readiness, "readiness_checks", counted)
+    assert ready() == (200, [f"{name} ok" for name in CHECKS])
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(20):
+            assert ready() == (200, [f"{name} ok" for name in CHECKS])
+    assert len(runs) == 1
+    assert len(queries) == 0
+    # The operator's token runs them now, and sees beat stopped at once.
+    Heartbeat.objects.filter(name="beat").update(beat_at=timezone.now() - timedelta(seconds=185))
+    status, lines = ready(token=TOKEN)
+    assert status == 503 and len(runs) == 2
+    # The anonymous answer catches up within the few seconds.
+    now[0] += 11
+    status, lines = ready()
+    assert status == 503 and "beat failing" in lines
+    assert len(runs) == 3

@@ -178,3 +178,46 @@ def test_metrics_need_the_token_or_an_allowed_address(db, broker, settings):
 def test_by_default_only_loopback_may_scrape(db, broker):
     assert Client().get("/metrics").status_code == 200
     assert Client(REMOTE_ADDR="192.0.2.7").get("/metrics").status_code == 403
+
+
+def test_a_scrape_reads_this_hours_attempts_only(rows, broker):
+    """A scrape every 15 s never reads the whole history of attempts: _count and _sum are the
+    attempts finished since the hour began (a counter that starts again each hour, which rate()
+    and increase() read as a reset)."""
+    now = timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    sent_report = rows[2]
+    for finished_at in (hour - timedelta(seconds=1), hour - timedelta(days=3)):
+        HrmAttempt.objects.create(
+            report=sent_report, number=2, started_at=finished_at, finished_at=finished_at,
+            duration_ms=10, worker="w1 pid 1", outcome=Outcome.SENT, error_class="",
+        )  # fmt: skip
+    samples = scrape()
+    sent = {"outcome": "sent", "error_class": "none"}
+    histogram = "ereferral_hrm_attempt_duration_seconds"
+    assert one(samples, f"{histogram}_count", **sent) == 2
+    assert one(samples, f"{histogram}_bucket", le="0.05", **sent) == 1
+    # With no attempt yet this hour the sent series is still there, at 0 (an alert on it never
+    # goes blank).
+    HrmAttempt.objects.filter(finished_at__gte=hour).update(finished_at=hour - timedelta(hours=1))
+    assert one(scrape(), f"{histogram}_count", **sent) == 0
+
+
+def test_sent_reports_beyond_the_dashboards_exact_count_are_an_estimate(rows, broker, monkeypatch):
+    """The same bounded count as support's dashboard: "sent" (nearly every row) is counted
+    exactly up to 10,000, then estimated from the table's size; the others are exact."""
+    from django.db import connection
+
+    from hrm.delivery.selectors import dashboard
+
+    samples = scrape()
+    assert one(samples, "ereferral_hrm_reports_sent_estimated") == 0
+    monkeypatch.setattr(dashboard, "SENT_EXACT_UP_TO", 0)
+    HrmReport.objects.filter(pk=rows[0].pk).update(status=Status.SENT, sent_at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(f'ANALYZE "{HrmReport._meta.db_table}"')
+    samples = scrape()
+    assert one(samples, "ereferral_hrm_reports_sent_estimated") == 1
+    assert one(samples, "ereferral_hrm_reports", status="sent") == 2  # 4 rows less 2 not sent
+    assert one(samples, "ereferral_hrm_reports", status="failed") == 1
+    assert one(samples, "ereferral_hrm_reports", status="queued") == 0

@@ -135,3 +135,28 @@ def test_deleting_an_amended_message_hides_its_earlier_versions_too(
         .status_code
         == 404
     )
+
+
+def _withdraw_queries(world, referral, amendments: int) -> tuple[int, Message]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    message = services.message_post(referral=referral, author=world.specialist, text="v0")
+    first = message
+    for n in range(amendments):
+        message = services.message_amend(message=message, author=world.specialist, text=f"v{n + 1}")
+    with CaptureQueriesContext(connection) as queries:
+        services.message_withdraw(message=message, actor=world.specialist, reason="Wrong patient.")
+    return len(queries), first
+
+
+def test_deleting_a_message_amended_many_times_costs_what_deleting_one_amended_once_does(
+    world, referral
+):
+    few, first = _withdraw_queries(world, referral, amendments=1)
+    many, first_of_many = _withdraw_queries(world, referral, amendments=6)
+    assert many == few
+    versions = Message.objects.filter(referral=referral, text__startswith="v")
+    assert versions.count() == 2 + 7
+    assert all(version.is_withdrawn for version in versions)
+    assert Message.objects.get(pk=first_of_many.pk).withdrawal_reason == "Wrong patient."

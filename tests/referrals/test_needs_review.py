@@ -103,3 +103,27 @@ def test_the_inbox_filters_by_status_and_sorts_by_last_activity(world, client_fo
     assert "Newer, Hélène" in page and "Older, Hélène" not in page
     page = client.get("/referrals/?folder=received&status=bogus&sort=bogus").content.decode()
     assert "Newer, Hélène" in page and "Older, Hélène" in page
+
+
+def test_the_review_tab_lists_every_referral_its_count_counts(world, client_for):
+    """A member of a listing the referral is copied to gets messages to review: the tab's count
+    and the Review folder agree on them (and on a stranger's nothing)."""
+    from ..factories import make_listing, make_site
+
+    site = make_site("Riverside Physiotherapy")
+    member = make_user(site, "pt.roy")
+    copied = make_referral(
+        world.referrer,
+        world.practice_listing,
+        world.cardiology,
+        copy_listings=[make_listing(site, "Riverside Physio")],
+        patient_last_name="Copied",
+    )
+    services.message_post(referral=copied, author=world.specialist, text="Booked for May 2.")
+    for user in (member, world.specialist, world.referrer, world.stranger):
+        listed = list(referral_inbox(user, folder="review"))
+        assert referrals_needing_review_count(user) == len(listed), user.username
+    assert [r.pk for r in referral_inbox(member, folder="review")] == [copied.pk]
+    page = review_tab(client_for(member))
+    assert "Copied, Hélène" in page
+    assert referrals_needing_review_count(world.stranger) == 0

@@ -1,10 +1,13 @@
 """A referrer who was not signed in reads and answers their referral with an emailed code."""
 
+import logging
 import re
+import smtplib
 import time
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.test import Client
 
 from audit.models import AccessEntry
@@ -256,3 +259,60 @@ def test_only_a_referrer_without_account_writes_without_one(world):
 
     with pytest.raises(PermissionDenied):
         services.message_post(referral=referral, author=None, text="hi")
+
+
+def test_the_referrer_downloads_only_the_files_of_each_message_s_latest_version(
+    world, public_referral
+):
+    """An amendment that drops a file takes it away from the referrer too: their page shows only
+    the latest version, so the download follows the same rule."""
+    from ..factories import pdf_upload
+
+    letter = services.message_post(
+        referral=public_referral,
+        author=world.intake,
+        text="Letter attached.",
+        files=[pdf_upload("Wrong patient.pdf"), pdf_upload("Consultation letter.pdf")],
+    )
+    wrong, kept = letter.attachments.order_by("id")
+    amended = services.message_amend(
+        message=letter, author=world.intake, text="Letter attached.", keep_attachment_ids=[kept.pk]
+    )
+    current = amended.attachments.get()
+    referrer = Client()
+    open_with_code(referrer, public_referral)
+    attachments = follow_url(public_referral) + "attachments/"
+    assert referrer.get(f"{attachments}{current.pk}/").status_code == 200
+    assert referrer.get(f"{attachments}{wrong.pk}/").status_code == 404
+    assert referrer.get(f"{attachments}{kept.pk}/").status_code == 404  # the old version's row
+    stranger = Client()
+    assert stranger.get(f"{attachments}{current.pk}/").status_code == 404
+    assert not AccessEntry.objects.filter(action="downloaded", detail="Wrong patient.pdf").exists()
+
+
+class RefusingMailBackend(BaseEmailBackend):
+    """A mail server that is down."""
+
+    def send_messages(self, email_messages):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+
+def test_a_mail_failure_tells_the_referrer_to_try_again_and_loses_nothing(
+    world, public_referral, settings, caplog
+):
+    client = Client()
+    client.post(follow_url(public_referral), {"send": "1"})
+    earlier = emailed_code()
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingMailBackend"
+    with caplog.at_level(logging.ERROR):
+        response = client.post(follow_url(public_referral), {"send": "1"})
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "could not send" in page.lower() and "try again" in page.lower()
+    assert "on its way" not in page
+    assert f"referral {public_referral.pk}" in caplog.text
+    assert earlier not in caplog.text
+    # The code emailed before still opens the referral: the one never sent replaced nothing.
+    response = client.post(follow_url(public_referral), {"code": earlier})
+    assert response.status_code == 302
+    assert "Tremblay, Hélène" in client.get(follow_url(public_referral)).content.decode()

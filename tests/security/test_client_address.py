@@ -1,14 +1,22 @@
 """The client's address (security/client_address.py): the entry of X-Forwarded-For that the
-trusted proxies wrote, never one the client sent, and a clear "unknown" for anything that is not
-an address."""
+trusted proxies wrote, never one the client sent, read only when the connection comes from a
+trusted proxy (``TRUSTED_PROXIES``), and a clear "unknown" for anything that is not an
+address."""
 
 import pytest
 from django.test import RequestFactory
 
 from security.client_address import client_address, client_address_or_none
 
+PROXY = "10.0.0.9"  # the proxy in front, in these tests
 
-def request_with(remote="10.0.0.9", forwarded=None):
+
+@pytest.fixture(autouse=True)
+def _the_proxy_is_trusted(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
+
+
+def request_with(remote=PROXY, forwarded=None):
     meta = {"REMOTE_ADDR": remote}
     if forwarded is not None:
         meta["HTTP_X_FORWARDED_FOR"] = forwarded
@@ -73,3 +81,57 @@ def test_a_forged_prefix_never_chooses_the_address(settings):
         for forged in ("198.51.100.7", "127.0.0.1", "10.0.0.1, 10.0.0.2", "unknown", "")
     }
     assert seen == {"203.0.113.66"}
+
+
+@pytest.mark.parametrize("forged", ["198.51.100.7", "127.0.0.1", "1.2.3.4, 10.0.0.9"])
+def test_an_attacker_connecting_directly_gets_their_own_address(settings, forged):
+    """gunicorn's port reached without the proxy (a firewall slip, a second interface): the
+    header is the attacker's own words, whatever the proxy count says."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    request = request_with(remote="203.0.113.66", forwarded=forged)
+    assert client_address(request) == "203.0.113.66"
+
+
+@pytest.mark.parametrize(
+    ("trusted", "remote", "expected"),
+    [
+        # The default: the proxy on the same host (systemd's units, gunicorn on loopback).
+        (None, "127.0.0.1", "198.51.100.7"),
+        (None, "127.0.0.2", "198.51.100.7"),
+        (None, "::1", "198.51.100.7"),
+        (None, "::ffff:127.0.0.1", "198.51.100.7"),
+        (None, "10.0.0.9", "10.0.0.9"),
+        # Networks and single addresses, IPv4 and IPv6.
+        (["172.16.0.0/12", "2001:db8::/32"], "172.18.0.5", "198.51.100.7"),
+        (["172.16.0.0/12", "2001:db8::/32"], "2001:db8::7", "198.51.100.7"),
+        (["172.16.0.0/12", "2001:db8::/32"], "127.0.0.1", "127.0.0.1"),
+        (["192.0.2.10"], "192.0.2.10", "198.51.100.7"),
+        (["192.0.2.10"], "192.0.2.11", "192.0.2.11"),
+        ([], "127.0.0.1", "127.0.0.1"),
+    ],
+)
+def test_the_header_is_read_only_from_a_trusted_proxy(settings, trusted, remote, expected):
+    settings.TRUSTED_PROXY_COUNT = 1
+    if trusted is None:
+        from config.settings import base
+
+        trusted = base.TRUSTED_PROXIES  # the shipped default
+    settings.TRUSTED_PROXIES = trusted
+    assert client_address(request_with(remote=remote, forwarded="198.51.100.7")) == expected
+
+
+def test_a_trusted_proxy_that_is_not_an_address_stops_the_request(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["nginx"]
+    with pytest.raises(ImproperlyConfigured, match="TRUSTED_PROXIES"):
+        client_address(request_with(forwarded="198.51.100.7"))
+
+
+def test_a_trusted_proxy_that_is_not_an_address_fails_the_start_up_check(settings):
+    from security.apps import trusted_proxies_check
+
+    assert trusted_proxies_check(None) == []
+    settings.TRUSTED_PROXIES = ["127.0.0.1", "nginx", "10.0.0.0/33"]
+    assert [error.id for error in trusted_proxies_check(None)] == ["ereferral.E001"] * 2

@@ -70,7 +70,7 @@ def hrm_dashboard(now: datetime | None = None, top: int = 5) -> Dashboard:
     today); the most frequent errors and recipients among the reports failed now; and HRM's
     health."""
     now = now or timezone.now()
-    by_status, sent_is_estimate = _counts_by_status()
+    by_status, sent_is_estimate = hrm_report_counts_by_status()
     failures = HrmAttempt.objects.filter(outcome=HrmAttempt.Outcome.FAILED)
     recent_failures = failures.filter(finished_at__gt=now - timedelta(hours=24))
     failed_last_24h = recent_failures.count()
@@ -217,10 +217,12 @@ def _per_day(rows, column: str, edges: list[datetime]) -> dict[int, int]:
     )
 
 
-def _counts_by_status() -> tuple[dict[str, int], bool]:
-    """Every status but "sent" counted exactly along the status index (they are the few reports
-    still on their way, failed or cancelled); "sent", nearly every row, exactly only while it is
-    small, else estimated: the table's rows as the planner estimates them, less the others."""
+def hrm_report_counts_by_status() -> tuple[dict[str, int], bool]:
+    """Reports by status, and whether "sent" is an estimate (support's dashboard and
+    ``/metrics``, which read it on every view and every scrape). Every status but "sent" counted
+    exactly along the status index (they are the few reports still on their way, failed or
+    cancelled); "sent", nearly every row, exactly only while it is small, else estimated: the
+    table's rows as the planner estimates them, less the others."""
     others = [value for value in Status.values if value != Status.SENT]
     by_status = dict(
         HrmReport.objects.filter(status__in=others)

@@ -9,6 +9,7 @@ from django.db.models import Count
 from django.http import Http404
 
 from directory.models import Listing, User
+from directory.selectors import user_site_id_set
 from hrm.delivery.errors import clinician_error_text
 from hrm.models import HrmAttempt, HrmHealth, HrmMessageDecision, HrmReport
 from hrm.receivers.selectors import listings_live_on_hrm
@@ -171,7 +172,7 @@ def user_on_author_side(user: User, message: Message, site_ids: set[int] | None 
     if message.author_listing is None:
         return False
     if site_ids is None:
-        site_ids = set(user.sites.values_list("pk", flat=True))
+        site_ids = user_site_id_set(user)
     return message.author_listing.site_id in site_ids
 
 
@@ -236,7 +237,7 @@ def referral_hrm_views(
             "message_id", "reasons"
         )
     )
-    my_site_ids = set(user.sites.values_list("pk", flat=True))
+    my_site_ids = user_site_id_set(user)
     hrm_down = any(r.status != HrmReport.Status.SENT for rs in reports.values() for r in rs) and (
         HrmHealth.objects.filter(pk=1, state=HrmHealth.State.DOWN).exists()
     )
