@@ -243,6 +243,12 @@ HRM_DELIVERY_MAX_ATTEMPTS = env.int("HRM_DELIVERY_MAX_ATTEMPTS", default=200)
 # Reports handed to a worker together (one claim, one connection). Kept small so a batch stays
 # well inside the task's time limit even when an upload runs into the SFTP timeout.
 HRM_DELIVERY_BATCH_SIZE = env.int("HRM_DELIVERY_BATCH_SIZE", default=4)
+# A worker's attempt takes other due reports along with its batch, up to this many reports and
+# this many bytes of attachments: every step of an attempt costs one round trip to HRM however
+# many files it carries (docs/delivery.md). The bytes keep a batch of large files inside the
+# task's time limit on a slow link; the reports bound the files open at once per connection.
+HRM_DELIVERY_PIPELINE_REPORTS = env.int("HRM_DELIVERY_PIPELINE_REPORTS", default=16)
+HRM_DELIVERY_PIPELINE_BYTES = env.int("HRM_DELIVERY_PIPELINE_BYTES", default=16 * 1024 * 1024)
 # Exponential backoff between attempts, with jitter: first wait, and the longest wait.
 HRM_RETRY_FIRST_DELAY_SECONDS = env.float("HRM_RETRY_FIRST_DELAY_SECONDS", default=10)
 HRM_RETRY_MAX_DELAY_SECONDS = env.float("HRM_RETRY_MAX_DELAY_SECONDS", default=15 * 60)

@@ -13,7 +13,7 @@ from hrm.delivery.services.health import (
     hrm_pause_remaining,
     hrm_redrive_paused,
 )
-from hrm.delivery.services.outbox import report_deliver, reports_deliver, reports_redrive
+from hrm.delivery.services.outbox import reports_deliver, reports_redrive
 from hrm.delivery.services.recording import DeliveryResult, Outcome
 
 logger = logging.getLogger(__name__)
@@ -45,9 +45,10 @@ def report_deliver_task(report_id: int) -> str:
     if hrm_dispatch_paused():
         _after_pause([report_id])
         return "paused"
-    result = report_deliver(report_id, transport_get())
-    _retry_soon(report_id, result)
-    return result.outcome.value
+    results = reports_deliver([report_id], transport_get(), take_along=True)
+    for each_id, result in results.items():
+        _retry_soon(each_id, result)
+    return results[report_id].outcome.value
 
 
 @shared_task(name="hrm.tasks.reports_redrive_task", ignore_result=True)
@@ -66,11 +67,12 @@ def reports_redrive_task() -> int:
     time_limit=settings.HRM_TASK_TIME_LIMIT,
 )
 def reports_deliver_task(report_ids: list[int]) -> None:
-    """A few reports (usually one message's) over one connection; each retry goes on alone."""
+    """A few reports (usually one message's) over one connection, with other reports due now
+    taken along (``reports_deliver``); each retry goes on alone, and takes others along too."""
     if hrm_dispatch_paused():
         _after_pause(report_ids)
         return
-    for report_id, result in reports_deliver(report_ids, transport_get()).items():
+    for report_id, result in reports_deliver(report_ids, transport_get(), take_along=True).items():
         _retry_soon(report_id, result)
 
 

@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from directory.models import Listing
+from hrm.delivery.selectors.due import reports_due_alongside
 from hrm.delivery.selectors.messages import message_hrm_eligibility
 from hrm.delivery.services.claim import reports_claim
 from hrm.delivery.services.queue import reports_enqueue
@@ -382,15 +383,20 @@ def _pending(jobs: list[_Job]) -> list[_Job]:
     return [job for job in jobs if job.result is None and job.refusal is None]
 
 
-def reports_deliver(report_ids: list[int], transport: Transport) -> dict[int, DeliveryResult]:
-    """One delivery attempt for each of ``report_ids`` (typically one message's reports) over
-    one connection: one claim; each file built once and encrypted; every ``<name>.part``
-    written at once; one commit marking them staged; every rename at once, and the renamed
-    recorded sent in one statement as soon as the renames return. A retry starts from what the
-    record and the server say (``_resume``). Whatever goes wrong after the claim is recorded on
-    the row, so no report is left "sending" (unless the database stays away: then the re-drive
-    finds the row, and its record makes the retry safe).
+def reports_deliver(
+    report_ids: list[int], transport: Transport, *, take_along: bool = False
+) -> dict[int, DeliveryResult]:
+    """One delivery attempt for each of ``report_ids`` (typically one message's reports), and,
+    with ``take_along`` (the workers' tasks), for other reports due now up to the pipeline's
+    size (``reports_due_alongside``), over one connection: one claim; each file built once and
+    encrypted; every ``<name>.part`` written at once; one commit marking them staged; every
+    rename at once, and the renamed recorded sent in one statement as soon as the renames
+    return. A retry starts from what the record and the server say (``_resume``). Whatever goes
+    wrong after the claim is recorded on the row, so no report is left "sending" (unless the
+    database stays away: then the re-drive finds the row, and its record makes the retry safe).
     """
+    if take_along:
+        report_ids = [*report_ids, *reports_due_alongside(report_ids)]
     results = {report_id: DeliveryResult(Outcome.SKIPPED) for report_id in report_ids}
     claimed = reports_claim(report_ids)
     try:
@@ -458,9 +464,11 @@ def _unexpected(
         results[report.pk] = report_failure_recorded(report, failure, error_class, permanent=False)
 
 
-def report_deliver(report_id: int, transport: Transport) -> DeliveryResult:
+def report_deliver(
+    report_id: int, transport: Transport, *, take_along: bool = False
+) -> DeliveryResult:
     """One delivery attempt of one report (a retry, or a single re-send)."""
-    return reports_deliver([report_id], transport)[report_id]
+    return reports_deliver([report_id], transport, take_along=take_along)[report_id]
 
 
 def reports_redrive() -> list[int]:
