@@ -1,16 +1,13 @@
 """The HRM files of a message: one per (message part, recipient), validated against the schema
 and the receivers' rules, stored byte for byte so every retry sends the same file."""
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import psycopg
 from django.conf import settings
-from django.db import connection, connections, router
+from django.db import connection
 from django.db.models import Max, Q
-from psycopg import sql
 
 from directory.models import Listing
 from hrm.error_classes import ErrorClass
@@ -178,91 +175,44 @@ def _reports_insert_dated(
     recipient of a part gets the same time, so the files of one letter still differ only in
     TransactionInformation.
 
-    Two messages for one patient may be sent at once from two referrals: a lock per health card
-    and per legal name (always taken in that order: no deadlock), held until the caller's
-    transaction ends, makes the second wait for the first to commit. On PostgreSQL the locks,
-    the read of the latest time and the insert are one query string, one round trip: the server
-    runs its two statements in order, and in READ COMMITTED the second takes its snapshot once
-    the locks are held, so it sees the reports of whoever held them before. (SQLite, the demo's
-    database, runs one writing transaction at a time anyway.) The latest time is read from the
-    patient keys each report stores, one index probe per key."""
+    Two messages for one patient may be sent at once from two referrals: on PostgreSQL a lock
+    per health card and per legal name (always taken in that order: no deadlock), held until the
+    caller's transaction ends, makes the second wait for the first to commit. The read of the
+    latest time is a statement of its own after the locks, so in READ COMMITTED it sees the
+    reports of whoever held them before. (SQLite, the demo's database, runs one writing
+    transaction at a time anyway.) The latest time is read from the patient keys each report
+    stores, along an index on ``(key, event_at)`` per key.
+
+    One path for every database, on Django's public API: the locks (PostgreSQL only), the read
+    and ``bulk_create``. It was once one hand-written round trip on PostgreSQL; the two round
+    trips it saved did not show in a Send's time (docs/benchmarks.md)."""
     base = (base or message.created_at).replace(microsecond=0)
     card_key, name_key = patient_keys(message.referral)
     for row in rows:
         # Every report of the patient counts for the next one's time, versions included.
         row.patient_card_key, row.patient_name_key = card_key, name_key
-    if connection.vendor != "postgresql":
-        latest = HrmReport.objects.filter(
-            Q(patient_card_key=card_key) | Q(patient_name_key=name_key)
-        ).aggregate(latest=Max("event_at"))["latest"]
-        first = base if latest is None else max(base, latest + timedelta(seconds=1))
-        for row, offset in zip(rows, offsets, strict=True):
-            row.event_at = first + timedelta(seconds=offset)
-        return HrmReport.objects.bulk_create(rows)
     if not rows:
         return rows
-    params = [f"hrm-event:{card_key}", f"hrm-event:{name_key}", card_key, name_key, base]
-    fields = _inserted_fields()
+    _patient_lock(card_key, name_key)
+    latest = HrmReport.objects.filter(
+        Q(patient_card_key=card_key) | Q(patient_name_key=name_key)
+    ).aggregate(latest=Max("event_at"))["latest"]
+    first = base if latest is None else max(base, latest + timedelta(seconds=1))
     for row, offset in zip(rows, offsets, strict=True):
-        # As Django's own insert prepares each value (defaults, auto_now_add, adaptation).
-        params += [
-            field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields
-        ]
-        params.append(offset)
+        row.event_at = first + timedelta(seconds=offset)
+    return HrmReport.objects.bulk_create(rows)
+
+
+def _patient_lock(card_key: str, name_key: str) -> None:
+    """Hold one lock per patient key until the caller's transaction ends (PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        return
     with connection.cursor() as cursor:
-        cursor.execute(_reports_insert_statement(len(rows)), params)
-        cursor.nextset()
-        inserted = cursor.fetchall()
-    for row, (pk, event_at) in zip(rows, inserted, strict=True):
-        row.pk, row.event_at = pk, event_at
-        row._state.adding, row._state.db = False, connection.alias
-    return rows
-
-
-def _inserted_fields() -> list:
-    """Every column of a new report but its id and its event time, which the database sets."""
-    return [
-        field
-        for field in HrmReport._meta.concrete_fields
-        if not field.primary_key and field.name != "event_at"
-    ]
-
-
-@functools.cache
-def _reports_insert_statement(rows: int) -> str:
-    # The latest time for the patient: max() over an index on (key, event_at) is one probe
-    # from the index's end, for each key. Rendered once per number of rows: psycopg would
-    # otherwise compose it again on every execute.
-    def column(field: str) -> sql.Identifier:
-        return sql.Identifier(HrmReport._meta.get_field(field).column)
-
-    columns = [sql.Identifier(field.column) for field in _inserted_fields()]
-    event_at = sql.Identifier(HrmReport._meta.get_field("event_at").column)
-    row = sql.SQL("({}, (SELECT at FROM first) + %s * interval '1 second')").format(
-        sql.SQL(", ").join([sql.Placeholder()] * len(columns))
-    )
-    return (
-        sql.SQL(
+        cursor.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), "
-            "pg_advisory_xact_lock(hashtextextended(%s, 0)); "
-            "WITH first AS (SELECT GREATEST("
-            "(SELECT MAX({event_at}) FROM {report} WHERE {card_key} = %s) + interval '1 second', "
-            "(SELECT MAX({event_at}) FROM {report} WHERE {name_key} = %s) + interval '1 second', "
-            "%s) AS at) "
-            "INSERT INTO {report} ({columns}, {event_at}) VALUES {rows} "
-            "RETURNING {pk}, {event_at}"
+            "pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"hrm-event:{card_key}", f"hrm-event:{name_key}"],
         )
-        .format(
-            report=sql.Identifier(HrmReport._meta.db_table),
-            card_key=column("patient_card_key"),
-            name_key=column("patient_name_key"),
-            columns=sql.SQL(", ").join(columns),
-            event_at=event_at,
-            pk=sql.Identifier(HrmReport._meta.pk.column),
-            rows=sql.SQL(", ").join([row] * rows),
-        )
-        .as_string()
-    )  # once: psycopg would otherwise compose it again on every execute
 
 
 def report_build_for(report: HrmReport) -> Report:
@@ -335,34 +285,8 @@ def reports_xml_keep(built: list[tuple[HrmReport, bytes]]) -> None:
 
 def _xml_store_first(files: list[tuple[int, bytes]]) -> set[int]:
     """Store each ``(report id, xml)`` unless that row has a file already; the ids stored."""
-    connection = connections[router.db_for_write(HrmReport)]
-    if connection.vendor != "postgresql":
-        return {
-            report_id
-            for report_id, xml in files
-            if HrmReport.objects.filter(pk=report_id, xml=b"").update(xml=xml)
-        }
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors:
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(
-                _xml_store_statement(len(files)),
-                [value for report_id, xml in files for value in (report_id, xml)],
-            )
-            return {row[0] for row in cursor.fetchall()}
-
-
-@functools.cache
-def _xml_store_statement(rows: int) -> str:
-    meta = HrmReport._meta
-    xml, pk = sql.Identifier(meta.get_field("xml").column), sql.Identifier(meta.pk.column)
-    values = sql.SQL(", ").join([sql.SQL("(%s::bigint, %b::bytea)")] * rows)
-    return (
-        sql.SQL(
-            "UPDATE {table} SET {xml} = new.xml FROM (VALUES {values}) AS new (id, xml) "
-            "WHERE {table}.{pk} = new.id AND {table}.{xml} = ''::bytea RETURNING {table}.{pk}"
-        )
-        .format(table=sql.Identifier(meta.db_table), xml=xml, pk=pk, values=values)
-        .as_string()
-    )
+    return {
+        report_id
+        for report_id, xml in files
+        if HrmReport.objects.filter(pk=report_id, xml=b"").update(xml=xml)
+    }

@@ -1,0 +1,148 @@
+"""Every PostgreSQL fast path and its plain ORM twin (the one the demo's SQLite takes), run side
+by side on the real PostgreSQL test database with the same data: they must leave and return the
+same rows, and Django must see every statement the fast path sends (so ``assertNumQueries`` and
+``CaptureQueriesContext`` count it).
+
+The fast paths: the claim (``hrm.delivery.services.claim``), the receivers' bulk writes
+(``hrm.receivers.writes``; its rows are compared field by field in ``test_receiver_writes.py``),
+and the dashboard's row estimate (``hrm.delivery.selectors.dashboard``)."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from hrm.delivery.selectors import dashboard
+from hrm.delivery.services.claim import _reports_claim_orm, _reports_claim_postgresql
+from hrm.models import HrmReceiver, HrmReport, ReceiverImport
+from hrm.receivers.list_file import ReceiverRow
+from hrm.receivers.writes import receivers_write
+from referrals import services
+
+from ..factories import pdf_upload
+
+Status = HrmReport.Status
+
+
+def _columns(instance) -> list:
+    return [getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields]
+
+
+def _claimed(report: HrmReport) -> list[list]:
+    """A claimed report and everything the claim loads with it, column by column."""
+    loaded = [
+        report,
+        report.message,
+        report.message.referral,
+        report.message.author,
+        report.recipient,
+    ]
+    columns = [_columns(instance) for instance in loaded]
+    columns.append(None if report.attachment is None else _columns(report.attachment))
+    return columns
+
+
+def _claim(claim, ids, now) -> tuple[list[HrmReport], int, list[tuple]]:
+    """Run one claim in a transaction that is then undone, so both ways see the same rows."""
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as queries:
+            claimed = claim(ids, now)
+        with CaptureQueriesContext(connection) as later:
+            loaded = [_claimed(report) for report in claimed]
+        assert not later  # the message, referral, author, recipient, attachment came with it
+        stored = list(
+            HrmReport.objects.filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", "status", "attempts", "sending_since", "last_attempt_at")
+        )
+        transaction.set_rollback(True)
+    return loaded, len(queries), stored
+
+
+def test_the_claim_in_one_statement_and_in_the_orm_take_and_load_the_same_reports(live):
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen.", files=[pdf_upload()]
+    )
+    reports = list(message.hrm_reports.order_by("pk"))
+    assert len(reports) == 4  # the typed text and the PDF, for each of two stakeholders
+    text, not_due = [report for report in reports if report.attachment_id is None]
+    pdf, taken = [report for report in reports if report.attachment_id is not None]
+    HrmReport.objects.filter(pk=not_due.pk).update(next_attempt_at=timezone.now() + timedelta(1))
+    HrmReport.objects.filter(pk=taken.pk).update(status=Status.SENDING, attempts=1)
+    ids = [taken.pk, pdf.pk, not_due.pk, text.pk]
+    now = timezone.now()
+
+    fast, fast_statements, fast_rows = _claim(_reports_claim_postgresql, ids, now)
+    orm, orm_statements, orm_rows = _claim(_reports_claim_orm, ids, now)
+
+    assert (fast_statements, orm_statements) == (1, 2)
+    assert fast == orm
+    assert [columns[0][0] for columns in fast] == sorted([text.pk, pdf.pk])
+    assert fast_rows == orm_rows
+    assert {row[0]: row[1:] for row in fast_rows}[pdf.pk] == (Status.SENDING, 1, now, now)
+    # The claimed rows came back as the stored rows: what the build then reads is the truth.
+    for columns in fast:
+        stored = {row[0]: row for row in fast_rows}[columns[0][0]]
+        assert stored[1:3] == (Status.SENDING, 1)
+
+
+def test_the_claim_ways_agree_when_nothing_is_due(live):
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen."
+    )
+    ids = list(message.hrm_reports.values_list("pk", flat=True))
+    HrmReport.objects.filter(pk__in=ids).update(status=Status.SENT)
+    now = timezone.now()
+    assert _claim(_reports_claim_postgresql, ids, now)[0] == []
+    assert _claim(_reports_claim_orm, ids, now)[0] == []
+
+
+@pytest.mark.django_db
+def test_the_receivers_copy_is_a_statement_django_sees():
+    receiver_import = ReceiverImport.objects.create(
+        uploaded_by_name="support", file_name="list.csv", sha256="0" * 64, content=b""
+    )
+    rows = [ReceiverRow(f"D{n}", "Ann", f"Smith {n}", n + 2) for n in range(3)]
+    counts = {}
+    for fast in (True, False):
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            receivers_write(
+                added=rows,
+                updated=[],
+                removed_ids=[],
+                receiver_import=receiver_import,
+                now=timezone.now(),
+                fast=fast,
+            )
+            added = list(
+                HrmReceiver.objects.order_by("professional_id").values_list(
+                    "professional_id", "first_name", "last_name", "is_active"
+                )
+            )
+            transaction.set_rollback(True)
+        counts[fast] = [q["sql"].split()[0].upper() for q in queries]
+        assert added == [(f"D{n}", "Ann", f"Smith {n}", True) for n in range(3)]
+    assert counts[True][0] == "COPY" and counts[False][0] == "INSERT"
+
+
+def test_the_dashboards_estimate_is_the_count_once_the_table_is_analysed(live, monkeypatch):
+    for n in range(3):
+        services.message_post(
+            referral=live.referral, author=live.world.specialist, text=f"Seen {n}."
+        )
+    HrmReport.objects.update(status=Status.SENT, sent_at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {HrmReport._meta.db_table}")
+    count = HrmReport.objects.count()
+    assert count == 6
+    assert dashboard._estimated_rows_postgresql(HrmReport) == count
+    assert dashboard._estimated_rows_orm(HrmReport) == count
+    # The dashboard's figure past its exact limit: the estimate, less the other statuses.
+    monkeypatch.setattr(dashboard, "SENT_EXACT_UP_TO", 2)
+    HrmReport.objects.filter(pk=HrmReport.objects.order_by("pk").first().pk).update(
+        status=Status.FAILED
+    )
+    by_status, estimated = dashboard._counts_by_status()
+    assert estimated and by_status[Status.SENT] == 5 and by_status[Status.FAILED] == 1
