@@ -1,13 +1,16 @@
 """The HRM files of a message: one per (message part, recipient), validated against the schema
 and the receivers' rules, stored byte for byte so every retry sends the same file."""
 
+import functools
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max, Q
+from psycopg import sql
 
 from directory.models import Listing
 from hrm.error_classes import ErrorClass
@@ -265,15 +268,9 @@ def report_xml_ensure(report: HrmReport) -> bytes:
 
 
 def reports_xml_keep(built: list[tuple[HrmReport, bytes]]) -> None:
-    """Store each freshly built file as its row's, unless the row has one already, in one
-    statement for them all; then each report's ``xml`` is the bytes its row keeps. Only the
-    first build is kept: if a concurrent builder of the same row got there first, its bytes are
-    the ones every attempt uploads.
-
-    On PostgreSQL the bytes travel as binary parameters. Django's psycopg backend binds
-    parameters on the client, which turns a bytea into an escaped hex literal twice its size for
-    the server to parse: 3.6 ms to store a 260 KB file that way against 1.0 ms in binary
-    (``bench/hrm_store.py``), on every report's path."""
+    """Store each freshly built file as its row's, unless the row has one already; then each
+    report's ``xml`` is the bytes its row keeps. Only the first build is kept: if a concurrent
+    builder of the same row got there first, its bytes are the ones every attempt uploads."""
     if not built:
         return
     stored = _xml_store_first([(report.pk, xml) for report, xml in built])
@@ -285,8 +282,62 @@ def reports_xml_keep(built: list[tuple[HrmReport, bytes]]) -> None:
 
 def _xml_store_first(files: list[tuple[int, bytes]]) -> set[int]:
     """Store each ``(report id, xml)`` unless that row has a file already; the ids stored."""
+    if connection.vendor == "postgresql":
+        return _xml_store_first_postgresql(files)
+    return _xml_store_first_orm(files)
+
+
+def _xml_store_first_orm(files: list[tuple[int, bytes]]) -> set[int]:
+    """One conditional update per file (the demo's SQLite)."""
     return {
         report_id
         for report_id, xml in files
         if HrmReport.objects.filter(pk=report_id, xml=b"").update(xml=xml)
     }
+
+
+_STAGING = "hrm_report_file_staging"  # migration hrm.0015
+
+
+def _xml_store_first_postgresql(files: list[tuple[int, bytes]]) -> set[int]:
+    """The batch's files copied in binary into the staging table, then moved into their rows
+    by one ``UPDATE``, in one transaction (nothing stays staged if either fails).
+
+    Django's psycopg backend binds parameters on the client: the ORM's update sends a bytea as
+    an escaped hex literal twice its size, for the server to parse, and holds that text and the
+    statement made of it in memory. ``COPY ... (FORMAT BINARY)`` through Django's cursor sends
+    the bytes as they are: 4.4 ms a 260 KB file against 6.7 ms bound on the client, 9.6 against
+    4.6 for an incompressible one (``bench/hrm_store.py``, on every report's path)."""
+    if not files:
+        return set()
+    batch = uuid.uuid4()
+    with transaction.atomic(), connection.cursor() as cursor:
+        with cursor.copy(_STAGE_STATEMENT) as copy:
+            copy.set_types(["uuid", "int8", "bytea"])
+            for report_id, xml in files:
+                copy.write_row((batch, report_id, xml))
+        cursor.execute(_store_statement(), [batch])
+        return {row[0] for row in cursor.fetchall()}
+
+
+_STAGE_STATEMENT = f"COPY {_STAGING} (batch, report_id, xml) FROM STDIN (FORMAT BINARY)"
+
+
+@functools.cache
+def _store_statement() -> str:
+    meta = HrmReport._meta
+    return (
+        sql.SQL(
+            "WITH new AS (DELETE FROM {staging} WHERE batch = %s RETURNING report_id, xml) "
+            "UPDATE {table} SET {xml} = new.xml FROM new "
+            "WHERE {table}.{pk} = new.report_id AND {table}.{xml} = ''::bytea "
+            "RETURNING {table}.{pk}"
+        )
+        .format(
+            staging=sql.Identifier(_STAGING),
+            table=sql.Identifier(meta.db_table),
+            xml=sql.Identifier(meta.get_field("xml").column),
+            pk=sql.Identifier(meta.pk.column),
+        )
+        .as_string()
+    )  # once: psycopg would otherwise compose it again on every execute

@@ -3,10 +3,12 @@ by side on the real PostgreSQL test database with the same data: they must leave
 same rows, and Django must see every statement the fast path sends (so ``assertNumQueries`` and
 ``CaptureQueriesContext`` count it).
 
-The fast paths: the claim (``hrm.delivery.services.claim``), the receivers' bulk writes
-(``hrm.receivers.writes``; its rows are compared field by field in ``test_receiver_writes.py``),
-and the dashboard's row estimate (``hrm.delivery.selectors.dashboard``)."""
+The fast paths: the claim (``hrm.delivery.services.claim``), the report files' binary store
+(``hrm.reports.services``), the receivers' bulk writes (``hrm.receivers.writes``; its rows are
+compared field by field in ``test_receiver_writes.py``) and the dashboard's row estimate
+(``hrm.delivery.selectors.dashboard``)."""
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -19,6 +21,7 @@ from hrm.delivery.services.claim import _reports_claim_orm, _reports_claim_postg
 from hrm.models import HrmReceiver, HrmReport, ReceiverImport
 from hrm.receivers.list_file import ReceiverRow
 from hrm.receivers.writes import receivers_write
+from hrm.reports.services import _xml_store_first_orm, _xml_store_first_postgresql
 from referrals import services
 
 from ..factories import pdf_upload
@@ -146,3 +149,41 @@ def test_the_dashboards_estimate_is_the_count_once_the_table_is_analysed(live, m
     )
     by_status, estimated = dashboard._counts_by_status()
     assert estimated and by_status[Status.SENT] == 5 and by_status[Status.FAILED] == 1
+
+
+def _store(store, files) -> tuple[set[int], dict[int, bytes], list[str]]:
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as queries:
+            stored = store(files)
+        rows = {
+            pk: bytes(xml)
+            for pk, xml in HrmReport.objects.filter(pk__in=[f[0] for f in files]).values_list(
+                "pk", "xml"
+            )
+        }
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM hrm_report_file_staging")
+            assert cursor.fetchone() == (0,)  # nothing left staged
+        transaction.set_rollback(True)
+    kinds = [q["sql"].split()[0].upper() for q in queries]
+    return stored, rows, [k for k in kinds if k not in ("SAVEPOINT", "RELEASE")]
+
+
+def test_the_files_stored_in_binary_and_through_the_orm_are_the_same_bytes(live):
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen.", files=[pdf_upload()]
+    )
+    ids = list(message.hrm_reports.order_by("pk").values_list("pk", flat=True))
+    HrmReport.objects.filter(pk=ids[0]).update(xml=b"<kept/>")  # a concurrent build got there
+    # Every byte value, a NUL and a quote among them, and a file the size of a PDF's report.
+    files = [(pk, bytes(range(256)) * 4 + os.urandom(300_000) + b"'\x00") for pk in ids]
+
+    fast_stored, fast_rows, fast_statements = _store(_xml_store_first_postgresql, files)
+    orm_stored, orm_rows, orm_statements = _store(_xml_store_first_orm, files)
+
+    assert fast_stored == orm_stored == set(ids[1:])
+    assert fast_rows == orm_rows
+    assert fast_rows[ids[0]] == b"<kept/>"
+    assert all(fast_rows[pk] == xml for pk, xml in files[1:])
+    assert fast_statements == ["COPY", "WITH"]  # Django saw the copy and the move
+    assert orm_statements == ["UPDATE"] * 4
