@@ -21,6 +21,7 @@ import os
 import statistics
 import sys
 import time
+import tracemalloc
 import uuid
 from pathlib import Path
 
@@ -108,6 +109,19 @@ def run() -> None:
                     f"  {compression:<5} {name:<19} {len(xml) // 1024} KB  {way:<13} "
                     f"{statistics.median(timings):6.2f}"
                 )
+
+    # Python's peak allocations while one large file is stored, as a multiple of its size
+    # (tracemalloc, as bench/report_memory.py measures; libpq's own buffers are not seen).
+    big = os.urandom(14_000_000)
+    print(f"Peak memory storing one {len(big):,}-byte file, as a multiple of its size")
+    for way, store in (("client-bound", client_bound), ("COPY, staged", copied)):
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE bench_store SET xml = '' WHERE id = 1")
+        tracemalloc.start()
+        store(1, big)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"  {way:<13} {peak / len(big):.2f}x")
 
 
 if __name__ == "__main__":
