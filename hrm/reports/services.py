@@ -181,14 +181,15 @@ def _reports_insert_dated(
     Two messages for one patient may be sent at once from two referrals: on PostgreSQL a lock
     per health card and per legal name (always taken in that order: no deadlock), held until the
     caller's transaction ends, makes the second wait for the first to commit. The read of the
-    latest time is a statement of its own after the locks, so in READ COMMITTED it sees the
-    reports of whoever held them before. (SQLite, the demo's database, runs one writing
-    transaction at a time anyway.) The latest time is read from the patient keys each report
-    stores, along an index on ``(key, event_at)`` per key.
+    latest time runs after the locks are held, in a statement of its own, so in READ COMMITTED
+    it sees the reports of whoever held them before. (SQLite, the demo's database, runs one
+    writing transaction at a time anyway.) The latest time is read from the patient keys each
+    report stores, one index probe per key.
 
-    One path for every database, on Django's public API: the locks (PostgreSQL only), the read
-    and ``bulk_create``. It was once one hand-written round trip on PostgreSQL; the two round
-    trips it saved did not show in a Send's time (docs/benchmarks.md)."""
+    On PostgreSQL the locks, the read and the insert are one query string, one round trip
+    (``_reports_insert_dated_postgresql``: a Send's HRM part took 1–2 ms more through the ORM,
+    docs/benchmarks.md); elsewhere the ORM (``_reports_insert_dated_orm``, which also takes the
+    locks on PostgreSQL). Both run on PostgreSQL in ``tests/hrm/test_fast_path_twins.py``."""
     base = (base or message.created_at).replace(microsecond=0)
     card_key, name_key = patient_keys(message.referral)
     for row in rows:
@@ -196,6 +197,15 @@ def _reports_insert_dated(
         row.patient_card_key, row.patient_name_key = card_key, name_key
     if not rows:
         return rows
+    if connection.vendor == "postgresql":
+        return _reports_insert_dated_postgresql(message, rows, offsets, base)
+    return _reports_insert_dated_orm(message, rows, offsets, base)
+
+
+def _reports_insert_dated_orm(
+    message: Message, rows: list[HrmReport], offsets: list[int], base: datetime
+) -> list[HrmReport]:
+    card_key, name_key = patient_keys(message.referral)
     _patient_lock(card_key, name_key)
     latest = HrmReport.objects.filter(
         Q(patient_card_key=card_key) | Q(patient_name_key=name_key)
@@ -216,6 +226,93 @@ def _patient_lock(card_key: str, name_key: str) -> None:
             "pg_advisory_xact_lock(hashtextextended(%s, 0))",
             [f"hrm-event:{card_key}", f"hrm-event:{name_key}"],
         )
+
+
+def _reports_insert_dated_postgresql(
+    message: Message, rows: list[HrmReport], offsets: list[int], base: datetime
+) -> list[HrmReport]:
+    """The locks, then the read and the insert, in one round trip; the rows it inserted come
+    back as Django loads rows (the documented ``Model.from_db``), holding the message,
+    attachment and earlier version the caller gave them (every caller gives them as objects)."""
+    card_key, name_key = patient_keys(message.referral)
+    params = [f"hrm-event:{card_key}", f"hrm-event:{name_key}", card_key, name_key, base]
+    fields = _inserted_fields()
+    for row, offset in zip(rows, offsets, strict=True):
+        # As Django's own insert prepares each value (defaults, auto_now_add, adaptation).
+        params += [
+            field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields
+        ]
+        params.append(offset)
+    with connection.cursor() as cursor:
+        cursor.execute(_reports_insert_statement(len(rows)), params)
+        cursor.nextset()
+        inserted = cursor.fetchall()
+    returned = _returned_fields()
+    attnames = [field.attname for field in returned]
+    # A field's documented from_db_value hook is what a queryset applies on PostgreSQL, whose
+    # backend converts nothing itself.
+    converted = [(i, f) for i, f in enumerate(returned) if hasattr(f, "from_db_value")]
+    reports = []
+    for row, values in zip(rows, inserted, strict=True):
+        values = list(values)
+        for index, field in converted:
+            values[index] = field.from_db_value(values[index], None, connection)
+        report = HrmReport.from_db(connection.alias, attnames, values)
+        report.message = row.message
+        report.attachment = row.attachment
+        report.previous_version = row.previous_version
+        reports.append(report)
+    return reports
+
+
+def _inserted_fields() -> list:
+    """Every column of a new report but its id and its event time, which the database sets."""
+    return [
+        field
+        for field in HrmReport._meta.concrete_fields
+        if not field.primary_key and field.name != "event_at"
+    ]
+
+
+def _returned_fields() -> list:
+    return list(HrmReport._meta.concrete_fields)
+
+
+@functools.cache
+def _reports_insert_statement(rows: int) -> str:
+    # The latest time for the patient: max() over an index on (key, event_at) is one probe
+    # from the index's end, for each key. Rendered once per number of rows: psycopg would
+    # otherwise compose it again on every execute.
+    def column(field: str) -> sql.Identifier:
+        return sql.Identifier(HrmReport._meta.get_field(field).column)
+
+    columns = [sql.Identifier(field.column) for field in _inserted_fields()]
+    event_at = sql.Identifier(HrmReport._meta.get_field("event_at").column)
+    row = sql.SQL("({}, (SELECT at FROM first) + %s * interval '1 second')").format(
+        sql.SQL(", ").join([sql.Placeholder()] * len(columns))
+    )
+    return (
+        sql.SQL(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), "
+            "pg_advisory_xact_lock(hashtextextended(%s, 0)); "
+            "WITH first AS (SELECT GREATEST("
+            "(SELECT MAX({event_at}) FROM {report} WHERE {card_key} = %s) + interval '1 second', "
+            "(SELECT MAX({event_at}) FROM {report} WHERE {name_key} = %s) + interval '1 second', "
+            "%s) AS at) "
+            "INSERT INTO {report} ({columns}, {event_at}) VALUES {rows} "
+            "RETURNING {returned}"
+        )
+        .format(
+            report=sql.Identifier(HrmReport._meta.db_table),
+            card_key=column("patient_card_key"),
+            name_key=column("patient_name_key"),
+            columns=sql.SQL(", ").join(columns),
+            event_at=event_at,
+            returned=sql.SQL(", ").join(sql.Identifier(f.column) for f in _returned_fields()),
+            rows=sql.SQL(", ").join([row] * rows),
+        )
+        .as_string()
+    )
 
 
 def report_build_for(report: HrmReport) -> Report:

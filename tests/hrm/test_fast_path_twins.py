@@ -3,11 +3,11 @@ by side on the real PostgreSQL test database with the same data: they must leave
 same rows, and Django must see every statement the fast path sends (so ``assertNumQueries`` and
 ``CaptureQueriesContext`` count it).
 
-The fast paths: the claim (``hrm.delivery.services.claim``), the report files' binary store
-(``hrm.reports.services``), the receivers looked up for a Send (``hrm.receivers.selectors``), the
-receivers' bulk writes (``hrm.receivers.writes``; its rows are compared field by field in
-``test_receiver_writes.py``), the dashboard's row estimate
-(``hrm.delivery.selectors.dashboard``) and HRM's state read before each batch
+The fast paths: the claim (``hrm.delivery.services.claim``); a Send's dated insert of its
+reports and the report files' binary store (``hrm.reports.services``); the receivers looked up
+for a Send (``hrm.receivers.selectors``); the receivers' bulk writes (``hrm.receivers.writes``,
+whose rows are compared field by field in ``test_receiver_writes.py``); the dashboard's row
+estimate (``hrm.delivery.selectors.dashboard``); and HRM's state read before each batch
 (``hrm.delivery.services.health``, plain SQL on every database)."""
 
 import os
@@ -25,7 +25,15 @@ from hrm.models import HrmHealth, HrmReceiver, HrmReport, ReceiverImport
 from hrm.receivers.list_file import ReceiverRow
 from hrm.receivers.selectors import _receivers_listed_orm, _receivers_listed_postgresql
 from hrm.receivers.writes import receivers_write
-from hrm.reports.services import _xml_store_first_orm, _xml_store_first_postgresql
+from hrm.reports.services import (
+    _reports_insert_dated_orm,
+    _reports_insert_dated_postgresql,
+    _xml_store_first_orm,
+    _xml_store_first_postgresql,
+    message_parts,
+    report_number_for,
+    transaction_id_for,
+)
 from referrals import services
 
 from ..factories import pdf_upload
@@ -231,3 +239,69 @@ def test_hrms_state_read_before_each_batch_is_the_rows():
     assert len(queries) == 1
     HrmHealth.objects.create(pk=1, state=HrmHealth.State.DOWN)
     assert _hrm_state() == HrmHealth.objects.get(pk=1).state == HrmHealth.State.DOWN
+
+
+def _new_rows(message, recipients) -> tuple[list[HrmReport], list[int]]:
+    """``message``'s reports as ``message_reports_create`` builds them, not yet inserted."""
+    rows, offsets = [], []
+    for index, part in enumerate(message_parts(message)):
+        number = report_number_for(message, part.key)
+        for listing in recipients:
+            rows.append(
+                HrmReport(
+                    message=message,
+                    attachment=part.attachment,
+                    recipient=listing,
+                    deliver_to_user_id=listing.clinician_professional_id,
+                    recipient_name=listing.clinician_name,
+                    transaction_id=transaction_id_for(number, listing.clinician_professional_id),
+                    report_number=number,
+                    xml=b"",
+                )
+            )
+            offsets.append(index)
+    return rows, offsets
+
+
+# Set from the clock as each row is built or inserted, so they differ between the two runs.
+_CLOCK = {"id", "created_at", "next_attempt_at", "delivery_started_at"}
+
+
+def _insert(insert, message, recipients, base):
+    with transaction.atomic():
+        rows, offsets = _new_rows(message, recipients)
+        with CaptureQueriesContext(connection) as queries:
+            reports = insert(message, rows, offsets, base)
+        with CaptureQueriesContext(connection) as later:
+            held = [(r.message, r.attachment) for r in reports]
+        assert not later and all(m == message for m, _ in held)  # loaded as the caller gave
+        stored = HrmReport.objects.in_bulk([r.pk for r in reports])
+        assert [_columns(r) for r in reports] == [_columns(stored[r.pk]) for r in reports]
+        fields = [f.attname for f in HrmReport._meta.concrete_fields]
+        compared = [dict(zip(fields, _columns(r), strict=True)) for r in reports]
+        compared = [{k: v for k, v in row.items() if k not in _CLOCK} for row in compared]
+        transaction.set_rollback(True)
+    return compared, [q["sql"] for q in queries]
+
+
+def test_a_sends_reports_dated_in_one_round_trip_and_through_the_orm_are_the_same(live):
+    first = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="First.", files=[pdf_upload()]
+    )
+    second = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Second.", files=[pdf_upload()]
+    )
+    recipients = sorted({r.recipient for r in second.hrm_reports.all()}, key=lambda r: r.pk)
+    assert len(recipients) == 2
+    HrmReport.objects.filter(message=second).delete()
+    # Dated from the first message's time: the second's must come after the patient's latest.
+    base = min(first.hrm_reports.values_list("event_at", flat=True))
+    latest = max(first.hrm_reports.values_list("event_at", flat=True))
+
+    fast, fast_statements = _insert(_reports_insert_dated_postgresql, second, recipients, base)
+    orm, orm_statements = _insert(_reports_insert_dated_orm, second, recipients, base)
+
+    assert fast == orm
+    assert [r["event_at"] for r in fast] == [latest + timedelta(seconds=s) for s in (1, 1, 2, 2)]
+    assert len(fast_statements) == 1 and "pg_advisory_xact_lock" in fast_statements[0]
+    assert len(orm_statements) == 3 and "pg_advisory_xact_lock" in orm_statements[0]
