@@ -7,7 +7,7 @@ The fast paths: the claim (``hrm.delivery.services.claim``); a Send's dated inse
 reports and the report files' binary store (``hrm.reports.services``); the receivers looked up
 for a Send (``hrm.receivers.selectors``); the receivers' bulk writes (``hrm.receivers.writes``,
 whose rows are compared field by field in ``test_receiver_writes.py``); the dashboard's row
-estimate (``hrm.delivery.selectors.dashboard``); and HRM's state read before each batch
+estimate and its days (``hrm.delivery.selectors.dashboard``); and HRM's state read before each batch
 (``hrm.delivery.services.health``, plain SQL on every database)."""
 
 import os
@@ -305,3 +305,28 @@ def test_a_sends_reports_dated_in_one_round_trip_and_through_the_orm_are_the_sam
     assert [r["event_at"] for r in fast] == [latest + timedelta(seconds=s) for s in (1, 1, 2, 2)]
     assert len(fast_statements) == 1 and "pg_advisory_xact_lock" in fast_statements[0]
     assert len(orm_statements) == 3 and "pg_advisory_xact_lock" in orm_statements[0]
+
+
+def test_the_dashboards_days_counted_in_the_database_and_in_python_are_the_same(live):
+    for n in range(4):
+        services.message_post(referral=live.referral, author=live.world.specialist, text=f"{n}.")
+    ids = list(HrmReport.objects.order_by("pk").values_list("pk", flat=True))
+    today = timezone.localtime().date()
+    edges = [dashboard._local_day_start(today - timedelta(days=29 - n)) for n in range(31)]
+    # At a midnight, just before one, within a day, before the first day, after the last.
+    times = [
+        edges[0],
+        edges[1] - timedelta(microseconds=1),
+        edges[1],
+        edges[14] + timedelta(hours=13),
+        edges[14] + timedelta(hours=23),
+        edges[29] + timedelta(hours=1),
+        edges[0] - timedelta(seconds=1),
+        edges[30],
+    ]
+    for pk, at in zip(ids, times, strict=True):
+        HrmReport.objects.filter(pk=pk).update(status=Status.SENT, sent_at=at)
+    rows = HrmReport.objects.all()
+    fast = dashboard._per_day_postgresql(rows, "sent_at", edges)
+    orm = dashboard._per_day_orm(rows, "sent_at", edges)
+    assert fast == orm == {1: 2, 2: 1, 15: 2, 30: 1}
