@@ -6,8 +6,11 @@ carrying a 200 KB PDF (about 270 KB of XML), once from a compressible PDF (the b
 and once from an incompressible one (as real, internally compressed PDFs are), and stores it into
 empty rows of a scratch table in a throwaway database:
 
-- bound on the client (Django's default with psycopg 3: the bytes become an escaped hex literal)
-  or as a binary parameter (what ``hrm.reports.services`` does);
+- bound on the client (Django's default with psycopg 3: the bytes become an escaped hex literal;
+  the ORM twin, the demo's SQLite), as a binary parameter on a bare psycopg cursor (what the
+  worker did until issue 22: it bypassed Django's cursor), or copied in binary through Django's
+  cursor into an unlogged staging table and moved by one ``UPDATE`` in a transaction (what
+  ``hrm.reports.services`` does since);
 - with the column compressed by pglz (PostgreSQL's default) or lz4 (what migration 0003 sets).
 
 Prints the median milliseconds per stored file. Bounded: a few hundred rows per case.
@@ -18,6 +21,8 @@ import os
 import statistics
 import sys
 import time
+import tracemalloc
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,7 +47,7 @@ def report_xml(pdf: bytes) -> bytes:
 
 def run() -> None:
     import psycopg
-    from django.db import connection
+    from django.db import connection, transaction
 
     from referrals.sample_files import consultation_letter_pdf
 
@@ -52,6 +57,8 @@ def run() -> None:
     }
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE bench_store (id int PRIMARY KEY, xml bytea NOT NULL)")
+        cursor.execute("CREATE UNLOGGED TABLE bench_staged (batch uuid, id int, xml bytea)")
+        cursor.execute("ALTER TABLE bench_staged ALTER COLUMN xml SET STORAGE EXTERNAL")
     connection.ensure_connection()
     raw = connection.connection
 
@@ -63,10 +70,28 @@ def run() -> None:
         with psycopg.Cursor(raw) as cursor:
             cursor.execute("UPDATE bench_store SET xml = %b WHERE id = %s", [xml, row])
 
+    def copied(row: int, xml: bytes) -> None:
+        batch = uuid.uuid4()
+        with transaction.atomic(), connection.cursor() as cursor:
+            with cursor.copy(
+                "COPY bench_staged (batch, id, xml) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["uuid", "int4", "bytea"])
+                copy.write_row((batch, row, xml))
+            cursor.execute(
+                "WITH new AS (DELETE FROM bench_staged WHERE batch = %s RETURNING id, xml) "
+                "UPDATE bench_store SET xml = new.xml FROM new WHERE bench_store.id = new.id",
+                [batch],
+            )
+
     print(f"Storing one report's XML in PostgreSQL, median of {ROWS} rows (ms per file)")
     for compression in ("pglz", "lz4"):
         for name, xml in files.items():
-            for way, store in (("client-bound", client_bound), ("binary", binary)):
+            for way, store in (
+                ("client-bound", client_bound),
+                ("binary", binary),
+                ("COPY, staged", copied),
+            ):
                 with connection.cursor() as cursor:
                     cursor.execute("TRUNCATE bench_store")
                     cursor.execute(
@@ -84,6 +109,19 @@ def run() -> None:
                     f"  {compression:<5} {name:<19} {len(xml) // 1024} KB  {way:<13} "
                     f"{statistics.median(timings):6.2f}"
                 )
+
+    # Python's peak allocations while one large file is stored, as a multiple of its size
+    # (tracemalloc, as bench/report_memory.py measures; libpq's own buffers are not seen).
+    big = os.urandom(14_000_000)
+    print(f"Peak memory storing one {len(big):,}-byte file, as a multiple of its size")
+    for way, store in (("client-bound", client_bound), ("COPY, staged", copied)):
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE bench_store SET xml = '' WHERE id = 1")
+        tracemalloc.start()
+        store(1, big)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"  {way:<13} {peak / len(big):.2f}x")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ def run() -> int:
     from django.test import Client
 
     from referrals import services
+    from referrals.composer import composer_token_issue
     from referrals.sample_files import consultation_letter_pdf
     from tests.delivery_fixtures import make_live
     from tests.factories import make_listing, make_referral, make_world
@@ -69,9 +70,12 @@ def run() -> int:
 
     def send(referral) -> float:
         upload = SimpleUploadedFile("Consultation letter.pdf", pdf, "application/pdf")
+        # The once-only token the referral page puts in its form (issued before the clock).
+        token = composer_token_issue(world.specialist, referral)
         started = time.perf_counter()
         response = client.post(
-            f"/referrals/{referral.pk}/messages/", {"text": "Seen today.", "files": [upload]}
+            f"/referrals/{referral.pk}/messages/",
+            {"composer": token, "text": "Seen today.", "files": [upload]},
         )
         elapsed = time.perf_counter() - started
         assert response.status_code == 302, response.status_code

@@ -80,11 +80,21 @@ _LISTED = ("professional_id", "first_name", "last_name", "is_active", "deactivat
 
 def _receivers_listed(professional_ids: set[str]) -> list[tuple]:
     """``_LISTED`` of the receivers with these Professional IDs. Every Send with a stakeholder
-    that has one asks: on PostgreSQL, one plain statement rendered once."""
-    if connection.vendor != "postgresql":
-        return list(
-            HrmReceiver.objects.filter(professional_id__in=professional_ids).values_list(*_LISTED)
-        )
+    that has one asks: on PostgreSQL, one plain statement rendered once (0.3–0.4 ms against
+    0.7–0.8 through the ORM, measured on a busy 2-core machine). Both ways run on PostgreSQL in
+    ``tests/hrm/test_fast_path_twins.py``."""
+    if connection.vendor == "postgresql":
+        return _receivers_listed_postgresql(professional_ids)
+    return _receivers_listed_orm(professional_ids)
+
+
+def _receivers_listed_orm(professional_ids: set[str]) -> list[tuple]:
+    return list(
+        HrmReceiver.objects.filter(professional_id__in=professional_ids).values_list(*_LISTED)
+    )
+
+
+def _receivers_listed_postgresql(professional_ids: set[str]) -> list[tuple]:
     field = HrmReceiver._meta.get_field("professional_id")
     with connection.cursor() as cursor:
         cursor.execute(

@@ -2,8 +2,10 @@
 
 ``receivers_write`` takes PostgreSQL's fast path (``COPY`` for new receivers, one ``UPDATE ...
 FROM unnest(...)`` for renamed and returning ones) and the portable ORM path everywhere else
-(SQLite in the demo). Both leave the same rows; one test holds them to that. Bulk writes skip
-``save()`` and signals; nothing relies on either, and ``updated_at`` is set by hand for that reason.
+(SQLite in the demo). Both leave the same rows: ``tests/hrm/test_receiver_writes.py`` runs
+both on PostgreSQL. Django's public API only: ``connection.cursor()`` and its ``copy()``, which
+Django records like any statement. Bulk writes skip ``save()`` and signals; nothing relies on
+either, and ``updated_at`` is set by hand for that reason.
 """
 
 from collections.abc import Sequence
@@ -121,7 +123,8 @@ class _PostgresWrites:
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(meta.db_table), sql.SQL(", ").join(map(sql.Identifier, columns))
         )
-        with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        # As text, so Django's record of the statements (CaptureQueriesContext) shows it.
+        with connection.cursor() as cursor, cursor.copy(statement.as_string()) as copy:
             for row in rows:
                 copy.write_row(
                     (
@@ -152,7 +155,7 @@ class _PostgresWrites:
         ).format(table=sql.Identifier(meta.db_table), pk=sql.Identifier(meta.pk.column), **column)
         with connection.cursor() as cursor:
             cursor.execute(
-                statement.as_string(cursor.connection),
+                statement.as_string(),
                 [
                     receiver_import.pk,
                     now,

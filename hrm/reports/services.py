@@ -2,13 +2,13 @@
 and the receivers' rules, stored byte for byte so every retry sends the same file."""
 
 import functools
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import psycopg
 from django.conf import settings
-from django.db import connection, connections, router
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from psycopg import sql
 
@@ -178,29 +178,63 @@ def _reports_insert_dated(
     recipient of a part gets the same time, so the files of one letter still differ only in
     TransactionInformation.
 
-    Two messages for one patient may be sent at once from two referrals: a lock per health card
-    and per legal name (always taken in that order: no deadlock), held until the caller's
-    transaction ends, makes the second wait for the first to commit. On PostgreSQL the locks,
-    the read of the latest time and the insert are one query string, one round trip: the server
-    runs its two statements in order, and in READ COMMITTED the second takes its snapshot once
-    the locks are held, so it sees the reports of whoever held them before. (SQLite, the demo's
-    database, runs one writing transaction at a time anyway.) The latest time is read from the
-    patient keys each report stores, one index probe per key."""
+    Two messages for one patient may be sent at once from two referrals: on PostgreSQL a lock
+    per health card and per legal name (always taken in that order: no deadlock), held until the
+    caller's transaction ends, makes the second wait for the first to commit. The read of the
+    latest time runs after the locks are held, in a statement of its own, so in READ COMMITTED
+    it sees the reports of whoever held them before. (SQLite, the demo's database, runs one
+    writing transaction at a time anyway.) The latest time is read from the patient keys each
+    report stores, one index probe per key.
+
+    On PostgreSQL the locks, the read and the insert are one query string, one round trip
+    (``_reports_insert_dated_postgresql``: a Send's HRM part took 1–2 ms more through the ORM,
+    docs/benchmarks.md); elsewhere the ORM (``_reports_insert_dated_orm``, which also takes the
+    locks on PostgreSQL). Both run on PostgreSQL in ``tests/hrm/test_fast_path_twins.py``."""
     base = (base or message.created_at).replace(microsecond=0)
     card_key, name_key = patient_keys(message.referral)
     for row in rows:
         # Every report of the patient counts for the next one's time, versions included.
         row.patient_card_key, row.patient_name_key = card_key, name_key
-    if connection.vendor != "postgresql":
-        latest = HrmReport.objects.filter(
-            Q(patient_card_key=card_key) | Q(patient_name_key=name_key)
-        ).aggregate(latest=Max("event_at"))["latest"]
-        first = base if latest is None else max(base, latest + timedelta(seconds=1))
-        for row, offset in zip(rows, offsets, strict=True):
-            row.event_at = first + timedelta(seconds=offset)
-        return HrmReport.objects.bulk_create(rows)
     if not rows:
         return rows
+    if connection.vendor == "postgresql":
+        return _reports_insert_dated_postgresql(message, rows, offsets, base)
+    return _reports_insert_dated_orm(message, rows, offsets, base)
+
+
+def _reports_insert_dated_orm(
+    message: Message, rows: list[HrmReport], offsets: list[int], base: datetime
+) -> list[HrmReport]:
+    card_key, name_key = patient_keys(message.referral)
+    _patient_lock(card_key, name_key)
+    latest = HrmReport.objects.filter(
+        Q(patient_card_key=card_key) | Q(patient_name_key=name_key)
+    ).aggregate(latest=Max("event_at"))["latest"]
+    first = base if latest is None else max(base, latest + timedelta(seconds=1))
+    for row, offset in zip(rows, offsets, strict=True):
+        row.event_at = first + timedelta(seconds=offset)
+    return HrmReport.objects.bulk_create(rows)
+
+
+def _patient_lock(card_key: str, name_key: str) -> None:
+    """Hold one lock per patient key until the caller's transaction ends (PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), "
+            "pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"hrm-event:{card_key}", f"hrm-event:{name_key}"],
+        )
+
+
+def _reports_insert_dated_postgresql(
+    message: Message, rows: list[HrmReport], offsets: list[int], base: datetime
+) -> list[HrmReport]:
+    """The locks, then the read and the insert, in one round trip; the rows it inserted come
+    back as Django loads rows (the documented ``Model.from_db``), holding the message,
+    attachment and earlier version the caller gave them (every caller gives them as objects)."""
+    card_key, name_key = patient_keys(message.referral)
     params = [f"hrm-event:{card_key}", f"hrm-event:{name_key}", card_key, name_key, base]
     fields = _inserted_fields()
     for row, offset in zip(rows, offsets, strict=True):
@@ -213,10 +247,22 @@ def _reports_insert_dated(
         cursor.execute(_reports_insert_statement(len(rows)), params)
         cursor.nextset()
         inserted = cursor.fetchall()
-    for row, (pk, event_at) in zip(rows, inserted, strict=True):
-        row.pk, row.event_at = pk, event_at
-        row._state.adding, row._state.db = False, connection.alias
-    return rows
+    returned = _returned_fields()
+    attnames = [field.attname for field in returned]
+    # A field's documented from_db_value hook is what a queryset applies on PostgreSQL, whose
+    # backend converts nothing itself.
+    converted = [(i, f) for i, f in enumerate(returned) if hasattr(f, "from_db_value")]
+    reports = []
+    for row, values in zip(rows, inserted, strict=True):
+        values = list(values)
+        for index, field in converted:
+            values[index] = field.from_db_value(values[index], None, connection)
+        report = HrmReport.from_db(connection.alias, attnames, values)
+        report.message = row.message
+        report.attachment = row.attachment
+        report.previous_version = row.previous_version
+        reports.append(report)
+    return reports
 
 
 def _inserted_fields() -> list:
@@ -226,6 +272,10 @@ def _inserted_fields() -> list:
         for field in HrmReport._meta.concrete_fields
         if not field.primary_key and field.name != "event_at"
     ]
+
+
+def _returned_fields() -> list:
+    return list(HrmReport._meta.concrete_fields)
 
 
 @functools.cache
@@ -250,7 +300,7 @@ def _reports_insert_statement(rows: int) -> str:
             "(SELECT MAX({event_at}) FROM {report} WHERE {name_key} = %s) + interval '1 second', "
             "%s) AS at) "
             "INSERT INTO {report} ({columns}, {event_at}) VALUES {rows} "
-            "RETURNING {pk}, {event_at}"
+            "RETURNING {returned}"
         )
         .format(
             report=sql.Identifier(HrmReport._meta.db_table),
@@ -258,11 +308,11 @@ def _reports_insert_statement(rows: int) -> str:
             name_key=column("patient_name_key"),
             columns=sql.SQL(", ").join(columns),
             event_at=event_at,
-            pk=sql.Identifier(HrmReport._meta.pk.column),
+            returned=sql.SQL(", ").join(sql.Identifier(f.column) for f in _returned_fields()),
             rows=sql.SQL(", ").join([row] * rows),
         )
         .as_string()
-    )  # once: psycopg would otherwise compose it again on every execute
+    )
 
 
 def report_build_for(report: HrmReport) -> Report:
@@ -315,15 +365,9 @@ def report_xml_ensure(report: HrmReport) -> bytes:
 
 
 def reports_xml_keep(built: list[tuple[HrmReport, bytes]]) -> None:
-    """Store each freshly built file as its row's, unless the row has one already, in one
-    statement for them all; then each report's ``xml`` is the bytes its row keeps. Only the
-    first build is kept: if a concurrent builder of the same row got there first, its bytes are
-    the ones every attempt uploads.
-
-    On PostgreSQL the bytes travel as binary parameters. Django's psycopg backend binds
-    parameters on the client, which turns a bytea into an escaped hex literal twice its size for
-    the server to parse: 3.6 ms to store a 260 KB file that way against 1.0 ms in binary
-    (``bench/hrm_store.py``), on every report's path."""
+    """Store each freshly built file as its row's, unless the row has one already; then each
+    report's ``xml`` is the bytes its row keeps. Only the first build is kept: if a concurrent
+    builder of the same row got there first, its bytes are the ones every attempt uploads."""
     if not built:
         return
     stored = _xml_store_first([(report.pk, xml) for report, xml in built])
@@ -335,34 +379,62 @@ def reports_xml_keep(built: list[tuple[HrmReport, bytes]]) -> None:
 
 def _xml_store_first(files: list[tuple[int, bytes]]) -> set[int]:
     """Store each ``(report id, xml)`` unless that row has a file already; the ids stored."""
-    connection = connections[router.db_for_write(HrmReport)]
-    if connection.vendor != "postgresql":
-        return {
-            report_id
-            for report_id, xml in files
-            if HrmReport.objects.filter(pk=report_id, xml=b"").update(xml=xml)
-        }
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors:
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(
-                _xml_store_statement(len(files)),
-                [value for report_id, xml in files for value in (report_id, xml)],
-            )
-            return {row[0] for row in cursor.fetchall()}
+    if connection.vendor == "postgresql":
+        return _xml_store_first_postgresql(files)
+    return _xml_store_first_orm(files)
+
+
+def _xml_store_first_orm(files: list[tuple[int, bytes]]) -> set[int]:
+    """One conditional update per file (the demo's SQLite)."""
+    return {
+        report_id
+        for report_id, xml in files
+        if HrmReport.objects.filter(pk=report_id, xml=b"").update(xml=xml)
+    }
+
+
+_STAGING = "hrm_report_file_staging"  # migration hrm.0015
+
+
+def _xml_store_first_postgresql(files: list[tuple[int, bytes]]) -> set[int]:
+    """The batch's files copied in binary into the staging table, then moved into their rows
+    by one ``UPDATE``, in one transaction (nothing stays staged if either fails).
+
+    Django's psycopg backend binds parameters on the client: the ORM's update sends a bytea as
+    an escaped hex literal twice its size, for the server to parse, and holds that text and the
+    statement made of it in memory. ``COPY ... (FORMAT BINARY)`` through Django's cursor sends
+    the bytes as they are: 4.4 ms a 260 KB file against 6.7 ms bound on the client, 9.6 against
+    4.6 for an incompressible one (``bench/hrm_store.py``, on every report's path)."""
+    if not files:
+        return set()
+    batch = uuid.uuid4()
+    with transaction.atomic(), connection.cursor() as cursor:
+        with cursor.copy(_STAGE_STATEMENT) as copy:
+            copy.set_types(["uuid", "int8", "bytea"])
+            for report_id, xml in files:
+                copy.write_row((batch, report_id, xml))
+        cursor.execute(_store_statement(), [batch])
+        return {row[0] for row in cursor.fetchall()}
+
+
+_STAGE_STATEMENT = f"COPY {_STAGING} (batch, report_id, xml) FROM STDIN (FORMAT BINARY)"
 
 
 @functools.cache
-def _xml_store_statement(rows: int) -> str:
+def _store_statement() -> str:
     meta = HrmReport._meta
-    xml, pk = sql.Identifier(meta.get_field("xml").column), sql.Identifier(meta.pk.column)
-    values = sql.SQL(", ").join([sql.SQL("(%s::bigint, %b::bytea)")] * rows)
     return (
         sql.SQL(
-            "UPDATE {table} SET {xml} = new.xml FROM (VALUES {values}) AS new (id, xml) "
-            "WHERE {table}.{pk} = new.id AND {table}.{xml} = ''::bytea RETURNING {table}.{pk}"
+            "WITH new AS (DELETE FROM {staging} WHERE batch = %s RETURNING report_id, xml) "
+            "UPDATE {table} SET {xml} = new.xml FROM new "
+            "WHERE {table}.{pk} = new.report_id AND {table}.{xml} = ''::bytea "
+            "RETURNING {table}.{pk}"
         )
-        .format(table=sql.Identifier(meta.db_table), xml=xml, pk=pk, values=values)
+        .format(
+            staging=sql.Identifier(_STAGING),
+            table=sql.Identifier(meta.db_table),
+            xml=sql.Identifier(meta.get_field("xml").column),
+            pk=sql.Identifier(meta.pk.column),
+        )
         .as_string()
-    )
+    )  # once: psycopg would otherwise compose it again on every execute

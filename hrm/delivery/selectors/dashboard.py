@@ -1,5 +1,6 @@
 """Support's delivery dashboard: the figures, read in a handful of aggregate queries."""
 
+import bisect
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -207,6 +208,26 @@ def _most_frequent_error(reports) -> str:
 
 def _per_day(rows, column: str, edges: list[datetime]) -> dict[int, int]:
     """Rows per day by ``column``, keyed 1 for the first day to len(edges) - 1 for the last."""
+    if connection.vendor == "postgresql":
+        return _per_day_postgresql(rows, column, edges)
+    return _per_day_orm(rows, column, edges)
+
+
+def _per_day_orm(rows, column: str, edges: list[datetime]) -> dict[int, int]:
+    """Each time read and placed among the midnights here (the demo's SQLite, which has no
+    ``width_bucket``, and a few reports)."""
+    counts = Counter(
+        bisect.bisect_right(edges, at)
+        for at in rows.filter(**{f"{column}__gte": edges[0], f"{column}__lt": edges[-1]})
+        .values_list(column, flat=True)
+        .iterator()
+    )
+    return dict(counts)
+
+
+def _per_day_postgresql(rows, column: str, edges: list[datetime]) -> dict[int, int]:
+    """Counted in the database, each time placed among the midnights by ``width_bucket``, along
+    the indexed column: no row is read into Python (a day has thousands of reports)."""
     day = Func(F(column), Value(edges), function="width_bucket", output_field=IntegerField())
     return dict(
         rows.filter(**{f"{column}__gte": edges[0], f"{column}__lt": edges[-1]})
@@ -244,8 +265,22 @@ def hrm_report_counts_by_status() -> tuple[dict[str, int], bool]:
 
 
 def _estimated_rows(model) -> int:
+    """The rows of ``model``'s table, estimated where the database keeps an estimate."""
+    if connection.vendor == "postgresql":
+        return _estimated_rows_postgresql(model)
+    return _estimated_rows_orm(model)
+
+
+def _estimated_rows_orm(model) -> int:
+    """Counted (the demo's SQLite, whose tables stay small)."""
+    return model.objects.count()
+
+
+def _estimated_rows_postgresql(model) -> int:
     """The rows of ``model``'s table as PostgreSQL's planner reckons them: rows per page at the
-    last ANALYZE or VACUUM times the pages the table has now (so it follows growth since)."""
+    last ANALYZE or VACUUM times the pages the table has now (so it follows growth since), read
+    from the catalogue rather than counted (counting a million reports was what made the
+    dashboard slow: docs/benchmarks.md, "Support's dashboard at a million reports")."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT reltuples, relpages, pg_relation_size(oid) / current_setting('block_size')::int"
