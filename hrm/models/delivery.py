@@ -183,6 +183,13 @@ class HrmReport(models.Model):
                 condition=models.Q(status="failed"),
                 name="hrm_report_failed_recipient",
             ),
+            # The reports a worker takes along with its batch: the queued ones due, longest
+            # waiting first, without walking the sent ones (hrm/delivery/selectors/due.py).
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=models.Q(status="queued"),
+                name="hrm_report_queued_due",
+            ),
         ]
 
     def __str__(self):
