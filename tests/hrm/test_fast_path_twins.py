@@ -159,7 +159,7 @@ def test_the_dashboards_estimate_is_the_count_once_the_table_is_analysed(live, m
     HrmReport.objects.filter(pk=HrmReport.objects.order_by("pk").first().pk).update(
         status=Status.FAILED
     )
-    by_status, estimated = dashboard._counts_by_status()
+    by_status, estimated = dashboard.hrm_report_counts_by_status()
     assert estimated and by_status[Status.SENT] == 5 and by_status[Status.FAILED] == 1
 
 

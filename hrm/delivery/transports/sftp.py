@@ -151,6 +151,10 @@ class SftpTransport:
                 auth_timeout=limits.auth,
                 channel_timeout=limits.channel,
             )
+            # paramiko leaves Nagle's algorithm on: each request sent right behind another
+            # (a batch's opens, renames, a file's last write and its close) would wait for
+            # the previous one's acknowledgement, a round trip on a real link.
+            client.get_transport().sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sftp = client.open_sftp()
             sftp.get_channel().settimeout(limits.channel)
         except Exception as exc:
