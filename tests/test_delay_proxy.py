@@ -24,17 +24,20 @@ def test_each_request_sent_after_its_answer_is_one_round_trip():
 
 def test_pipelined_requests_are_one_round_trip():
     trips = RoundTrips(RTT)
-    for write in range(20):  # writes keep going out while earlier acknowledgements come back
-        trips.client_sent(write * 0.005)
-        trips.client_received(write * 0.005 + 0.002)
-    trips.client_sent(0.095 + RTT)  # the next request, once the last acknowledgement is in
+    writes = [number * 0.005 for number in range(20)]  # going out while acknowledgements come back
+    events = [(sent, trips.client_sent) for sent in writes]
+    events += [(sent + RTT + 0.001, trips.client_received) for sent in writes]
+    events.append((0.2, trips.client_sent))  # the next request, once the last acknowledgement is in
+    for moment, event in sorted(events, key=lambda pair: pair[0]):
+        event(moment)
     assert trips.count == 2
 
 
 def test_a_pause_without_an_answer_is_not_a_round_trip():
     trips = RoundTrips(RTT)
     trips.client_sent(0.0)
-    trips.client_sent(0.5)  # the client's own work: nothing came back meanwhile
+    trips.client_received(0.01)  # an answer to something before: not to what was just sent
+    trips.client_sent(0.5)  # after the client's own work
     assert trips.count == 1
 
 
