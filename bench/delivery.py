@@ -241,15 +241,18 @@ class Bench:
         expected = reports.count()
         waiting = redis_client.Redis.from_url(self.redis.url).llen("hrm")
         print(
-            f"  posted {self.messages} messages in {posting:.1f} s: {expected} reports, "
+            f"  {tag}: posted {self.messages} messages in {posting:.1f} s: {expected} reports, "
             f"{waiting} batches waiting in the broker",
             flush=True,
         )
         db.connections.close_all()
-        log = self.workdir / f"worker-{tag}.log"
+        log = self.workdir / f"worker-{tag.replace(' ', '')}.log"
         before_trips = self.round_trips()
         worker = start_worker_process(
-            self.worker_environment, log, name=f"bench-{tag}", concurrency=processes
+            self.worker_environment,
+            log,
+            name="bench-" + tag.replace(" ", ""),
+            concurrency=processes,
         )
         try:
             deadline = time.monotonic() + PHASE_SECONDS
@@ -344,9 +347,9 @@ class Bench:
             flush=True,
         )
         first_pk = (HrmReport.objects.aggregate(last=Max("pk"))["last"] or 0) + 1
-        one = self.deliver(1, "one")
+        one = self.deliver(1, "set 1")
         last_pk = HrmReport.objects.aggregate(last=Max("pk"))["last"]
-        more = self.deliver(processes, "more") if processes > 1 else None
+        more = self.deliver(processes, "set 2") if processes > 1 else None
         bare_rate, bare_trips, files = self.bare(first_pk, last_pk)
 
         ratio = one.rate / bare_rate
