@@ -255,7 +255,7 @@ class Drills:
 
     def start_worker(self) -> None:
         self.workers_started += 1
-        self.worker_started = time.monotonic()
+        self.worker_ready_at: float | None = None
         name = f"drill{self.workers_started}"
         self.worker_log = self.workdir / f"{name}.log"
         self.worker = subprocess.Popen(
@@ -311,10 +311,28 @@ class Drills:
 
     # The faults ----------------------------------------------------------------------------
 
+    def _pool_started(self) -> bool:
+        """Celery gives up when a pool process dies before its consumer's loop first runs, just
+        after the worker logs "ready." ("Could not start worker processes"): a supervisor
+        restarts it, but that is no drill of ours. So kills wait for "ready." (however long a
+        busy machine takes to get there) plus a second, and for every pool process."""
+        if self.worker_ready_at is None:
+            with contextlib.suppress(OSError):
+                if " ready." in self.worker_log.read_text(errors="replace"):
+                    self.worker_ready_at = time.monotonic()
+        return (
+            self.worker_ready_at is not None
+            and time.monotonic() - self.worker_ready_at >= 1
+            and len(self.pool_processes()) >= 4
+        )
+
     def sigkill(self, number: int) -> None:
-        # Celery gives up when a pool process dies while the pool is still starting ("Could not
-        # start worker processes"): a supervisor restarts it, but that is no drill of ours.
-        while time.monotonic() - self.worker_started < 5 or len(self.pool_processes()) < 4:
+        deadline = time.monotonic() + 120
+        while not self._pool_started():
+            self.check_worker()  # a worker that died meanwhile is replaced, not waited for
+            if time.monotonic() > deadline:
+                self.crashes.append("the worker's pool did not start within 120 s")
+                return
             time.sleep(0.2)
         if number % 3 == 2:
             # The main process: its pool processes are orphaned; a supervisor kills what is
