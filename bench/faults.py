@@ -23,6 +23,12 @@ Drills, one phase each (messages keep being posted during the faults):
   right after a rename and before its reply, the worst moment for one;
 - ``warm_shutdown``: 3 warm shutdowns (SIGTERM) mid-batch, and a new worker each time.
 
+``--rtt-ms N`` puts HRM's server N ms away: the worker reaches it through
+bench/support/delay_proxy.py (half the round trip each way), a process of its own in front of the
+SFTP server's port, so the drills that kill and restart the server work as they do on loopback
+(a connection the restarting server refuses or drops is ended by the proxy at once, as a real
+path would).
+
 After each phase it waits for every report to settle, then prints one line per drill:
 ``drill=NAME reports= delivered= lost= duplicated= stuck= mismatched=`` (delivered: reports whose
 file the server took; lost: never taken; duplicated: taken more than once; stuck: still queued or
@@ -33,6 +39,7 @@ status is non-zero when any count other than reports and delivered is.
 
 import argparse
 import contextlib
+import dataclasses
 import hashlib
 import multiprocessing
 import os
@@ -171,6 +178,26 @@ class SftpServerProcess:
         return [tuple(line.split()) for line in lines if len(line.split()) == 2]
 
 
+def delay_proxy_start(sftp: SftpServerProcess, rtt_ms: float, workdir: Path):
+    """A delay proxy ``rtt_ms`` away in front of the SFTP server's port, in a process of its own
+    (it outlives the server's restarts), and the server's login through it (its host key pinned
+    under the proxy's address)."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "support" / "delay_proxy.py"),
+         f"127.0.0.1:{port}", f"127.0.0.1:{sftp.port}", str(rtt_ms / 2)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    if process.stdout.readline().strip() != "listening":
+        process.kill()
+        raise RuntimeError("the delay proxy did not start")
+    login = sftp.login
+    key = login.known_hosts_file.read_text().split(maxsplit=1)[1]
+    known_hosts = workdir / "known_hosts_delayed"
+    known_hosts.write_text(f"[127.0.0.1]:{port} {key}")
+    return dataclasses.replace(login, port=port, known_hosts_file=known_hosts), process
+
+
 # --- The clinicians ------------------------------------------------------------------------------
 
 
@@ -228,7 +255,7 @@ class Drills:
 
     def start_worker(self) -> None:
         self.workers_started += 1
-        self.worker_started = time.monotonic()
+        self.worker_ready_at: float | None = None
         name = f"drill{self.workers_started}"
         self.worker_log = self.workdir / f"{name}.log"
         self.worker = subprocess.Popen(
@@ -284,10 +311,28 @@ class Drills:
 
     # The faults ----------------------------------------------------------------------------
 
+    def _pool_started(self) -> bool:
+        """Celery gives up when a pool process dies before its consumer's loop first runs, just
+        after the worker logs "ready." ("Could not start worker processes"): a supervisor
+        restarts it, but that is no drill of ours. So kills wait for "ready." (however long a
+        busy machine takes to get there) plus a second, and for every pool process."""
+        if self.worker_ready_at is None:
+            with contextlib.suppress(OSError):
+                if " ready." in self.worker_log.read_text(errors="replace"):
+                    self.worker_ready_at = time.monotonic()
+        return (
+            self.worker_ready_at is not None
+            and time.monotonic() - self.worker_ready_at >= 1
+            and len(self.pool_processes()) >= 4
+        )
+
     def sigkill(self, number: int) -> None:
-        # Celery gives up when a pool process dies while the pool is still starting ("Could not
-        # start worker processes"): a supervisor restarts it, but that is no drill of ours.
-        while time.monotonic() - self.worker_started < 5 or len(self.pool_processes()) < 4:
+        deadline = time.monotonic() + 120
+        while not self._pool_started():
+            self.check_worker()  # a worker that died meanwhile is replaced, not waited for
+            if time.monotonic() > deadline:
+                self.crashes.append("the worker's pool did not start within 120 s")
+                return
             time.sleep(0.2)
         if number % 3 == 2:
             # The main process: its pool processes are orphaned; a supervisor kills what is
@@ -475,7 +520,7 @@ def run(drills: Drills, sftp: SftpServerProcess, started: float) -> int:
     return 1 if failed or drills.crashes else 0
 
 
-def main() -> int:
+def main(rtt_ms: float = 0) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as workdir:
         workdir = Path(workdir)
@@ -483,13 +528,20 @@ def main() -> int:
         redis.start()
         sftp = SftpServerProcess(workdir)
         sftp.start()
-        environment = {
-            "TEST_CELERY_BROKER_URL": redis.url,
-            **sftp_environment(sftp.login, KEY),
-            "PRIVATE_MEDIA_ROOT": str(workdir / "private"),
-            **TIMINGS,
-        }
+        proxy = None
         try:
+            login = sftp.login
+            if rtt_ms:
+                login, proxy = delay_proxy_start(sftp, rtt_ms, workdir)
+            print(
+                f"HRM {rtt_ms:g} ms away (delay proxy)" if rtt_ms else "HRM on loopback", flush=True
+            )
+            environment = {
+                "TEST_CELERY_BROKER_URL": redis.url,
+                **sftp_environment(login, KEY),
+                "PRIVATE_MEDIA_ROOT": str(workdir / "private"),
+                **TIMINGS,
+            }
             with throwaway_django(f"bench_faults_{os.getpid()}", **environment) as url:
                 drills = Drills(
                     workdir,
@@ -512,6 +564,13 @@ def main() -> int:
                         for log in workdir.glob("*.log"):
                             (keep / log.name).write_bytes(log.read_bytes())
         finally:
+            if proxy is not None:
+                proxy.terminate()
+                try:
+                    proxy.wait(15)
+                except subprocess.TimeoutExpired:
+                    proxy.kill()
+                    proxy.wait(10)
             sftp.stop()
             redis.stop()
 
@@ -520,9 +579,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sftp-server", nargs=3, metavar=("WORKDIR", "PORT", "TAKEN_LOG"))
     parser.add_argument("--refuse-first-key", action="store_true")
+    parser.add_argument("--rtt-ms", type=float, default=0, help="HRM's round trip (ms)")
     arguments = parser.parse_args()
     if arguments.sftp_server:
         workdir, port, taken_log = arguments.sftp_server
         serve_sftp(workdir, int(port), taken_log, arguments.refuse_first_key)
         sys.exit(0)
-    sys.exit(main())
+    sys.exit(main(arguments.rtt_ms))
