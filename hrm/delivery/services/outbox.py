@@ -11,10 +11,11 @@ because the beat re-drive finds every row that is due.
 
 HRM takes each completed file away as soon as it appears, so the server cannot say after a crash
 whether a file was delivered; the row does. Within an attempt, for the batch (one message's
-reports) together: every ``<name>.part`` is written and acknowledged, then ``staged_at`` committed
-for all of them, then the renames, then ``sent`` committed in one statement as soon as the renames
-return. HRM is across the internet, so each step sends every request at once and costs one
-round trip however many reports it carries (``Transport.stage_all``, ``promote_all``).
+reports, and the others due that a worker takes along) together: every ``<name>.part`` is
+written and acknowledged, then ``staged_at`` committed for all of them, then the renames, then
+``sent`` committed in one statement as soon as the renames return. HRM is across the internet,
+so each step sends every request at once and costs one round trip however many reports it
+carries (``Transport.stage_all``, ``promote_all``).
 A retry asks the server (``probe``): the final name, or "staged" with neither name left, means
 delivered; a complete ``.part`` is renamed; anything else is uploaded again. This holds only if
 HRM never removes a ``.part`` it did not finish (docs/delivery.md).
@@ -464,11 +465,10 @@ def _unexpected(
         results[report.pk] = report_failure_recorded(report, failure, error_class, permanent=False)
 
 
-def report_deliver(
-    report_id: int, transport: Transport, *, take_along: bool = False
-) -> DeliveryResult:
-    """One delivery attempt of one report (a retry, or a single re-send)."""
-    return reports_deliver([report_id], transport, take_along=take_along)[report_id]
+def report_deliver(report_id: int, transport: Transport) -> DeliveryResult:
+    """One delivery attempt of one report alone (tests and tools; a worker's task takes others
+    along, ``reports_deliver``)."""
+    return reports_deliver([report_id], transport)[report_id]
 
 
 def reports_redrive() -> list[int]:
