@@ -34,11 +34,11 @@ def worker_name() -> str:
 
 
 def attempt_record(
-    report: HrmReport, *, outcome: str, error: str = "", error_class: str = ""
+    report: HrmReport, *, outcome: str, error: str = "", error_class: str = "", now=None
 ) -> HrmAttempt:
-    """Keep one attempt: when it started (the claim), how long it took, which worker, the
-    outcome, and the error with its class."""
-    now = timezone.now()
+    """Keep one attempt: when it started (the claim), how long it took (until ``now``), which
+    worker, the outcome, and the error with its class."""
+    now = now or timezone.now()
     started = _attempt_start(report, now)
     return HrmAttempt.objects.create(
         report_id=report.pk,
@@ -133,17 +133,7 @@ def reports_sent_record_orm(reports: list[HrmReport]) -> dict[int, SentRecord]:
             )
         )
         if marked:
-            started = _attempt_start(report, now)
-            HrmAttempt.objects.create(
-                report_id=report.pk,
-                number=report.attempts,
-                resend=report.resent_at is not None,
-                started_at=started,
-                finished_at=now,
-                duration_ms=_duration_ms(started, now),
-                worker=worker_name()[:200],
-                outcome=Outcome.SENT,
-            )
+            attempt_record(report, outcome=Outcome.SENT, now=now)
         records[report.pk] = SentRecord(marked, health_up, report.message_id in failed_messages)
     return records
 
