@@ -16,7 +16,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from .emails import email_send_after_commit
+from .emails import email_send
 from .models import Listing, ListingClinicianChange, User
 
 Status = ListingClinicianChange.Status
@@ -184,7 +184,8 @@ def _support_addresses() -> list[str]:
 
 
 def _send(subject: str, body: str, addresses: list[str], change: ListingClinicianChange) -> None:
-    email_send_after_commit(
+    # Only ever called from ``_notify``, which itself runs once the change has committed.
+    email_send(
         subject=subject,
         body=body,
         addresses=addresses,

@@ -280,14 +280,10 @@ def referrer_messages_visible(referral: Referral) -> QuerySet[Message]:
 def referrer_attachment_get_or_404(referral: Referral, attachment_id: int) -> Attachment:
     """A file the referrer's page shows: on a message of ``referrer_messages_visible``, not
     withdrawn. Anything else is a 404, as for a stranger."""
-    attachment = (
-        Attachment.objects.filter(
-            pk=attachment_id,
-            message__in=referrer_messages_visible(referral).filter(withdrawn_at__isnull=True),
-        )
-        .select_related("message")
-        .first()
-    )
+    attachment = Attachment.objects.filter(
+        pk=attachment_id,
+        message__in=referrer_messages_visible(referral).filter(withdrawn_at__isnull=True),
+    ).first()
     if attachment is None:
         raise Http404("No such attachment.")
     return attachment

@@ -33,22 +33,21 @@ def client_address(request) -> str:
     """The client's address as a normalised IP string, or ``"unknown"`` when the entry the
     trusted proxies vouch for is not an address (a proxy count set higher than the proxies
     there are)."""
-    remote = request.META.get("REMOTE_ADDR", "")
+    own = _address(request.META.get("REMOTE_ADDR", ""), source="REMOTE_ADDR")
     trusted = settings.TRUSTED_PROXY_COUNT
     header = request.META.get("HTTP_X_FORWARDED_FOR", "")
     entries = [entry.strip() for entry in header.split(",")] if header.strip() else []
-    if trusted <= 0 or not entries or not _from_trusted_proxy(remote):
+    if trusted <= 0 or not entries or not _from_trusted_proxy(own):
         # No proxy in front, or a request that did not come through it (a health check on the
         # application's own port, or a client reaching that port directly with a header of its
         # own making): the connection's own address.
-        return _address(remote, source="REMOTE_ADDR")
+        return own
     # Fewer entries than proxies: the leftmost one is still a trusted proxy's (the outer ones
     # were bypassed), never the client's own words.
     return _address(entries[-min(trusted, len(entries))], source="X-Forwarded-For")
 
 
-def _from_trusted_proxy(remote: str) -> bool:
-    address = _address(remote, source="REMOTE_ADDR")
+def _from_trusted_proxy(address: str) -> bool:
     if address == UNKNOWN:
         return False
     ip = ipaddress.ip_address(address)

@@ -141,7 +141,6 @@ def message_reports_create(
     The files themselves are built by ``report_xml_ensure`` in the worker, so pressing Send
     costs the clinician no XML work."""
     recipients = list(recipients)
-    card_key, name_key = patient_keys(message.referral)
     rows, offsets = [], []
     for index, part in enumerate(message_parts(message, attachments)):
         report_number = report_number_for(message, part.key)
@@ -157,8 +156,6 @@ def message_reports_create(
                         report_number, listing.clinician_professional_id
                     ),
                     report_number=report_number,
-                    patient_card_key=card_key,
-                    patient_name_key=name_key,
                     xml=b"",
                 )
             )

@@ -4,7 +4,7 @@ attempt up to ``HRM_DELIVERY_PIPELINE_REPORTS`` reports (docs/delivery.md, "Conn
 account")."""
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.utils import timezone
 
 from hrm.models import HrmHealth, HrmReport
@@ -19,7 +19,7 @@ def reports_due_alongside(report_ids: list[int]) -> list[int]:
     None while HRM is failing or down: a probe of a server that was down carries its own batch
     only, and a message's parts keep failing, or getting through, together."""
     room = settings.HRM_DELIVERY_PIPELINE_REPORTS - len(report_ids)
-    if room <= 0 or not _hrm_answering():
+    if room <= 0:
         return []
     budget = settings.HRM_DELIVERY_PIPELINE_BYTES
     candidates = (
@@ -27,6 +27,7 @@ def reports_due_alongside(report_ids: list[int]) -> list[int]:
             status=HrmReport.Status.QUEUED, next_attempt_at__lte=timezone.now()
         )
         .exclude(pk__in=report_ids)
+        .filter(~Exists(_hrm_not_answering()))  # in the same statement: one round trip
         .filter(Q(attachment__isnull=True) | Q(attachment__size__lte=budget))
         .order_by("next_attempt_at", "pk")
         .values_list("pk", "attachment__size")[:room]
@@ -40,6 +41,6 @@ def reports_due_alongside(report_ids: list[int]) -> list[int]:
     return taken
 
 
-def _hrm_answering() -> bool:
-    health = HrmHealth.objects.filter(pk=1).values_list("state", "consecutive_failures").first()
-    return health is None or health == (HrmHealth.State.UP, 0)
+def _hrm_not_answering():
+    """HRM's health row when it is down or counting failures (no row: never failed yet)."""
+    return HrmHealth.objects.filter(pk=1).exclude(state=HrmHealth.State.UP, consecutive_failures=0)

@@ -63,8 +63,8 @@ class SentRecord:
     is to be checked."""
 
     marked: bool
-    hrm_was_up: bool = False
-    message_may_have_failed: bool = True
+    hrm_was_up: bool
+    message_may_have_failed: bool
 
 
 def reports_sent_record(reports: list[HrmReport]) -> dict[int, SentRecord]:
@@ -133,7 +133,10 @@ def reports_sent_record_orm(reports: list[HrmReport]) -> dict[int, SentRecord]:
             )
         )
         if marked:
-            attempt_record(report, outcome=Outcome.SENT, now=now)
+            try:
+                attempt_record(report, outcome=Outcome.SENT, now=now)
+            except Exception:
+                logger.exception("HRM report %s: could not record its attempt", report.pk)
         records[report.pk] = SentRecord(marked, health_up, report.message_id in failed_messages)
     return records
 

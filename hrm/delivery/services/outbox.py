@@ -441,8 +441,9 @@ def reports_deliver(
         raise  # the database stayed away: the rows stay "sending" for the re-drive
     except Exception as error:
         logger.exception("HRM reports %s: unexpected error during delivery", report_ids)
-        _unexpected([job.report for job in _pending(jobs)], error, "during the upload", results)
-        for job in _pending(jobs):
+        pending = _pending(jobs)
+        _unexpected([job.report for job in pending], error, "during the upload", results)
+        for job in pending:
             job.result = results[job.report.pk]
     for job in jobs:
         if job.refusal is not None and job.result is None:
