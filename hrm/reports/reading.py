@@ -43,13 +43,18 @@ def _thread_parser() -> etree.XMLParser:
     return parser
 
 
+def file_size_check(size: int) -> None:
+    """Raise ``ReportInvalid`` for a file larger than any receiver takes."""
+    if size > MAX_FILE_BYTES:
+        raise ReportInvalid(
+            [f"the file is {size:,} bytes; at most {MAX_FILE_BYTES:,} are accepted"]
+        )
+
+
 def _parse(xml_bytes: bytes) -> etree._ElementTree:
     if not isinstance(xml_bytes, bytes):
         raise TypeError("An HRM file is bytes (UTF-8 XML), not text.")
-    if len(xml_bytes) > MAX_FILE_BYTES:
-        raise ReportInvalid(
-            [f"the file is {len(xml_bytes):,} bytes; at most {MAX_FILE_BYTES:,} are accepted"]
-        )
+    file_size_check(len(xml_bytes))
     try:
         root = etree.fromstring(xml_bytes, _thread_parser())
     except etree.XMLSyntaxError as exc:

@@ -15,7 +15,8 @@ from psycopg import sql
 from directory.models import Listing
 from hrm.error_classes import ErrorClass
 from hrm.models import HrmReport
-from hrm.reports.build import report_build
+from hrm.reports.build import report_file_build
+from hrm.reports.reading import file_size_check
 from hrm.reports.text import emr_text_prepare
 from hrm.reports.types import (
     Report,
@@ -84,10 +85,10 @@ def attachment_text(data: bytes) -> str:
 
 
 def _text_as_letter(message: Message) -> bool:
-    """The author's site sends typed text as the addendum letter (its setting, in the admin)."""
-    return Listing.objects.filter(
-        pk=message.author_listing_id, site__text_as_addendum_letter=True
-    ).exists()
+    """The author's site sends typed text as the addendum letter (its setting, in the admin;
+    a worker's claim loads it with the report)."""
+    listing = message.author_listing
+    return listing is not None and listing.site.text_as_addendum_letter
 
 
 def _content(part: _Part, message: Message) -> ReportText | ReportFile:
@@ -347,9 +348,10 @@ def report_xml_build(report: HrmReport) -> bytes:
     """Build and validate ``report``'s file, without storing it (``reports_xml_keep`` does).
     Raises ``ReportInvalid`` (with the problems in plain words) for a file an EMR would drop or
     misfile; such a file is never stored or uploaded."""
-    xml = report_build(report_build_for(report))
-    report_validate(xml, settings.HRM_SCHEMA)
-    return xml
+    built = report_file_build(report_build_for(report))
+    file_size_check(built.size)
+    report_validate(built.checked, settings.HRM_SCHEMA)
+    return built.whole()
 
 
 def report_xml_ensure(report: HrmReport) -> bytes:

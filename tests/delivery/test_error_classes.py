@@ -41,7 +41,7 @@ class _Unanswered:
     def _fail(self, *args, **kwargs):
         raise TransportError(self.words, False, error_class=ErrorClass.UNREACHABLE)
 
-    probe = stage = promote = stage_all = promote_all = discard = upload = _fail
+    probe = stage = promote = staging = stage_all = promote_all = discard = upload = _fail
 
     def close(self):
         pass

@@ -14,10 +14,10 @@ from hrm.delivery.services.recording import Outcome
 from hrm.delivery.transports import remote_name_for
 from hrm.models import HrmReport
 from hrm.reports.crypto import report_encrypt
-from hrm.reports.services import report_xml_ensure
+from hrm.reports.services import report_xml_build, report_xml_ensure
 from referrals import services
 
-from ..delivery_fixtures import AES_KEY, delivered_files, part_files
+from ..delivery_fixtures import AES_KEY, delivered_bytes, delivered_files, part_files
 from ..factories import pdf_upload
 
 Status = HrmReport.Status
@@ -167,3 +167,56 @@ def test_a_refused_report_failed_for_good_leaves_no_part(live, reports, hrm_sftp
     row = HrmReport.objects.get(pk=refused.pk)
     assert row.status == Status.FAILED and row.staged_at is None
     assert part_files(hrm_sftp) == []
+
+
+def test_a_retry_that_builds_its_file_again_never_trusts_a_complete_part(reports, hrm_sftp):
+    # The worker wrote the whole .part and died before the batch's files were stored: the retry
+    # builds the file again, and that file is what HRM gets, whatever the .part held.
+    report = next(r for r in reports if r.attachment_id is None)
+    name = remote_name_for(report.transaction_id)
+    expected = report_encrypt(report_xml_build(HrmReport.objects.get(pk=report.pk)), AES_KEY)
+    (hrm_sftp.inbox / (name + ".part")).write_bytes(b"\0" * len(expected))  # a complete size
+    after_a_crash(report)
+    assert report_deliver(report.pk, transport_get()).outcome is Outcome.SENT
+    assert delivered_bytes(hrm_sftp, name) == expected
+    assert report_encrypt(HrmReport.objects.get(pk=report.pk).xml, AES_KEY) == expected
+
+
+class EarlierAttemptKeepsItsFile:
+    """The real transport; as this attempt starts writing, an earlier attempt at the same report
+    (still running after the re-drive handed the report on) stores its own file first."""
+
+    def __init__(self, transport, report_id: int, xml: bytes):
+        self.transport, self.report_id, self.xml = transport, report_id, xml
+
+    def staging(self, names):
+        HrmReport.objects.filter(pk=self.report_id, xml=b"").update(xml=self.xml)
+        return self.transport.staging(names)
+
+    def __getattr__(self, name):
+        return getattr(self.transport, name)
+
+
+def test_the_file_a_row_kept_is_the_one_delivered_even_when_another_attempt_kept_it(
+    reports, hrm_sftp
+):
+    report = next(r for r in reports if r.attachment_id is None)
+    theirs = report_xml_build(HrmReport.objects.get(pk=report.pk)).replace(b"Seen.", b"Seen!")
+    transport = EarlierAttemptKeepsItsFile(transport_get(), report.pk, theirs)
+    assert reports_deliver([report.pk], transport)[report.pk].outcome is Outcome.SENT
+    name = remote_name_for(report.transaction_id)
+    assert delivered_bytes(hrm_sftp, name) == report_encrypt(theirs, AES_KEY)  # same size, too
+    assert bytes(HrmReport.objects.get(pk=report.pk).xml) == theirs
+    assert part_files(hrm_sftp) == []
+
+
+def test_a_file_that_cannot_be_made_mid_batch_fails_alone_and_leaves_no_part(reports, hrm_sftp):
+    pdf = next(r for r in reports if r.attachment_id)
+    pdf.attachment.file.storage.delete(pdf.attachment.file.name)
+    results = reports_deliver([r.pk for r in reports], transport_get())
+    outcomes = {r.attachment_id is None: set() for r in reports}
+    for report in reports:
+        outcomes[report.attachment_id is None].add(results[report.pk].outcome)
+    assert outcomes == {True: {Outcome.SENT}, False: {Outcome.FAILED}}
+    assert len(delivered_files(hrm_sftp)) == 2
+    assert part_files(hrm_sftp) == []  # the missing file's opened .part files were removed

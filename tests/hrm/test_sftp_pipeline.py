@@ -1,15 +1,13 @@
-"""A batch over SFTP with every request of a step in flight at once (``stage_all``, then
-``promote_all``), against the real sandbox SFTP server: each file keeps its own outcome, and a
-batch costs the round trips of one file when HRM is far away."""
+"""A batch over SFTP with every request of a step in flight at once (``staging`` or
+``stage_all``, then ``promote_all``), against the real sandbox SFTP server: each file keeps its
+own outcome, and a batch costs the round trips of one file when HRM is far away."""
 
 from __future__ import annotations
 
 import time
 
-import pytest
-
 from bench.support.delay_proxy import DelayProxy
-from hrm.delivery.transports import Probe, TransportError
+from hrm.delivery.transports import Probe
 
 from .test_transports import DATA, uploaded_names
 
@@ -29,6 +27,43 @@ def test_a_batch_is_staged_then_renamed_byte_for_byte(sftp_server, sftp_transpor
     for name, data in batch.items():
         assert (sftp_server.inbox / name).read_bytes() == data
     assert sftp_transport.accepted == 5 and sftp_server.connections_made == 1
+
+
+def test_files_are_written_as_each_is_given_and_one_dropped_leaves_nothing(
+    sftp_server, sftp_transport
+):
+    staging = sftp_transport.staging(["a-D1.xml.enc", "b-D2.xml.enc", "c-D3.xml.enc"])
+    staging.write("c-D3.xml.enc", BIG)  # in any order
+    staging.drop("b-D2.xml.enc")  # its file could not be made after all
+    staging.write("a-D1.xml.enc", DATA)
+    assert staging.finish() == {"a-D1.xml.enc": None, "c-D3.xml.enc": None}
+    assert uploaded_names(sftp_server) == ["a-D1.xml.enc.part", "c-D3.xml.enc.part"]
+    assert (sftp_server.inbox / "c-D3.xml.enc.part").read_bytes() == BIG
+    assert (sftp_server.inbox / "a-D1.xml.enc.part").read_bytes() == DATA
+
+
+def test_a_name_never_given_leaves_nothing_either(sftp_server, sftp_transport):
+    staging = sftp_transport.staging(["a-D1.xml.enc", "b-D2.xml.enc"])
+    staging.write("a-D1.xml.enc", DATA)
+    assert staging.finish() == {"a-D1.xml.enc": None}
+    assert uploaded_names(sftp_server) == ["a-D1.xml.enc.part"]
+
+
+def test_a_connection_dropped_while_files_are_given_fails_each_of_them(
+    sftp_server, sftp_transport
+):
+    sftp_server.drop_after(300_000)
+    staging = sftp_transport.staging(["big-D1.xml.enc", "big-D2.xml.enc", "a-D3.xml.enc"])
+    staging.write("big-D1.xml.enc", BIG)
+    staging.write("big-D2.xml.enc", BIG)
+    staging.write("a-D3.xml.enc", DATA)
+    outcome = staging.finish()
+    assert sorted(outcome) == ["a-D3.xml.enc", "big-D1.xml.enc", "big-D2.xml.enc"]
+    for error in outcome.values():
+        assert not error.permanent and "dropped" in error.message and "will retry" in error.message
+    assert not [name for name in uploaded_names(sftp_server) if not name.endswith(".part")]
+    # The next batch connects again.
+    assert sftp_transport.stage_all({"a-D3.xml.enc": DATA}) == {"a-D3.xml.enc": None}
 
 
 def test_a_file_refused_keeps_its_own_error_and_the_others_go(sftp_server, sftp_transport):
@@ -59,9 +94,10 @@ def test_a_connection_dropped_mid_batch_fails_the_batch_and_renames_nothing(
     sftp_server, sftp_transport
 ):
     sftp_server.drop_after(300_000, times=2)  # after the reconnect too
-    with pytest.raises(TransportError) as caught:
-        sftp_transport.stage_all(files(2) | {"big-D9.xml.enc": BIG})
-    assert not caught.value.permanent and "will retry" in caught.value.message
+    outcome = sftp_transport.stage_all(files(2) | {"big-D9.xml.enc": BIG})
+    assert len(outcome) == 3
+    for error in outcome.values():
+        assert not error.permanent and "dropped" in error.message and "will retry" in error.message
     assert not [name for name in uploaded_names(sftp_server) if not name.endswith(".part")]
 
 

@@ -80,8 +80,16 @@ _CLAIM_JOINS = (
     ("author", "author", "message", False),
     ("recipient", "recipient", "claimed", False),
     ("attachment", "attachment", "claimed", True),
+    ("author_listing", "author_listing", "message", True),  # its site's letter setting
+    ("author_site", "site", "author_listing", True),
 )
-_CLAIMED_WITH = ("message__referral", "message__author", "recipient", "attachment")
+_CLAIMED_WITH = (
+    "message__referral",
+    "message__author",
+    "recipient",
+    "attachment",
+    "message__author_listing__site",
+)
 
 
 @dataclass(frozen=True)
@@ -107,8 +115,9 @@ def _claimed_report(row: tuple, layout: list[_Loaded]) -> HrmReport:
             for index, convert in part.converters:
                 values[index] = convert(values[index])
             instance = part.model.from_db(connection.alias, part.attnames, values)
-        if part.parent is not None:
-            setattr(loaded[part.parent], part.relation, instance)
+        parent = loaded.get(part.parent)
+        if parent is not None:  # (no author listing: no site either)
+            setattr(parent, part.relation, instance)
         loaded[part.alias] = instance
     return loaded["claimed"]
 

@@ -149,7 +149,8 @@ class _Job:
 
     report: HrmReport
     name: str
-    data: bytes
+    data: bytes = b""  # the encrypted file, once made
+    xml: bytes = b""  # the file built by this attempt, before its row keeps it
     result: DeliveryResult | None = None
     needs_marker: bool = True  # "staged" is not committed yet for this attempt's .part
     part_known: bool = False  # this attempt saw its .part there: it was never renamed
@@ -167,7 +168,7 @@ class _Unreachable(Exception):
 
 
 def _build(report: HrmReport) -> tuple[bytes | None, DeliveryResult | None]:
-    """A file not built yet: built and validated (stored with the batch's, by ``_build_all``)."""
+    """A file not built yet: built and validated (stored with the batch's, by ``_files_keep``)."""
     try:
         return report_xml_build(report), None
     except ReportInvalid as invalid:
@@ -211,47 +212,49 @@ def _build_failure(error: Exception) -> str:
     return f"The report could not be built ({type(error).__name__}: {error}); will retry."
 
 
-def _build_all(reports: list[HrmReport]) -> tuple[list[_Job], dict[int, DeliveryResult]]:
-    """Each claimed report's file, encrypted: a retry's as its row keeps it, the others built,
-    validated and stored in one statement for the batch before anything is uploaded (every
-    attempt then uploads those very bytes). Returns the jobs, and the reports that failed."""
-    failures: dict[int, DeliveryResult] = {}
-    built: list[tuple[HrmReport, bytes]] = []
-    for report in reports:
-        if not report.xml:
-            xml, failure = _build(report)
-            if failure is not None:
-                failures[report.pk] = failure
-            else:
-                built.append((report, xml))
+def _file_make(job: _Job) -> bool:
+    """``job``'s encrypted file, from the XML its row keeps or built and validated now (kept
+    with the batch's by ``_files_keep``); False, with the report's failure recorded, when it
+    cannot be made."""
+    report = job.report
+    xml = report.xml
+    if not xml:
+        xml, job.result = _build(report)
+        if job.result is not None:
+            return False
+        job.xml = xml
     try:
-        reports_xml_keep(built)
+        job.data = report_encrypt(xml, settings.HRM_AES_KEY)  # any buffer, not copied
+    except KeyInvalid as invalid:
+        # Our configuration (a worker refuses to start with it): every report of the batch
+        # goes back now, with the cause, and retries once the key is fixed.
+        job.result = report_failure_recorded(
+            report,
+            f"The report could not be encrypted: {invalid}; will retry.",
+            invalid.error_class,
+            permanent=False,
+        )
+        return False
+    return True
+
+
+def _files_keep(jobs: list[_Job]) -> list[_Job]:
+    """Store the files this attempt built, in one statement (every later attempt uploads those
+    very bytes); a report whose row kept another attempt's file meanwhile is returned, its
+    ``.part`` to be written again with the kept bytes."""
+    built = [job for job in jobs if job.xml and job.result is None]
+    try:
+        reports_xml_keep([(job.report, job.xml) for job in built])
     except (OperationalError, InterfaceError):
         raise
     except Exception as error:
-        logger.exception("HRM reports %s: could not store the files", [r.pk for r, _ in built])
-        for report, _ in built:
-            failures[report.pk] = report_failure_recorded(
-                report, _build_failure(error), ErrorClass.BUILD, permanent=False
+        logger.exception("HRM reports %s: could not store the files", [j.report.pk for j in built])
+        for job in built:
+            job.result = report_failure_recorded(
+                job.report, _build_failure(error), ErrorClass.BUILD, permanent=False
             )
-    jobs = []
-    for report in reports:
-        if report.pk in failures:
-            continue
-        try:
-            data = report_encrypt(report.xml, settings.HRM_AES_KEY)  # any buffer, not copied
-        except KeyInvalid as invalid:
-            # Our configuration (a worker refuses to start with it): every report of the batch
-            # goes back now, with the cause, and retries once the key is fixed.
-            failures[report.pk] = report_failure_recorded(
-                report,
-                f"The report could not be encrypted: {invalid}; will retry.",
-                invalid.error_class,
-                permanent=False,
-            )
-            continue
-        jobs.append(_Job(report, remote_name_for(report.transaction_id), data))
-    return jobs, failures
+        return []
+    return [job for job in built if job.report.xml is not job.xml]
 
 
 def _transport_failed(job: _Job, error: TransportError, transport: Transport) -> None:
@@ -289,29 +292,78 @@ def _resume(job: _Job, transport: Transport) -> bool:
         job.result = report_sent_recorded(report)
         return False
     job.part_known = found is not Probe.ABSENT
-    if found is Probe.STAGED:
+    if found is Probe.STAGED and not job.xml:  # a file built now may differ from that .part
         job.needs_marker = report.staged_at is None
         return False
     return True
 
 
-def _stage(to_write: list[_Job], jobs: list[_Job], transport: Transport) -> None:
-    """Write every ``.part`` of ``to_write`` at once; each job keeps its own outcome. An error
-    about the whole batch (the connection, our key) is each job's."""
-    if not to_write:
+class _NotConnected:
+    """The staging of a batch whose connection failed: every file is made all the same (a report
+    that cannot be built fails with its own cause), and each fails with the connection's."""
+
+    def __init__(self, error: TransportError):
+        self.error = error
+        self.outcome: dict[str, TransportError | None] = {}
+
+    def write(self, remote_name: str, data: bytes) -> None:
+        self.outcome[remote_name] = self.error
+
+    def drop(self, remote_name: str) -> None:
+        """Nothing to write."""
+
+    def finish(self) -> dict[str, TransportError | None]:
+        return self.outcome
+
+
+def _resume_safely(job: _Job, jobs: list[_Job], transport: Transport) -> bool:
+    """``_resume``, with a failed look recorded (``_step_failed``) rather than raised."""
+    try:
+        return _resume(job, transport)
+    except TransportError as error:
+        _step_failed(job, error, jobs, transport)
+        return False
+
+
+def _stage(made: list[_Job], to_make: list[_Job], jobs: list[_Job], transport: Transport) -> None:
+    """Write every ``.part`` of the batch: those of ``made`` (retries, their files ready) at
+    once, then each of ``to_make`` as soon as its file is built and encrypted, so HRM's server
+    writes one while the next is made; the files built are stored while the server writes them.
+    Each job keeps its own outcome; an error about the whole batch (the connection, our key) is
+    each job's."""
+    writing = [job for job in [*made, *to_make] if job.refusal is None]
+    if not writing:
         return
     try:
-        outcome = transport.stage_all({job.name: job.data for job in to_write})
+        staging = transport.staging([job.name for job in writing])
     except TransportError as error:
-        outcome = dict.fromkeys((job.name for job in to_write), error)
-    for job in to_write:
-        if job.refusal is not None:
-            continue  # refused along with an earlier one
+        staging = _NotConnected(error)
+    for job in writing:
+        if job.data or _file_make(job):
+            staging.write(job.name, job.data)
+        else:
+            staging.drop(job.name)
+    again = _files_keep(writing)
+    outcome = staging.finish()
+    if again:
+        for job in again:
+            job.data = report_encrypt(job.report.xml, settings.HRM_AES_KEY)
+        outcome.update(_stage_again({job.name: job.data for job in again}, transport))
+    for job in writing:
+        if job.result is not None or job.refusal is not None:
+            continue  # not made, or refused along with an earlier one
         error = outcome[job.name]
         if error is None:
             job.part_known = True
         else:
             _step_failed(job, error, jobs, transport)
+
+
+def _stage_again(files: dict[str, bytes], transport: Transport) -> dict[str, TransportError | None]:
+    try:
+        return transport.stage_all(files)
+    except TransportError as error:
+        return dict.fromkeys(files, error)
 
 
 def _mark_staged(jobs: list[_Job]) -> list[_Job]:
@@ -403,8 +455,6 @@ def reports_deliver(
     try:
         claimed, refused = _senders_checked(claimed)
         results.update(refused)
-        jobs, failures = _build_all(claimed)
-        results.update(failures)
     except (OperationalError, InterfaceError):
         raise  # the database stayed away: the rows stay "sending" for the re-drive
     except Exception as error:
@@ -413,23 +463,18 @@ def reports_deliver(
         logger.exception("HRM reports %s: unexpected error before the upload", report_ids)
         _unexpected(claimed, error, "before the upload", results)
         return results
+    jobs = [_Job(report, remote_name_for(report.transaction_id)) for report in claimed]
     try:
-        to_write = []
+        made, to_make = [], []
         for job in jobs:
             report = job.report
             # Only a retry or a re-send can find something an earlier attempt left.
-            earlier = report.attempts > 1 or report.resent_at is not None
-            if not (earlier or report.staged_at is not None):
-                to_write.append(job)
-                continue
-            if job.refusal is not None:
-                continue
-            try:
-                if _resume(job, transport):
-                    to_write.append(job)
-            except TransportError as error:
-                _step_failed(job, error, jobs, transport)
-        _stage([job for job in to_write if job.refusal is None], jobs, transport)
+            if report.attempts > 1 or report.resent_at is not None or report.staged_at is not None:
+                if job.refusal is None and _file_make(job) and _resume_safely(job, jobs, transport):
+                    made.append(job)
+            else:
+                to_make.append(job)
+        _stage(made, to_make, jobs, transport)
         _promote(_mark_staged(_pending(jobs)), transport)
     except _Unreachable as unreachable:
         # The reports not tried count this attempt and retry on their own schedules.

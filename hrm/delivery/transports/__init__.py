@@ -12,10 +12,12 @@ them (hrm/delivery/services/outbox.py), and ``upload`` for callers that keep no 
   short ``.part``, or nothing (on HRM's server, which takes files away, "nothing" is ambiguous:
   only the caller's record can tell "renamed and taken" from "never renamed");
 - ``discard(remote_name)`` removes a ``.part``;
-- ``stage_all(files)`` and ``promote_all(names)`` do the same for a batch, each name with its own
-  outcome: over SFTP with every request of a step in flight at once, so a batch costs the round
-  trips of one report (``sftp_pipeline``); elsewhere one file after another (``stage_each``,
-  ``promote_each``);
+- ``staging(names)`` writes a batch's ``.part`` files as each is ready (``Staging``: ``write``
+  each, ``drop`` one not to be written after all, then ``finish`` for each name's outcome), and
+  ``stage_all(files)`` and ``promote_all(names)`` stage or rename a batch at once, each name with
+  its own outcome: over SFTP with every request of a step in flight together, so a batch costs
+  the round trips of one report and the server writes one file while the next is being made
+  (``sftp_pipeline``); elsewhere one file after another (``StagingEach``, ``promote_each``);
 - failures raise ``TransportError``: ``permanent`` when retrying cannot help (unknown host key,
   unreadable key file), ``refusal`` when the server refused our key, a permission or the folder
   (a restarting server does this too, so the caller decides how long a refusal may last), with a
@@ -92,6 +94,18 @@ class TransportError(Exception):
         self.rename_unknown = rename_unknown
 
 
+class Staging(Protocol):
+    """A batch's ``.part`` files, written as each is ready. ``write`` and ``drop`` never raise a
+    transport's error: each name's outcome comes from ``finish``, None once every byte was
+    acknowledged (a dropped name has none)."""
+
+    def write(self, remote_name: str, data: bytes) -> None: ...
+
+    def drop(self, remote_name: str) -> None: ...
+
+    def finish(self) -> dict[str, TransportError | None]: ...
+
+
 class Transport(Protocol):
     """The steps of one delivery, so the caller can record its progress between them:
     ``stage`` writes ``<name>.part`` (every byte acknowledged), ``promote`` renames it to
@@ -107,6 +121,8 @@ class Transport(Protocol):
     def promote(self, remote_name: str) -> None: ...
 
     def discard(self, remote_name: str) -> None: ...
+
+    def staging(self, remote_names: list[str]) -> Staging: ...
 
     def stage_all(self, files: dict[str, bytes]) -> dict[str, TransportError | None]: ...
 
@@ -133,16 +149,34 @@ def folder_takes_files(transport: Transport) -> bool:
     return True
 
 
-def stage_each(transport: Transport, files: dict[str, bytes]) -> dict[str, TransportError | None]:
-    """``stage_all`` one file after another, for a transport with no round trips to save."""
-    outcome: dict[str, TransportError | None] = {}
-    for name, data in files.items():
+class StagingEach:
+    """``Transport.staging`` one file after another, for a transport with no round trips to
+    save."""
+
+    def __init__(self, transport: Transport):
+        self.transport = transport
+        self.outcome: dict[str, TransportError | None] = {}
+
+    def write(self, remote_name: str, data: bytes) -> None:
         try:
-            transport.stage(name, data)
-            outcome[name] = None
+            self.transport.stage(remote_name, data)
+            self.outcome[remote_name] = None
         except TransportError as error:
-            outcome[name] = error
-    return outcome
+            self.outcome[remote_name] = error
+
+    def drop(self, remote_name: str) -> None:
+        """Nothing was written for it."""
+
+    def finish(self) -> dict[str, TransportError | None]:
+        return self.outcome
+
+
+def files_stage(transport: Transport, files: dict[str, bytes]) -> dict[str, TransportError | None]:
+    """``stage_all``: every file of a batch given to one ``staging`` at once."""
+    staging = transport.staging(list(files))
+    for name, data in files.items():
+        staging.write(name, data)
+    return staging.finish()
 
 
 def promote_each(transport: Transport, names: list[str]) -> dict[str, TransportError | None]:

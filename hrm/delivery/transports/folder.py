@@ -10,11 +10,12 @@ from pathlib import Path
 from hrm.delivery.transports import (
     PART_SUFFIX,
     Probe,
+    StagingEach,
     TransportError,
     UploadResult,
     _check_remote_name,
+    files_stage,
     promote_each,
-    stage_each,
     upload_in_one_go,
 )
 from hrm.error_classes import ErrorClass
@@ -68,8 +69,11 @@ class FolderTransport:
         except OSError as exc:
             raise self._error(exc) from exc
 
+    def staging(self, remote_names: list[str]) -> StagingEach:
+        return StagingEach(self)
+
     def stage_all(self, files: dict[str, bytes]) -> dict[str, TransportError | None]:
-        return stage_each(self, files)
+        return files_stage(self, files)
 
     def promote_all(self, names: list[str]) -> dict[str, TransportError | None]:
         return promote_each(self, names)

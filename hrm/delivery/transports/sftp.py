@@ -19,9 +19,10 @@ from hrm.delivery.transports import (
     TransportError,
     UploadResult,
     _check_remote_name,
+    files_stage,
     upload_in_one_go,
 )
-from hrm.delivery.transports.sftp_pipeline import files_rename, files_write
+from hrm.delivery.transports.sftp_pipeline import FileWrites, files_rename, files_write
 from hrm.error_classes import ErrorClass
 
 logger = logging.getLogger(__name__)
@@ -254,16 +255,20 @@ class SftpTransport:
         _check_remote_name(name)
         return posixpath.join(self.remote_dir, name) if self.remote_dir else name
 
+    def _connection_ready(self) -> bool:
+        """Connect unless the kept connection is alive; whether it is one kept from an earlier
+        upload (it carried a rename), which the server may have closed meanwhile."""
+        alive = self._sftp is not None and self._alive()
+        if not alive:
+            self._disconnect()
+            self._connect()
+        return alive and self.accepted > 0
+
     def _call(self, stage: str, name: str, action, *, repeatable: bool = True):
         """Run ``action(sftp)`` over the kept connection (opened if needed). When a kept
         connection turns out to be gone (servers close idle sessions), reconnect once and run it
         again, if running it twice is harmless (``repeatable``)."""
-        alive = self._sftp is not None and self._alive()
-        # Kept from an earlier upload (it carried a rename): it may have been closed meanwhile.
-        reused = alive and self.accepted > 0
-        if not alive:
-            self._disconnect()
-            self._connect()
+        reused = self._connection_ready()
         try:
             return self._guarded(stage, name, action)
         except _ConnectionLost as lost:
@@ -271,6 +276,10 @@ class SftpTransport:
             if not reused or not repeatable:
                 raise lost.error from lost.__cause__
             logger.info("%s: kept connection was gone; reconnecting once", self.where)
+        return self._again(stage, name, action)
+
+    def _again(self, stage: str, name: str, action):
+        """``action`` once more, over a new connection."""
         self._connect()
         try:
             return self._guarded(stage, name, action)
@@ -318,29 +327,15 @@ class SftpTransport:
         if error is not None:
             raise error
 
+    def staging(self, remote_names: list[str]) -> _Staging:
+        """A batch's ``.part`` files written as each is ready: every open sent now (connecting
+        first if need be: a connection refused raises), each file's writes and close sent as it
+        is given, every acknowledgement checked by ``finish`` (``sftp_pipeline.FileWrites``). A
+        connection lost fails the batch, after one reconnect as ``stage`` does."""
+        return _Staging(self, remote_names)
+
     def stage_all(self, files: dict[str, bytes]) -> dict[str, TransportError | None]:
-        """``stage`` for a batch in the round trips of one file: every ``.part`` opened at once,
-        then every write and close sent without waiting (``sftp_pipeline.files_write``). Each
-        name's error, or None once all its bytes and its close were acknowledged; a connection
-        lost fails the batch (raised), after one reconnect as ``stage`` does."""
-        if not files:
-            return {}
-        parts = {self._remote_path(name) + PART_SUFFIX: name for name in files}
-
-        def write(sftp: paramiko.SFTPClient) -> dict[str, Exception | None]:
-            with contextlib.ExitStack() as views:  # slices of views, not copies of the files
-                return files_write(
-                    sftp,
-                    {part: views.enter_context(memoryview(files[n])) for part, n in parts.items()},
-                )
-
-        failures = self._call("write", _batch_label(files), write)
-        return {
-            name: None
-            if failures[part] is None
-            else self._file_error(failures[part], "write", name)
-            for part, name in parts.items()
-        }
+        return files_stage(self, files)
 
     def promote_all(self, names: list[str]) -> dict[str, TransportError | None]:
         """``promote`` for a batch: every rename sent at once, one round trip. Each name's error,
@@ -453,6 +448,66 @@ class SftpTransport:
             False,
             error_class=ErrorClass.UNREACHABLE,
         ), False
+
+
+class _Staging:
+    """``SftpTransport.staging``: the batch's files, and what went wrong for all of them."""
+
+    def __init__(self, transport: SftpTransport, remote_names: list[str]):
+        self._transport = transport
+        self._parts = {name: transport._remote_path(name) + PART_SUFFIX for name in remote_names}
+        self._label = _batch_label(remote_names) if remote_names else ""
+        self._given: dict[str, memoryview] = {}  # part path -> bytes, for a reconnect's rewrite
+        self._views = contextlib.ExitStack()  # slices of views, not copies of the files
+        self._failed: TransportError | None = None
+        self._lost = False
+        self._reused = transport._connection_ready()
+        self._writes = self._step(lambda sftp: FileWrites(sftp, self._parts.values()))
+
+    def _step(self, action):
+        """``action`` over the connection, unless the batch failed already; an error stops the
+        batch, and a lost connection is dropped (its requests' replies would never come)."""
+        if self._failed is not None:
+            return None
+        try:
+            return self._transport._guarded("write", self._label, action)
+        except _ConnectionLost as lost:
+            self._transport._disconnect()
+            self._failed, self._lost = lost.error, True
+        except TransportError as error:
+            self._transport._disconnect()
+            self._failed = error
+        return None
+
+    def write(self, remote_name: str, data: bytes) -> None:
+        part = self._parts[remote_name]
+        view = self._given[part] = self._views.enter_context(memoryview(data))
+        self._step(lambda sftp: self._writes.write(part, view))
+
+    def drop(self, remote_name: str) -> None:
+        self._step(lambda sftp: self._writes.drop(self._parts[remote_name]))
+
+    def finish(self) -> dict[str, TransportError | None]:
+        transport = self._transport
+        with self._views:
+            failures = self._step(lambda sftp: self._writes.finish())
+            if failures is None and self._lost and self._reused:
+                logger.info("%s: kept connection was gone; reconnecting once", transport.where)
+                try:
+                    failures = transport._again(
+                        "write", self._label, lambda sftp: files_write(sftp, self._given)
+                    )
+                except TransportError as error:
+                    self._failed = error
+        names = {part: name for name, part in self._parts.items()}
+        if failures is None:
+            return {names[part]: self._failed for part in self._given}
+        return {
+            names[part]: None
+            if failure is None
+            else transport._file_error(failure, "write", names[part])
+            for part, failure in failures.items()
+        }
 
 
 def _batch_label(names) -> str:

@@ -23,6 +23,7 @@ from paramiko.sftp import (
     CMD_EXTENDED,
     CMD_HANDLE,
     CMD_OPEN,
+    CMD_REMOVE,
     CMD_STATUS,
     CMD_WRITE,
     SFTP_FLAG_CREATE,
@@ -71,6 +72,69 @@ def _status_error(
     return None
 
 
+class FileWrites:
+    """Files written on one channel as each becomes ready: every open sent at once when the batch
+    begins (one round trip, under the time the first file takes to make), then each file's writes
+    and close sent without waiting as soon as it is given (``write``), and every status collected
+    at the end (``finish``). A file not given after all is closed and removed (``drop``)."""
+
+    def __init__(self, sftp: paramiko.SFTPClient, paths: Iterable[str]):
+        self.sftp = sftp
+        self.replies = _Replies()
+        self.opens = {
+            path: _send(sftp, self.replies, CMD_OPEN, path, _WRITE_FLAGS, paramiko.SFTPAttributes())
+            for path in paths
+        }
+        self.outcome: dict[str, Exception | None] = {}
+        self.requests: dict[str, list[int]] = {}
+        self.dropped: list[int] = []
+
+    def _handle(self, path: str) -> bytes | None:
+        """The open file's handle (waiting for it if need be), or None with the path's error."""
+        number = self.opens.pop(path)
+        _collect(self.sftp, self.replies, [number])
+        kind, message = self.replies.received.pop(number)
+        if kind == CMD_HANDLE:
+            return message.get_binary()
+        self.outcome[path] = _status_error(self.sftp, kind, message) or paramiko.SFTPError(
+            "the server sent no handle for an opened file"
+        )
+        return None
+
+    def write(self, path: str, data: memoryview) -> None:
+        """Send ``path``'s bytes from the start, and its close, without waiting."""
+        handle = self._handle(path)
+        if handle is None:
+            return
+        sftp, replies = self.sftp, self.replies
+        numbers = [
+            _send(sftp, replies, CMD_WRITE, handle, int64(offset), data[offset : offset + _CHUNK])
+            for offset in range(0, len(data), _CHUNK)
+        ]
+        numbers.append(_send(sftp, replies, CMD_CLOSE, handle))
+        self.requests[path] = numbers
+
+    def drop(self, path: str) -> None:
+        """``path`` will not be written: its empty file is closed and removed (whatever the
+        server answers, a ``.part`` is never collected)."""
+        handle = self._handle(path)
+        if handle is not None:
+            self.dropped.append(_send(self.sftp, self.replies, CMD_CLOSE, handle))
+            self.dropped.append(_send(self.sftp, self.replies, CMD_REMOVE, path))
+
+    def finish(self) -> dict[str, Exception | None]:
+        """Each written path's first failure, or None when every write and the close were
+        acknowledged; a path never given is dropped."""
+        for path in list(self.opens):
+            self.drop(path)
+        numbers = [number for numbers in self.requests.values() for number in numbers]
+        _collect(self.sftp, self.replies, [*numbers, *self.dropped])
+        for path, numbers in self.requests.items():
+            errors = (_status_error(self.sftp, *self.replies.received.pop(n)) for n in numbers)
+            self.outcome[path] = next((error for error in errors if error is not None), None)
+        return self.outcome
+
+
 def files_write(
     sftp: paramiko.SFTPClient, files: dict[str, memoryview]
 ) -> dict[str, Exception | None]:
@@ -78,34 +142,10 @@ def files_write(
     every open at once (one round trip), then every write and close without waiting (one more,
     plus the time the bytes take). Returns each path's first failure, or None when every write
     and the close were acknowledged."""
-    replies = _Replies()
-    opens = {
-        path: _send(sftp, replies, CMD_OPEN, path, _WRITE_FLAGS, paramiko.SFTPAttributes())
-        for path in files
-    }
-    _collect(sftp, replies, opens.values())
-    outcome: dict[str, Exception | None] = {}
-    requests: dict[str, list[int]] = {}
-    for path, number in opens.items():
-        kind, message = replies.received.pop(number)
-        if kind != CMD_HANDLE:
-            outcome[path] = _status_error(sftp, kind, message) or paramiko.SFTPError(
-                "the server sent no handle for an opened file"
-            )
-            continue
-        handle = message.get_binary()
-        data = files[path]
-        numbers = [
-            _send(sftp, replies, CMD_WRITE, handle, int64(offset), data[offset : offset + _CHUNK])
-            for offset in range(0, len(data), _CHUNK)
-        ]
-        numbers.append(_send(sftp, replies, CMD_CLOSE, handle))
-        requests[path] = numbers
-    _collect(sftp, replies, (number for numbers in requests.values() for number in numbers))
-    for path, numbers in requests.items():
-        errors = (_status_error(sftp, *replies.received.pop(number)) for number in numbers)
-        outcome[path] = next((error for error in errors if error is not None), None)
-    return outcome
+    writes = FileWrites(sftp, files)
+    for path, data in files.items():
+        writes.write(path, data)
+    return writes.finish()
 
 
 def files_rename(
