@@ -247,7 +247,7 @@ HRM_DELIVERY_BATCH_SIZE = env.int("HRM_DELIVERY_BATCH_SIZE", default=4)
 # this many bytes of attachments: every step of an attempt costs one round trip to HRM however
 # many files it carries (docs/delivery.md). The bytes keep a batch of large files inside the
 # task's time limit on a slow link; the reports bound the files open at once per connection.
-HRM_DELIVERY_PIPELINE_REPORTS = env.int("HRM_DELIVERY_PIPELINE_REPORTS", default=16)
+HRM_DELIVERY_PIPELINE_REPORTS = env.int("HRM_DELIVERY_PIPELINE_REPORTS", default=64)
 HRM_DELIVERY_PIPELINE_BYTES = env.int("HRM_DELIVERY_PIPELINE_BYTES", default=16 * 1024 * 1024)
 # Exponential backoff between attempts, with jitter: first wait, and the longest wait.
 HRM_RETRY_FIRST_DELAY_SECONDS = env.float("HRM_RETRY_FIRST_DELAY_SECONDS", default=10)

@@ -15,7 +15,8 @@ reports, and the others due that a worker takes along) together: every ``<name>.
 written and acknowledged, then ``staged_at`` committed for all of them, then the renames, then
 ``sent`` committed in one statement as soon as the renames return. HRM is across the internet,
 so each step sends every request at once and costs one round trip however many reports it
-carries (``Transport.stage_all``, ``promote_all``).
+carries (``Transport.staging``, ``promote_all``); each file is written as soon as it is made, so
+the server writes one while the worker builds the next.
 A retry asks the server (``probe``): the final name, or "staged" with neither name left, means
 delivered; a complete ``.part`` is renamed; anything else is uploaded again. This holds only if
 HRM never removes a ``.part`` it did not finish (docs/delivery.md).
@@ -441,8 +442,9 @@ def reports_deliver(
 ) -> dict[int, DeliveryResult]:
     """One delivery attempt for each of ``report_ids`` (typically one message's reports), and,
     with ``take_along`` (the workers' tasks), for other reports due now up to the pipeline's
-    size (``reports_due_alongside``), over one connection: one claim; each file built once and
-    encrypted; every ``<name>.part`` written at once; one commit marking them staged; every
+    size (``reports_due_alongside``), over one connection: one claim; each file built once,
+    encrypted and its ``<name>.part`` written as soon as it is made, the batch's new files stored
+    while the server writes them; one commit marking them staged; every
     rename at once, and the renamed recorded sent in one statement as soon as the renames
     return. A retry starts from what the record and the server say (``_resume``). Whatever goes
     wrong after the claim is recorded on the row, so no report is left "sending" (unless the

@@ -63,8 +63,9 @@ class SftpTransport:
     Authentication is by the private key in ``key_file`` only (no agent, no other keys). The
     server's host key must be pinned in ``known_hosts_file`` (OpenSSH format; for a port other
     than 22 the host is written ``[host]:port``): an unknown or changed key is a permanent error,
-    never accepted. ``stage_all`` writes a batch's ``.part`` files (every request in flight at
-    once, every acknowledgement checked), ``promote_all`` renames them with
+    never accepted. ``staging`` writes a batch's ``.part`` files as each is given (every request
+    in flight at once, every acknowledgement checked), and ``stage_all`` all of them at once;
+    ``promote_all`` renames them with
     ``posix-rename@openssh.com``, ``stage`` and ``promote`` do so for one file, ``probe`` stats
     the final name and then the ``.part``. A step that finds the kept connection gone reconnects
     once and runs again, except a rename, whose outcome is then for ``probe`` to find out.
