@@ -49,9 +49,7 @@ def test_a_name_never_given_leaves_nothing_either(sftp_server, sftp_transport):
     assert uploaded_names(sftp_server) == ["a-D1.xml.enc.part"]
 
 
-def test_a_connection_dropped_while_files_are_given_fails_each_of_them(
-    sftp_server, sftp_transport
-):
+def test_a_connection_dropped_while_files_are_given_fails_each_of_them(sftp_server, sftp_transport):
     sftp_server.drop_after(300_000)
     staging = sftp_transport.staging(["big-D1.xml.enc", "big-D2.xml.enc", "a-D3.xml.enc"])
     staging.write("big-D1.xml.enc", BIG)

@@ -145,11 +145,18 @@ django.setup()
 from django.contrib.sessions.backends.db import SessionStore
 from audit.services import access_record
 from referrals import services
+from tests.delivery_fixtures import make_live
 from tests.factories import make_referral, make_world
 world = make_world()
+make_live(world)
 referral = make_referral(world.referrer, world.practice_listing, world.intake_listing)
 services.referral_forward(referral=referral, to_listing=world.cardiology, actor=world.intake)
-services.message_post(referral=referral, author=world.specialist, text="Letter", files=[])
+message = services.message_post(
+    referral=referral, author=world.specialist, text="Letter", files=[]
+)
+from hrm.reports.services import report_xml_ensure
+assert all(report_xml_ensure(report) for report in message.hrm_reports.all())
+assert message.hrm_reports.exclude(xml=b"").exists()  # the worker's store, as this role
 world.referrer.set_password("another-long-password-2026")
 world.referrer.save()
 session = SessionStore()
