@@ -196,7 +196,7 @@ def test_the_files_stored_in_binary_and_through_the_orm_are_the_same_bytes(live)
     assert fast_rows == orm_rows
     assert fast_rows[ids[0]] == b"<kept/>"
     assert all(fast_rows[pk] == xml for pk, xml in files[1:])
-    assert fast_statements == ["CREATE", "COPY", "UPDATE"]  # Django saw each, the copy too
+    assert fast_statements == ["DO", "COPY", "UPDATE"]  # Django saw each, the copy too
     assert orm_statements == ["UPDATE"] * 4
 
 
@@ -210,6 +210,32 @@ def test_nothing_stays_staged_once_the_files_are_stored(live):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM hrm_report_files_new")  # this connection's table
         assert cursor.fetchone() == (0,)
+    assert set(HrmReport.objects.values_list("xml", flat=True)) == {b"<file/>"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_lz4_the_staged_files_are_not_compressed_twice(live):
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen.", files=[]
+    )
+    ids = list(message.hrm_reports.values_list("pk", flat=True))
+    connection.close()  # a connection with no staging table yet
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE hrm_hrmreport ALTER COLUMN xml SET COMPRESSION pglz")
+    _staging_statement.cache_clear()
+    try:
+        assert _xml_store_first_postgresql([(pk, b"<file/>") for pk in ids]) == set(ids)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT attstorage, attcompression FROM pg_attribute "
+                "WHERE attrelid = to_regclass('pg_temp.hrm_report_files_new') AND attname = 'xml'"
+            )
+            assert cursor.fetchone() == ("e", "")  # stored as it comes, compressed once after
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE hrm_hrmreport ALTER COLUMN xml SET COMPRESSION lz4")
+        _staging_statement.cache_clear()
+        connection.close()
     assert set(HrmReport.objects.values_list("xml", flat=True)) == {b"<file/>"}
 
 
