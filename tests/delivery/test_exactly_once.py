@@ -4,7 +4,7 @@ next attempt whether the file was renamed."""
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -220,3 +220,49 @@ def test_a_file_that_cannot_be_made_mid_batch_fails_alone_and_leaves_no_part(rep
     assert outcomes == {True: {Outcome.SENT}, False: {Outcome.FAILED}}
     assert len(delivered_files(hrm_sftp)) == 2
     assert part_files(hrm_sftp) == []  # the missing file's opened .part files were removed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_lost_while_the_files_are_made_gives_up_their_connection(live, hrm_sftp):
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen.", files=[pdf_upload()]
+    )
+    ids = list(message.hrm_reports.order_by("id").values_list("pk", flat=True))
+    transport = transport_get()
+    HrmReport.objects.filter(pk=ids[0]).exists()  # opens this thread's connection
+    backend = connection.connection.info.backend_pid
+    dsn = connection.get_connection_params()
+
+    class DatabaseCutAfterTheFirstFile:
+        """The real transport; once the batch's first file is sent, the worker's database
+        session ends, as in a database restart."""
+
+        def staging(self, names):
+            staging = transport.staging(names)
+            first = staging.write
+
+            def write(name, data):
+                first(name, data)
+                staging.write = first
+                with psycopg.connect(**{**dsn, "autocommit": True}) as admin:
+                    admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+
+            staging.write = write
+            return staging
+
+        def __getattr__(self, name):
+            return getattr(transport, name)
+
+    with pytest.raises((OperationalError, InterfaceError)):
+        reports_deliver(ids, DatabaseCutAfterTheFirstFile())
+    connection.close()
+    rows = HrmReport.objects.filter(pk__in=ids)
+    assert set(rows.values_list("status", flat=True)) == {Status.SENDING}  # for the re-drive
+    assert delivered_files(hrm_sftp) == []
+    rows.update(status=Status.QUEUED, next_attempt_at=timezone.now())
+    results = reports_deliver(ids, transport)
+    assert {result.outcome for result in results.values()} == {Outcome.SENT}
+    assert sorted(hrm_sftp.taken_counts().values()) == [1, 1, 1, 1]
+    # The connection with files still open on it was given up, not used for the next batch.
+    assert hrm_sftp.connections_made == 2
+    connection.close()

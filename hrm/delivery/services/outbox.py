@@ -339,12 +339,16 @@ def _stage(made: list[_Job], to_make: list[_Job], jobs: list[_Job], transport: T
         staging = transport.staging([job.name for job in writing])
     except TransportError as error:
         staging = _NotConnected(error)
-    for job in writing:
-        if job.data or _file_make(job):
-            staging.write(job.name, job.data)
-        else:
-            staging.drop(job.name)
-    again = _files_keep(writing)
+    try:
+        for job in writing:
+            if job.data or _file_make(job):
+                staging.write(job.name, job.data)
+            else:
+                staging.drop(job.name)
+        again = _files_keep(writing)
+    except BaseException:
+        transport.close()  # the files in flight are given up: the server closes them with it
+        raise
     outcome = staging.finish()
     if again:
         for job in again:
