@@ -61,6 +61,20 @@ def hrm_settings_check(app_configs, **kwargs):
             key_from_hex(settings.HRM_AES_KEY)
         except ValueError as error:
             problems.append(Error(f"HRM_AES_KEY: {error}", id="hrm.E003"))
+    for setting in (
+        "HRM_DELIVERY_BATCH_SIZE",
+        "HRM_DELIVERY_PIPELINE_REPORTS",
+        "HRM_DELIVERY_PIPELINE_BYTES",
+        "HRM_DELIVERY_OPEN_FILES",
+    ):
+        value = getattr(settings, setting)
+        if not isinstance(value, int) or value < 1:
+            problems.append(
+                Error(
+                    f"{setting} is {value!r}; it must be a whole number, 1 or more.",
+                    id="hrm.E009",
+                )
+            )
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
     limits = [
         ("HRM_SFTP_TIMEOUT_SECONDS", settings.HRM_SFTP_TIMEOUT_SECONDS),

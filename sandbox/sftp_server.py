@@ -132,6 +132,7 @@ class SandboxSftpServer:
         self.after_rename = None
         self.write_stalled = threading.Event()
         self.connections_made = 0
+        self.most_open_files = 0  # the most files one session has held open for writing at once
         self._fail_write_at: int | None = None
         self._drop_after: int | None = None
         self._drops_left = 0

@@ -71,6 +71,8 @@ class SandboxSftpSession(asyncssh.SFTPServer):
         file_obj = super().open(path, pflags, attrs)
         if pflags & _WRITE_FLAGS:
             self._written[id(file_obj)] = path
+            sandbox = self._sandbox
+            sandbox.most_open_files = max(sandbox.most_open_files, len(self._written))
         return file_obj
 
     def close(self, file_obj: object) -> None:

@@ -246,8 +246,10 @@ HRM_DELIVERY_BATCH_SIZE = env.int("HRM_DELIVERY_BATCH_SIZE", default=4)
 # A worker's attempt takes other due reports along with its batch, up to this many reports and
 # this many bytes of attachments: every step of an attempt costs one round trip to HRM however
 # many files it carries (docs/delivery.md). The bytes keep a batch of large files inside the
-# task's time limit on a slow link; the reports bound the files open at once per connection.
-HRM_DELIVERY_PIPELINE_REPORTS = env.int("HRM_DELIVERY_PIPELINE_REPORTS", default=64)
+# task's time limit on a slow link. HRM_DELIVERY_OPEN_FILES bounds the files a connection holds
+# open on HRM's server at once (docs/delivery.md, "Connections per HRM account").
+HRM_DELIVERY_PIPELINE_REPORTS = env.int("HRM_DELIVERY_PIPELINE_REPORTS", default=128)
+HRM_DELIVERY_OPEN_FILES = env.int("HRM_DELIVERY_OPEN_FILES", default=64)
 HRM_DELIVERY_PIPELINE_BYTES = env.int("HRM_DELIVERY_PIPELINE_BYTES", default=16 * 1024 * 1024)
 # Exponential backoff between attempts, with jitter: first wait, and the longest wait.
 HRM_RETRY_FIRST_DELAY_SECONDS = env.float("HRM_RETRY_FIRST_DELAY_SECONDS", default=10)

@@ -45,6 +45,7 @@ def _build() -> Transport:
             known_hosts_file=settings.HRM_SFTP_KNOWN_HOSTS,
             remote_dir=settings.HRM_SFTP_DIR,
             timeouts=SftpTimeouts(connect=timeout, banner=timeout, auth=timeout, channel=timeout),
+            open_files_at_once=settings.HRM_DELIVERY_OPEN_FILES,
         )
     raise ValueError(f"HRM_TRANSPORT must be 'folder' or 'sftp', not {settings.HRM_TRANSPORT!r}.")
 

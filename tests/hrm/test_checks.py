@@ -20,6 +20,15 @@ def test_bad_settings_are_named(settings, tmp_path):
     assert {"hrm.E001", "hrm.E002", "hrm.E003", "hrm.E004", "hrm.W001"} <= ids()
 
 
+def test_a_delivery_size_that_would_stall_every_batch_is_named(settings):
+    settings.HRM_DELIVERY_OPEN_FILES = 0
+    assert "hrm.E009" in ids()
+    settings.HRM_DELIVERY_OPEN_FILES = 64
+    assert "hrm.E009" not in ids()
+    settings.HRM_DELIVERY_PIPELINE_REPORTS = -1
+    assert "hrm.E009" in ids()
+
+
 def test_deploy_check_wants_an_aes_key(settings):
     settings.HRM_AES_KEY = ""
     assert "hrm.W002" in ids(include_deployment_checks=True)

@@ -42,6 +42,24 @@ def test_files_are_written_as_each_is_given_and_one_dropped_leaves_nothing(
     assert (sftp_server.inbox / "a-D1.xml.enc.part").read_bytes() == DATA
 
 
+def test_a_batch_holds_no_more_files_open_than_its_transport_allows(sftp_server, make_transport):
+    transport = make_transport(open_files_at_once=3)
+    batch = files(10) | {"big-D9.xml.enc": BIG}
+    staging = transport.staging(list(batch))
+    for name, data in batch.items():
+        if name == "r4-D12344.xml.enc":
+            staging.drop(name)  # a file that could not be made moves the window on too
+        else:
+            staging.write(name, data)
+    assert staging.finish() == {name: None for name in batch if name != "r4-D12344.xml.enc"}
+    assert sftp_server.most_open_files == 3
+    assert transport.promote_all([n for n in batch if n != "r4-D12344.xml.enc"]) == {
+        n: None for n in batch if n != "r4-D12344.xml.enc"
+    }
+    assert uploaded_names(sftp_server) == sorted(n for n in batch if n != "r4-D12344.xml.enc")
+    assert (sftp_server.inbox / "big-D9.xml.enc").read_bytes() == BIG
+
+
 def test_a_name_never_given_leaves_nothing_either(sftp_server, sftp_transport):
     staging = sftp_transport.staging(["a-D1.xml.enc", "b-D2.xml.enc"])
     staging.write("a-D1.xml.enc", DATA)

@@ -80,6 +80,7 @@ class SftpTransport:
         known_hosts_file: str | Path,
         remote_dir: str,
         timeouts: SftpTimeouts | None = None,
+        open_files_at_once: int = 64,
     ):
         self.host = host
         self.port = int(port)
@@ -88,6 +89,7 @@ class SftpTransport:
         self.known_hosts_file = Path(known_hosts_file)
         self.remote_dir = remote_dir
         self.timeouts = timeouts or SftpTimeouts()
+        self.open_files_at_once = open_files_at_once  # on HRM's server, for one batch
         self._key: paramiko.PKey | None = None
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
@@ -463,7 +465,11 @@ class _Staging:
         self._failed: TransportError | None = None
         self._lost = False
         self._reused = transport._connection_ready()
-        self._writes = self._step(lambda sftp: FileWrites(sftp, self._parts.values()))
+        self._writes = self._step(
+            lambda sftp: FileWrites(
+                sftp, self._parts.values(), open_at_once=transport.open_files_at_once
+            )
+        )
 
     def _step(self, action):
         """``action`` over the connection, unless the batch failed already; an error stops the
@@ -496,7 +502,11 @@ class _Staging:
                 logger.info("%s: kept connection was gone; reconnecting once", transport.where)
                 try:
                     failures = transport._again(
-                        "write", self._label, lambda sftp: files_write(sftp, self._given)
+                        "write",
+                        self._label,
+                        lambda sftp: files_write(
+                            sftp, self._given, open_at_once=transport.open_files_at_once
+                        ),
                     )
                 except TransportError as error:
                     self._failed = error

@@ -73,24 +73,41 @@ def _status_error(
 
 
 class FileWrites:
-    """Files written on one channel as each becomes ready: every open sent at once when the batch
+    """Files written on one channel as each becomes ready: the opens sent ahead when the batch
     begins (one round trip, under the time the first file takes to make), then each file's writes
     and close sent without waiting as soon as it is given (``write``), and every status collected
-    at the end (``finish``). A file not given after all is closed and removed (``drop``)."""
+    at the end (``finish``). A file not given after all is closed and removed (``drop``).
 
-    def __init__(self, sftp: paramiko.SFTPClient, paths: Iterable[str]):
+    Files are given in the order of ``paths``; at most ``open_at_once`` are open on the server at
+    a time: a file's open is sent as the file that many places before it is given, by which time
+    the server has taken the earlier files' closes (it takes a channel's requests in order)."""
+
+    def __init__(self, sftp: paramiko.SFTPClient, paths: Iterable[str], *, open_at_once: int = 0):
         self.sftp = sftp
         self.replies = _Replies()
-        self.opens = {
-            path: _send(sftp, self.replies, CMD_OPEN, path, _WRITE_FLAGS, paramiko.SFTPAttributes())
-            for path in paths
-        }
+        self.order = list(paths)
+        self.place = {path: index for index, path in enumerate(self.order)}
+        self.window = open_at_once or len(self.order)
+        self.opened = 0  # how many of ``order`` have had their open sent
+        self.opens: dict[str, int] = {}
         self.outcome: dict[str, Exception | None] = {}
         self.requests: dict[str, list[int]] = {}
         self.dropped: list[int] = []
+        self._open_ahead(0)
+
+    def _open_ahead(self, place: int) -> None:
+        """Send the opens up to ``window`` files from ``place`` on."""
+        last = min(len(self.order), place + self.window)
+        while self.opened < last:
+            path = self.order[self.opened]
+            self.opens[path] = _send(
+                self.sftp, self.replies, CMD_OPEN, path, _WRITE_FLAGS, paramiko.SFTPAttributes()
+            )
+            self.opened += 1
 
     def _handle(self, path: str) -> bytes | None:
         """The open file's handle (waiting for it if need be), or None with the path's error."""
+        self._open_ahead(self.place[path])
         number = self.opens.pop(path)
         _collect(self.sftp, self.replies, [number])
         kind, message = self.replies.received.pop(number)
@@ -124,7 +141,8 @@ class FileWrites:
 
     def finish(self) -> dict[str, Exception | None]:
         """Each written path's first failure, or None when every write and the close were
-        acknowledged; a path never given is dropped."""
+        acknowledged; a path never given is dropped, or never opened."""
+        del self.order[self.opened :]  # nothing more to open
         for path in list(self.opens):
             self.drop(path)
         numbers = [number for numbers in self.requests.values() for number in numbers]
@@ -136,13 +154,13 @@ class FileWrites:
 
 
 def files_write(
-    sftp: paramiko.SFTPClient, files: dict[str, memoryview]
+    sftp: paramiko.SFTPClient, files: dict[str, memoryview], *, open_at_once: int = 0
 ) -> dict[str, Exception | None]:
     """Write each file (path → bytes) from the start, truncating what was there, and close it:
     every open at once (one round trip), then every write and close without waiting (one more,
     plus the time the bytes take). Returns each path's first failure, or None when every write
     and the close were acknowledged."""
-    writes = FileWrites(sftp, files)
+    writes = FileWrites(sftp, files, open_at_once=open_at_once)
     for path, data in files.items():
         writes.write(path, data)
     return writes.finish()
