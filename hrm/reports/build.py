@@ -5,11 +5,10 @@ file's base64 cut to its head, the rest written in afterwards (``BuiltFile``).""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 from dataclasses import dataclass
 
+import pybase64
 from lxml import etree
 
 from hrm.reports.text import (
@@ -98,7 +97,7 @@ def _build_reports_received(record: etree._Element, report: Report) -> None:
         )
         body = _add(received, _cds("Content"))
         # lxml takes ASCII bytes as text; the file is cut to its head (``BuiltFile``)
-        _add(body, _dt("Media"), base64.b64encode(content.data[:_HEAD_BYTES]))
+        _add(body, _dt("Media"), pybase64.b64encode(content.data[:_HEAD_BYTES]))
     else:
         raise TypeError(f"A report's content is ReportText or ReportFile, not {type(content)!r}.")
     report_class = _line(report.report_class)
@@ -160,7 +159,7 @@ class BuiltFile:
         out.write(memoryview(self.checked)[: self.cut_at])
         with memoryview(data) as view:
             for start in range(0, len(data), _CHUNK_BYTES):
-                out.write(binascii.b2a_base64(view[start : start + _CHUNK_BYTES], newline=False))
+                out.write(pybase64.b64encode(view[start : start + _CHUNK_BYTES]))
         out.write(memoryview(self.checked)[self.cut_at + 4 * _HEAD_BYTES // 3 :])
         return out.getvalue()  # the buffer itself, not a copy
 
@@ -188,7 +187,7 @@ def report_file_build(report: Report) -> BuiltFile:
     if not isinstance(content, ReportFile) or len(content.data) <= _HEAD_BYTES:
         return BuiltFile(checked)
     # The head is 4,096 base64 characters between tags: nothing else in a file is that long.
-    head = b">" + base64.b64encode(content.data[:_HEAD_BYTES]) + b"<"
+    head = b">" + pybase64.b64encode(content.data[:_HEAD_BYTES]) + b"<"
     cut_at = checked.index(head) + 1
     return BuiltFile(checked, content.data, cut_at)
 

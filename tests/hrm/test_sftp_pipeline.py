@@ -4,6 +4,7 @@ own outcome, and a batch costs the round trips of one file when HRM is far away.
 
 from __future__ import annotations
 
+import math
 import time
 
 from bench.support.delay_proxy import DelayProxy
@@ -58,6 +59,23 @@ def test_a_batch_holds_no_more_files_open_than_its_transport_allows(sftp_server,
     }
     assert uploaded_names(sftp_server) == sorted(n for n in batch if n != "r4-D12344.xml.enc")
     assert (sftp_server.inbox / "big-D9.xml.enc").read_bytes() == BIG
+
+
+def test_each_write_goes_out_in_one_ssh_packet(sftp_server, sftp_transport):
+    """The server takes packets of 32,768 bytes; paramiko keeps 64 of them back, and its own
+    writes carry 32,768 bytes of file, so each went out as a full packet and a packet of a hundred
+    bytes, each encrypted and signed on its own: twice the packets for the same file."""
+    assert sftp_transport.stage_all({"warm-D1.xml.enc": DATA}) == {"warm-D1.xml.enc": None}
+    packetizer = sftp_transport._client.get_transport().packetizer
+
+    def sent() -> int:
+        return packetizer._Packetizer__sent_packets  # paramiko counts them for rekeying
+
+    before = sent()
+    assert sftp_transport.stage_all({"big-D12345.xml.enc": BIG}) == {"big-D12345.xml.enc": None}
+    writes = math.ceil(len(BIG) / (32_768 - 64 - 64))  # less the request's own fields
+    assert sent() - before == 1 + writes + 1  # the open, one packet a write, the close
+    assert (sftp_server.inbox / "big-D12345.xml.enc.part").read_bytes() == BIG
 
 
 def test_a_name_never_given_leaves_nothing_either(sftp_server, sftp_transport):

@@ -33,6 +33,7 @@ from paramiko.sftp import (
 )
 
 _CHUNK = paramiko.SFTPFile.MAX_REQUEST_SIZE
+_CHANNEL_KEEPS = 64  # paramiko's channel sends at most its peer's packet size less this
 _WRITE_FLAGS = SFTP_FLAG_WRITE | SFTP_FLAG_CREATE | SFTP_FLAG_TRUNC
 
 
@@ -70,6 +71,16 @@ def _status_error(
     except (OSError, EOFError) as error:
         return error
     return None
+
+
+def _chunk_for(sftp: paramiko.SFTPClient, handle: bytes) -> int:
+    """The most bytes a write request can carry in one SSH packet. paramiko's own writes carry
+    32,768, a little more than one packet holds, so each went out as a full packet and a packet
+    of a hundred bytes, each encrypted, signed and sent on its own."""
+    # the request: its length, type, id, the handle (length and bytes), offset, the data's length
+    header = 4 + 1 + 4 + 4 + len(handle) + 8 + 4
+    room = sftp.sock.out_max_packet_size - _CHANNEL_KEEPS - header
+    return max(1024, min(_CHUNK, room))
 
 
 class FileWrites:
@@ -124,9 +135,10 @@ class FileWrites:
         if handle is None:
             return
         sftp, replies = self.sftp, self.replies
+        chunk = _chunk_for(sftp, handle)
         numbers = [
-            _send(sftp, replies, CMD_WRITE, handle, int64(offset), data[offset : offset + _CHUNK])
-            for offset in range(0, len(data), _CHUNK)
+            _send(sftp, replies, CMD_WRITE, handle, int64(offset), data[offset : offset + chunk])
+            for offset in range(0, len(data), chunk)
         ]
         numbers.append(_send(sftp, replies, CMD_CLOSE, handle))
         self.requests[path] = numbers
