@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import sys
 import tracemalloc
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +52,8 @@ class InMemorySftp:
     def __init__(self) -> None:
         self._number = 0
         self._waiting: list[tuple[object, int, int]] = []
+        # the channel, for the packet size its server announced (OpenSSH's and asyncssh's)
+        self.sock = types.SimpleNamespace(out_max_packet_size=32_768)
 
     def _async_request(self, fileobj, kind: int, *args) -> int:
         message = paramiko.Message()
