@@ -104,6 +104,23 @@ def test_the_claim_in_one_statement_and_in_the_orm_take_and_load_the_same_report
         assert stored[1:3] == (Status.SENDING, 1)
 
 
+def test_what_a_claims_reports_hang_from_is_made_once(live):
+    message = services.message_post(
+        referral=live.referral, author=live.world.specialist, text="Seen.", files=[pdf_upload()]
+    )
+    ids = list(message.hrm_reports.values_list("pk", flat=True))
+    with transaction.atomic():
+        claimed = _reports_claim_postgresql(ids, timezone.now())
+        transaction.set_rollback(True)
+    assert len(claimed) == 4
+    assert len({id(report.message) for report in claimed}) == 1
+    assert len({id(report.message.referral) for report in claimed}) == 1
+    assert len({id(report.message.author) for report in claimed}) == 1
+    assert len({id(report.attachment) for report in claimed if report.attachment}) == 1
+    assert len({report.recipient.pk for report in claimed}) == 2  # the two stakeholders
+    assert claimed[0].message.text == "Seen." and claimed[0].message.referral == live.referral
+
+
 def test_the_claim_ways_agree_when_nothing_is_due(live):
     message = services.message_post(
         referral=live.referral, author=live.world.specialist, text="Seen."

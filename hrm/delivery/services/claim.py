@@ -70,7 +70,8 @@ def _reports_claim_postgresql(report_ids: list[int], now) -> list[HrmReport]:
             },
         )
         rows = cursor.fetchall()
-    return [_claimed_report(row, layout) for row in rows]
+    loaded: dict[tuple[str, object], object] = {}
+    return [_claimed_report(row, layout, loaded) for row in rows]
 
 
 # What a claimed report is built from, loaded with it: (alias, relation, from alias, left join).
@@ -105,21 +106,28 @@ class _Loaded:
     converters: list[tuple[int, Callable]]  # (index in the model's columns, conversion)
 
 
-def _claimed_report(row: tuple, layout: list[_Loaded]) -> HrmReport:
-    """One claimed report and what it hangs from, as ``select_related`` would load them."""
-    loaded = {}
+def _claimed_report(
+    row: tuple, layout: list[_Loaded], loaded: dict[tuple[str, object], object]
+) -> HrmReport:
+    """One claimed report and what it hangs from, as ``select_related`` would load them, except
+    that what several reports of the claim hang from (their message, its referral and author) is
+    made once and shared, as ``prefetch_related`` shares it: a batch of 128 reports of 32
+    messages on one referral made 960 instances, now about 200. Nothing in delivery changes
+    them."""
+    row_loaded = {}
     for part in layout:
-        values = list(row[part.start : part.start + len(part.attnames)])
-        instance = None
-        if values[0] is not None:  # (no attachment: the typed text's report)
+        key = (part.alias, row[part.start])  # its primary key
+        instance = None if key[1] is None else loaded.get(key)  # (no attachment: a typed text)
+        if instance is None and key[1] is not None:
+            values = list(row[part.start : part.start + len(part.attnames)])
             for index, convert in part.converters:
                 values[index] = convert(values[index])
-            instance = part.model.from_db(connection.alias, part.attnames, values)
-        parent = loaded.get(part.parent)
+            instance = loaded[key] = part.model.from_db(connection.alias, part.attnames, values)
+        parent = row_loaded.get(part.parent)
         if parent is not None:  # (no author listing: no site either)
             setattr(parent, part.relation, instance)
-        loaded[part.alias] = instance
-    return loaded["claimed"]
+        row_loaded[part.alias] = instance
+    return row_loaded["claimed"]
 
 
 @functools.cache
