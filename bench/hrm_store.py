@@ -76,15 +76,18 @@ def run() -> None:
             for row in rows:
                 cursor.execute("UPDATE bench_store SET xml = %b WHERE id = %s", [xml, row])
 
-    def copied(rows: list[int], xml: bytes) -> None:
+    def copy_in(cursor, table: str, rows: list[int], xml: bytes) -> uuid.UUID:
+        """Each row's file copied in binary into ``table``, under a new batch id."""
         batch = uuid.uuid4()
+        with cursor.copy(f"COPY {table} (batch, id, xml) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["uuid", "int4", "bytea"])
+            for row in rows:
+                copy.write_row((batch, row, xml))
+        return batch
+
+    def copied(rows: list[int], xml: bytes) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
-            with cursor.copy(
-                "COPY bench_staged (batch, id, xml) FROM STDIN (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(["uuid", "int4", "bytea"])
-                for row in rows:
-                    copy.write_row((batch, row, xml))
+            batch = copy_in(cursor, "bench_staged", rows, xml)
             cursor.execute(
                 "WITH new AS (DELETE FROM bench_staged WHERE batch = %s RETURNING id, xml) "
                 "UPDATE bench_store SET xml = new.xml FROM new WHERE bench_store.id = new.id",
@@ -95,17 +98,13 @@ def run() -> None:
         # As hrm.reports.services: lz4 as the column, or stored as it comes beside pglz.
         kept = "COMPRESSION lz4" if compression == "lz4" else ""
         later = "" if kept else "ALTER TABLE bench_new ALTER COLUMN xml SET STORAGE EXTERNAL; "
-        batch = uuid.uuid4()
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 "DO $$ BEGIN IF to_regclass('pg_temp.bench_new') IS NULL THEN "
                 "CREATE TEMPORARY TABLE bench_new (batch uuid NOT NULL, id int NOT NULL, "
                 f"xml bytea {kept} NOT NULL) ON COMMIT DELETE ROWS; {later}END IF; END $$"
             )
-            with cursor.copy("COPY bench_new (batch, id, xml) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(["uuid", "int4", "bytea"])
-                for row in rows:
-                    copy.write_row((batch, row, xml))
+            batch = copy_in(cursor, "bench_new", rows, xml)
             cursor.execute(
                 "UPDATE bench_store SET xml = new.xml FROM bench_new new "
                 "WHERE new.batch = %s AND bench_store.id = new.id",

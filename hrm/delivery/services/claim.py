@@ -117,17 +117,25 @@ def _claimed_report(
     row_loaded = {}
     for part in layout:
         key = (part.alias, row[part.start])  # its primary key
-        instance = None if key[1] is None else loaded.get(key)  # (no attachment: a typed text)
-        if instance is None and key[1] is not None:
-            values = list(row[part.start : part.start + len(part.attnames)])
-            for index, convert in part.converters:
-                values[index] = convert(values[index])
-            instance = loaded[key] = part.model.from_db(connection.alias, part.attnames, values)
+        instance = None
+        if key[1] is not None:  # (no attachment: the typed text's report)
+            instance = loaded.get(key)
+            if instance is None:
+                instance = loaded[key] = _instance(row, part)
         parent = row_loaded.get(part.parent)
         if parent is not None:  # (no author listing: no site either)
             setattr(parent, part.relation, instance)
         row_loaded[part.alias] = instance
     return row_loaded["claimed"]
+
+
+def _instance(row: tuple, part: _Loaded):
+    """``part``'s model instance from its columns in ``row``, each converted as a queryset
+    converts it."""
+    values = list(row[part.start : part.start + len(part.attnames)])
+    for index, convert in part.converters:
+        values[index] = convert(values[index])
+    return part.model.from_db(connection.alias, part.attnames, values)
 
 
 @functools.cache
